@@ -1,0 +1,62 @@
+// ICE candidates (RFC 8445 section 5.1) and their SDP form (RFC 8839 section 5.1):
+//   candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type>
+//             [raddr <addr> rport <port>] [tcptype <active|passive|so>] *(<name> <value>)
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/common/result.h"
+#include "core/common/socket_address.h"
+#include "core/common/transport.h"
+
+namespace cellrtc::ice {
+
+enum class CandidateType : uint8_t { host, server_reflexive, peer_reflexive, relayed };
+// RFC 6544 section 4.5.
+enum class TcpType : uint8_t { none, active, passive, simultaneous_open };
+
+// Limits on what parse_candidate accepts from the network.
+constexpr size_t kMaxCandidateLineLength = 1024;
+constexpr size_t kMaxCandidateExtensions = 16;
+
+struct Candidate {
+  std::string foundation;                                // 1..32 ice-chars
+  uint16_t component = 1;                                // 1..256
+  TransportProtocol transport = TransportProtocol::udp;  // udp or tcp in SDP
+  uint32_t priority = 0;
+  // The transport address. When the SDP carried a host name instead of an IP literal (browsers'
+  // mDNS "<uuid>.local" names), `hostname` holds it and `address` has only the port.
+  SocketAddress address;
+  std::optional<std::string> hostname;
+  CandidateType type = CandidateType::host;
+  std::optional<SocketAddress> related;  // raddr/rport
+  TcpType tcp_type = TcpType::none;
+  // Extension attributes kept in order (generation, ufrag, network-id, network-cost, ...).
+  std::vector<std::pair<std::string, std::string>> extensions;
+
+  bool operator==(const Candidate&) const = default;
+};
+
+const char* to_string(CandidateType type);
+
+// Parses one candidate attribute value. Accepts an optional leading "a=" and "candidate:"
+// prefix and a trailing CR/LF. Unknown transports (not UDP or TCP, case-insensitive) and
+// unknown types are errors; unknown extension attributes are kept.
+Result<Candidate> parse_candidate(std::string_view line);
+
+// "candidate:..." without "a=" and without line ending.
+std::string format_candidate(const Candidate& candidate);
+
+// RFC 8445 section 5.1.2.1: (2^24) * type pref + (2^8) * local pref + (256 - component).
+uint32_t compute_priority(uint32_t type_preference, uint32_t local_preference, uint16_t component);
+
+// Type preferences recommended by RFC 8445 section 5.1.2.2, lowered for TCP candidates as
+// RFC 6544 section 4.2 suggests so that UDP wins when both work.
+uint32_t type_preference(CandidateType type, TransportProtocol transport);
+
+}  // namespace cellrtc::ice
