@@ -1,0 +1,91 @@
+// Drives any sans-IO DatagramEndpoint from real UDP sockets on an EventLoop. It only moves
+// bytes and time; every protocol decision stays in the endpoint.
+//
+//   datagram arrives  -> endpoint.handle_datagram(now, socket's local address, from, bytes)
+//   after any input   -> send every endpoint.poll_transmit() through the socket it names
+//   next_timeout()    -> one loop timer; when it fires, endpoint.handle_timeout(now)
+//
+// Code that calls the endpoint directly (a data-channel write, adding a remote candidate) calls
+// wake() afterwards so the output it produced is sent and the timer re-armed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/common/transport.h"
+#include "runtime/event_loop.h"
+#include "runtime/udp_socket.h"
+
+namespace cellrtc::runtime {
+
+struct EndpointDriverConfig {
+  // Largest datagram accepted whole; longer ones are counted as truncated and dropped. 64 KiB
+  // covers any UDP payload; the buffer is allocated once per driver.
+  size_t receive_buffer_bytes = 65536;
+  // Datagrams read per socket per wakeup, so one busy socket cannot starve timers and others.
+  // The socket is level-triggered: what is left is read on the next iteration.
+  size_t max_datagrams_per_wakeup = 64;
+  // Transmits sent per drain, against an endpoint that keeps producing output; the rest is
+  // sent on the next loop iteration.
+  size_t max_transmits_per_drain = 1024;
+};
+
+struct EndpointDriverCounters {
+  uint64_t datagrams_received = 0;
+  uint64_t bytes_received = 0;
+  uint64_t datagrams_sent = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t send_errors = 0;     // the kernel refused a send (full buffer, unreachable, ...)
+  uint64_t unroutable = 0;      // no socket matched Transmit.from (or the protocol is not UDP)
+  uint64_t receive_errors = 0;  // recvmsg failed with something other than "nothing waiting"
+  uint64_t truncated = 0;       // datagrams longer than the receive buffer, dropped
+  uint64_t timeouts = 0;        // handle_timeout calls
+};
+
+class EndpointDriver {
+ public:
+  // The loop and the endpoint must outlive the driver.
+  EndpointDriver(EventLoop& loop, DatagramEndpoint& endpoint, EndpointDriverConfig config = {});
+  ~EndpointDriver();
+  EndpointDriver(const EndpointDriver&) = delete;
+  EndpointDriver& operator=(const EndpointDriver&) = delete;
+
+  // Binds a socket and starts reading it. Returns the bound address (with the real port when 0
+  // was asked for): the address the endpoint must put in Transmit.from to use this socket.
+  OsResult<SocketAddress> add_socket(const SocketAddress& local,
+                                     const UdpSocketOptions& options = {});
+  // Takes an already bound socket.
+  OsResult<SocketAddress> add_socket(UdpSocket socket);
+  std::vector<SocketAddress> local_addresses() const;
+
+  // Sends whatever the endpoint has queued and re-arms the timer at its next_timeout(). Call
+  // after touching the endpoint from outside the driver, on the loop thread.
+  void wake();
+
+  const EndpointDriverCounters& counters() const { return counters_; }
+  // The error of the most recent failed send or receive, for diagnostics.
+  const std::optional<OsError>& last_error() const { return last_error_; }
+
+ private:
+  void on_readable(size_t socket_index);
+  void on_timer();
+  void drain_transmits();
+  void arm_timer();
+  void send(const Transmit& t);
+  UdpSocket* route(const Transmit& t);
+
+  EventLoop& loop_;
+  DatagramEndpoint& endpoint_;
+  EndpointDriverConfig config_;
+  // Sockets are never removed while the driver lives, so an index stays valid in callbacks.
+  std::vector<UdpSocket> sockets_;
+  std::vector<uint8_t> receive_buffer_;
+  std::optional<TimerId> timer_;
+  std::optional<Instant> timer_at_;
+  std::optional<TimerId> continue_drain_;  // set when a drain stopped at its bound
+  EndpointDriverCounters counters_;
+  std::optional<OsError> last_error_;
+};
+
+}  // namespace cellrtc::runtime
