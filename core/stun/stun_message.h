@@ -118,12 +118,22 @@ struct RawAttribute {
 
 class Message {
  public:
+  Message() = default;
+  // RawAttribute values point into the Message's own buffer: a copy re-points them into the
+  // copy's buffer (a moved-from vector hands over its buffer, so moves need nothing).
+  Message(const Message& other);
+  Message& operator=(const Message& other);
+  Message(Message&&) noexcept = default;
+  Message& operator=(Message&&) noexcept = default;
+
   // Parses one whole message. Checks: the two leading zero bits, the magic cookie, the length
   // field (multiple of 4, equal to the bytes that follow the header), every attribute's length
   // staying inside the message, at most kMaxAttributes attributes, at most kMaxMessageSize bytes,
   // FINGERPRINT (if present) being last and correct. Never reads out of bounds.
   static Result<Message> parse(ByteView bytes);
 
+  // A method outside the Method enumerators comes back as that raw value cast to Method (the
+  // enum's underlying type holds all 12 bits); raw_method() gives it as a number.
   Method method() const { return method_; }
   Class cls() const { return cls_; }
   uint16_t raw_method() const { return raw_method_; }
@@ -136,7 +146,9 @@ class Message {
   // Comprehension-required types (< 0x8000) not in is_known_attribute().
   std::vector<uint16_t> unknown_comprehension_required() const;
 
-  // Typed getters; nullopt when absent or malformed.
+  // Typed getters; nullopt when absent or malformed. Strings longer than RFC 8489 allows
+  // (USERNAME 513 bytes, section 14.3; REALM, NONCE, SOFTWARE and the ERROR-CODE reason 763
+  // bytes, sections 14.9, 14.10, 14.14, 14.8) count as malformed. UTF-8 is not validated.
   std::optional<std::string_view> username() const;
   std::optional<std::string_view> realm() const;
   std::optional<std::string_view> nonce() const;
