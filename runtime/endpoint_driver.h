@@ -7,6 +7,13 @@
 //
 // Code that calls the endpoint directly (a data-channel write, adding a remote candidate) calls
 // wake() afterwards so the output it produced is sent and the timer re-armed.
+//
+//   auto loop = EventLoop::create();                   // OsResult<std::unique_ptr<EventLoop>>
+//   EndpointDriver driver(**loop, endpoint);
+//   auto local = driver.add_socket(SocketAddress(IpAddress::loopback_v4(), 0));
+//   endpoint.start(*local);                            // whatever the endpoint's own API is
+//   driver.wake();
+//   (*loop)->run_until([&] { return endpoint.done(); }, (*loop)->now() + seconds(5));
 #pragma once
 
 #include <cstdint>
@@ -52,7 +59,11 @@ class EndpointDriver {
   EndpointDriver& operator=(const EndpointDriver&) = delete;
 
   // Binds a socket and starts reading it. Returns the bound address (with the real port when 0
-  // was asked for): the address the endpoint must put in Transmit.from to use this socket.
+  // was asked for): the address the endpoint must put in Transmit.from to use this socket, and
+  // the `local` it is given for datagrams arriving here. A wildcard socket (0.0.0.0:p, [::]:p)
+  // reports the wildcard as `local` (the driver does not read IP_PKTINFO) and sends any
+  // Transmit whose from has its family and port; bind concrete addresses, one per host
+  // candidate, where the endpoint needs to know which one a datagram came in on.
   OsResult<SocketAddress> add_socket(const SocketAddress& local,
                                      const UdpSocketOptions& options = {});
   // Takes an already bound socket.
