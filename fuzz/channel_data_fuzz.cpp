@@ -31,7 +31,11 @@ void datagram(ByteView input) {
   } else {
     check(cd.error().reason != nullptr && cd.error().reason[0] != '\0');
   }
-  if (Message::parse(input).ok()) check(kind == PacketKind::stun);
+  // RFC 7983 section 7 demultiplexes only first bytes 0..3 as STUN, which is why methods
+  // 0x100..0xFFF are reserved (IANA STUN methods registry): a message parses with any first
+  // byte 0..63, and is classified as STUN exactly when its method is below 0x100.
+  if (auto m = Message::parse(input); m.ok())
+    check((kind == PacketKind::stun) == (m->raw_method() < 0x100));
 }
 
 void stream(ByteView input) {
