@@ -87,7 +87,7 @@ Status IceAgent::add_host_socket(Instant now, const SocketAddress& bound) {
   if (!config_.lite) {
     for (const auto& server : config_.stun_servers) {
       if (server.family() != bound.family()) continue;
-      gather_slots_.push_back(GatherSlot{index, server});
+      gather_slots_.push_back(GatherSlot{index, server, std::nullopt});
     }
   }
   form_pairs_for_local(index);
@@ -113,6 +113,13 @@ void IceAgent::end_of_local_sockets(Instant now) {
   local_sockets_done_ = true;
   check_gathering_complete();
   pace(now);
+}
+
+std::vector<StunServerResult> IceAgent::stun_server_results() const {
+  std::vector<StunServerResult> out;
+  for (const auto& slot : gather_slots_)
+    out.push_back(StunServerResult{slot.server, local_bases_[slot.base], slot.mapped, slot.done});
+  return out;
 }
 
 void IceAgent::check_gathering_complete() {
@@ -917,6 +924,7 @@ void IceAgent::on_gather_done(Instant now, size_t slot_index, const stun::Messag
   if (response) {
     auto mapped = response->xor_mapped_address();
     if (!mapped) mapped = response->mapped_address();
+    slot.mapped = mapped;
     const Candidate& base = local_candidates_[slot.base];
     // RFC 8445 section 5.1.3: a reflexive address equal to an existing candidate is redundant.
     if (mapped && !find_local(*mapped, TransportProtocol::udp)) {

@@ -89,6 +89,15 @@ struct IceConfig {
   std::string software;  // SOFTWARE attribute on requests, empty for none
 };
 
+// What one STUN server said about one host socket during gathering, kept for diagnostics
+// (a reflexive address equal to the host address yields no candidate, RFC 8445 5.1.3).
+struct StunServerResult {
+  SocketAddress server;
+  SocketAddress base;
+  std::optional<SocketAddress> mapped;  // nullopt: no answer or an error response
+  bool done = false;
+};
+
 struct IceCredentials {
   std::string ufrag;
   std::string pwd;
@@ -149,6 +158,7 @@ class IceAgent {
   void end_of_local_sockets(Instant now);
   const IceCredentials& local_credentials() const { return local_credentials_; }
   const std::vector<Candidate>& local_candidates() const { return local_candidates_; }
+  std::vector<StunServerResult> stun_server_results() const;
 
   // --- remote side
   // Setting different credentials than before is the peer's ICE restart (RFC 8445 section 9).
@@ -219,6 +229,7 @@ class IceAgent {
   struct GatherSlot {
     size_t base;  // local candidate index of the host socket
     SocketAddress server;
+    std::optional<SocketAddress> mapped;
     bool started = false;
     bool done = false;
   };

@@ -254,6 +254,10 @@ TEST(IceAgent, GathersServerReflexiveCandidate) {
   // Without a NAT the reflexive address equals the host address: redundant, not announced.
   ASSERT_EQ(a.local_candidates.size(), 1u);
   EXPECT_EQ(a.local_candidates[0].type, ice::CandidateType::host);
+  auto results = a.agent.stun_server_results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(results[0].done);
+  EXPECT_EQ(results[0].mapped, addr("192.0.2.1:5000"));
 }
 
 TEST(IceAgent, GatheringCompletesWhenStunServerIsSilent) {
@@ -269,6 +273,7 @@ TEST(IceAgent, GatheringCompletesWhenStunServerIsSilent) {
   ASSERT_TRUE(wire.run([&] { return a.gathering_complete; }, seconds(30)));
   // 4 transmissions, RTO 500 ms doubling: 0.5 + 1 + 2 + 3 = 6.5 s.
   EXPECT_LE(wire.now() - Instant(), milliseconds(6500));
+  EXPECT_FALSE(a.agent.stun_server_results()[0].mapped);
 }
 
 TEST(IceAgent, RejectsMalformedAndUnauthenticatedChecks) {
