@@ -87,7 +87,7 @@ class Link {
     std::optional<Instant> duplicate_arrival;
   };
   Admission admit(Instant now, size_t payload_bytes);
-  // A packet reached the far end at `now`; false if the link is down (counted as an outage drop).
+  // A packet reaches the far end; false if the link is down now (counted as an outage drop).
   bool leave(size_t payload_bytes);
 
  private:

@@ -113,10 +113,10 @@ std::vector<NatBinding> NatTable::bindings() const {
   return out;
 }
 
-std::optional<uint16_t> NatTable::lookup(const SocketAddress& internal,
+std::optional<uint16_t> NatTable::lookup(Instant now, const SocketAddress& internal,
                                          const SocketAddress& remote) const {
   auto it = by_key_.find(key_for(internal, remote));
-  if (it == by_key_.end()) return std::nullopt;
+  if (it == by_key_.end() || expired(by_port_.at(it->second), now)) return std::nullopt;
   return it->second;
 }
 

@@ -78,8 +78,9 @@ class NatTable {
   size_t size() const { return by_port_.size(); }
   // Mappings ordered by external port.
   std::vector<NatBinding> bindings() const;
-  // The external port mapped for `internal` towards `remote`, if a live mapping exists.
-  std::optional<uint16_t> lookup(const SocketAddress& internal, const SocketAddress& remote) const;
+  // The external port mapped for `internal` towards `remote`, if a live mapping exists at `now`.
+  std::optional<uint16_t> lookup(Instant now, const SocketAddress& internal,
+                                 const SocketAddress& remote) const;
 
  private:
   using Key = std::pair<SocketAddress, SocketAddress>;  // internal, remote_key

@@ -58,6 +58,9 @@ TEST(Nat, EndpointIndependentMappingReusesTheMapping) {
   EXPECT_EQ(NatLab::seen_by(lab.s1b), mapped);
   EXPECT_EQ(NatLab::seen_by(lab.s2p), mapped);
   EXPECT_EQ(lab.net.nat(lab.nat).size(), 1u);
+  EXPECT_EQ(lab.net.nat(lab.nat).lookup(lab.net.now(), lab.dev_addr, addr("192.0.2.7:1")),
+            mapped.port());
+  EXPECT_FALSE(lab.net.nat(lab.nat).lookup(lab.net.now() + 31s, lab.dev_addr, lab.s1a_addr));
 }
 
 TEST(Nat, AddressDependentMappingIsPerRemoteIp) {
