@@ -464,7 +464,11 @@ void IceAgent::maybe_nominate(Instant now) {
   for (size_t i = 0; i < pairs_.size(); ++i)
     if (pairs_[i].valid && (!best || pairs_[i].valid_priority > pairs_[*best].valid_priority))
       best = i;
-  if (!best) return;
+  if (!best) {
+    // The only valid pair failed its nomination: wait for the next success.
+    first_success_at_.reset();
+    return;
+  }
   bool better_pending = false;
   for (const auto& p : pairs_)
     better_pending |= (p.state == PairState::frozen || p.state == PairState::waiting ||
