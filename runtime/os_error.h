@@ -4,8 +4,6 @@
 #pragma once
 
 #include <string>
-#include <utility>
-#include <variant>
 
 #include "core/common/result.h"
 
@@ -29,40 +27,7 @@ struct OsError {
 };
 
 template <class T>
-class [[nodiscard]] OsResult {
- public:
-  OsResult(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  OsResult(OsError e) : v_(e) {}               // NOLINT: implicit by design
-
-  bool ok() const { return std::holds_alternative<T>(v_); }
-  explicit operator bool() const { return ok(); }
-  T& value() & { return *std::get_if<T>(&v_); }
-  const T& value() const& { return *std::get_if<T>(&v_); }
-  T&& value() && { return std::move(*std::get_if<T>(&v_)); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T* operator->() { return std::get_if<T>(&v_); }
-  const T* operator->() const { return std::get_if<T>(&v_); }
-  const OsError& error() const { return *std::get_if<OsError>(&v_); }
-
- private:
-  std::variant<T, OsError> v_;
-};
-
-template <>
-class [[nodiscard]] OsResult<void> {
- public:
-  OsResult() = default;
-  OsResult(OsError e) : err_(e), failed_(true) {}  // NOLINT: implicit by design
-  bool ok() const { return !failed_; }
-  explicit operator bool() const { return ok(); }
-  const OsError& error() const { return err_; }
-
- private:
-  OsError err_;
-  bool failed_ = false;
-};
-
+using OsResult = Result<T, OsError>;
 using OsStatus = OsResult<void>;
 
 }  // namespace cellrtc::runtime

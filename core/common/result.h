@@ -29,11 +29,13 @@ struct Error {
   const char* reason;
 };
 
-template <class T>
+// A value or an error. E is the core's Error by default; a runtime may carry a richer error
+// (runtime::OsError keeps the errno) through the same type.
+template <class T, class E = Error>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error e) : v_(e) {}                 // NOLINT: implicit by design
+  Result(E e) : v_(std::move(e)) {}          // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }
@@ -44,23 +46,23 @@ class [[nodiscard]] Result {
   const T& operator*() const& { return value(); }
   T* operator->() { return std::get_if<T>(&v_); }
   const T* operator->() const { return std::get_if<T>(&v_); }
-  const Error& error() const { return *std::get_if<Error>(&v_); }
+  const E& error() const { return *std::get_if<E>(&v_); }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
-template <>
-class [[nodiscard]] Result<void> {
+template <class E>
+class [[nodiscard]] Result<void, E> {
  public:
   Result() = default;
-  Result(Error e) : err_(e), failed_(true) {}  // NOLINT: implicit by design
+  Result(E e) : err_(std::move(e)), failed_(true) {}  // NOLINT: implicit by design
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
-  const Error& error() const { return err_; }
+  const E& error() const { return err_; }
 
  private:
-  Error err_{Errc::invalid_state, ""};
+  E err_{};
   bool failed_ = false;
 };
 
