@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs exactly the Debian packages cellrtc's build, tests and demo need. Idempotent: it
 # installs only what is missing, and does nothing when everything is there.
-# No downloads besides Debian's packages (and, once the browser tests land, npm's lockfile).
+# No downloads besides Debian's packages and the npm packages pinned in package-lock.json (the
+# browser tests' drivers; they use Debian's browsers and never download one).
 set -euo pipefail
 
 packages=(
@@ -19,22 +20,38 @@ packages=(
   coturn python3-aiortc
   # network namespaces for the lab
   iproute2
+  # browser tests: real WebRTC peers, driven by playwright-core/puppeteer-core from package.json
+  chromium firefox-esr nodejs npm
 )
 
+# A package is present when it is installed, or when an installed package provides it (NodeSource's
+# nodejs provides and conflicts with npm: installing Debian's npm next to it would replace nodejs).
+provided=$(dpkg-query -W -f='${db:Status-Abbrev}|${Provides}\n' 2>/dev/null | sed -n 's/^ii *|//p' |
+  tr ',' '\n' | sed -E 's/^ *//; s/ .*//' | sort -u)
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  [[ "$status" == "install ok installed" ]] || grep -qxF "$p" <<<"$provided" || missing+=("$p")
 done
-
-if ((${#missing[@]} == 0)); then
-  echo "setup: all ${#packages[@]} packages present"
-  exit 0
-fi
 
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-echo "setup: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+else
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The browser tests' npm packages, exactly as package-lock.json pins them, into node_modules/
+# (git-ignored): again only when missing or older than the lockfile.
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [[ ! -d "$root/node_modules" || "$root/package-lock.json" -nt "$root/node_modules" ]]; then
+  echo "setup: npm ci"
+  (cd "$root" && npm ci --no-audit --no-fund)
+  touch "$root/node_modules"
+else
+  echo "setup: node_modules up to date"
+fi
 echo "setup: done"
