@@ -43,6 +43,7 @@ import ipaddress
 import json
 import os
 import re
+import select
 import signal
 import sys
 
@@ -53,8 +54,15 @@ from aiortc.sdp import candidate_from_sdp, candidate_to_sdp
 
 
 def emit(message):
-    sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    """Writes one line whole. stdout may share its open file with stdin (a socketpair end), which
+    asyncio makes non-blocking: a long line is written in pieces as the reader takes them."""
+    data = memoryview((json.dumps(message, separators=(",", ":")) + "\n").encode())
+    fd = sys.stdout.fileno()
+    while data:
+        try:
+            data = data[os.write(fd, data):]
+        except BlockingIOError:
+            select.select([], [fd], [], 1.0)
 
 
 def log(text):
@@ -111,6 +119,11 @@ class Peer:
         self.args = args
         self.lines = lines
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # aiortc 1.4 offers the pre-RFC 8841 format (m=application PORT DTLS/SCTP 5000 with
+        # a=sctpmap), in which Chromium ignores a=max-message-size and sends at most 64 KiB.
+        # Offer what browsers offer (UDP/DTLS/SCTP webrtc-datachannel, a=sctp-port); as an
+        # answerer aiortc follows the offer's format anyway.
+        self.pc._sctpLegacySdp = False
         self.channels = {}
         self.last_state = None
         self.pc.on("datachannel", self.attach)
