@@ -7,8 +7,15 @@ if(CELLRTC_EMBEDDED)
   if(NOT EXISTS ${_mbedtls_dir}/mbedtls)
     file(CREATE_LINK /usr/include/mbedtls ${_mbedtls_dir}/mbedtls SYMBOLIC)
   endif()
+  # Debian's configuration enables MBEDTLS_THREADING_PTHREAD, and rsa.h (reached from ssl.h and
+  # pk.h) then needs pthread types newlib does not have. The device's own configuration
+  # (ESP-IDF's) decides threading for itself; for this portability build it is switched off.
+  file(WRITE ${_mbedtls_dir}/cellrtc_embedded_config.h
+       "#undef MBEDTLS_THREADING_C\n#undef MBEDTLS_THREADING_PTHREAD\n")
   add_library(cellrtc_mbedtls INTERFACE)
   target_include_directories(cellrtc_mbedtls SYSTEM INTERFACE ${_mbedtls_dir})
+  target_compile_definitions(cellrtc_mbedtls INTERFACE
+                             MBEDTLS_USER_CONFIG_FILE="cellrtc_embedded_config.h")
 else()
   find_path(MBEDTLS_INCLUDE_DIR mbedtls/ssl.h REQUIRED)
   find_library(MBEDTLS_LIB mbedtls REQUIRED)

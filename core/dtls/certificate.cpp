@@ -6,7 +6,6 @@
 #include <mbedtls/x509_crt.h>
 
 #include <array>
-#include <cstdio>
 
 #include "core/common/crypto.h"
 #include "core/dtls/mbedtls_compat.h"
@@ -63,9 +62,20 @@ bool x509_time(int64_t unix_seconds, std::array<char, 15>& out) {
   unsigned m, d;
   civil_from_days(days, y, m, d);
   if (y > 9999) return false;
-  std::snprintf(out.data(), out.size(), "%04d%02u%02u%02d%02d%02d", static_cast<int>(y), m, d,
-                static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60),
-                static_cast<int>(secs % 60));
+  // Fixed-width decimal fields, written by hand (no printf on the device).
+  auto put = [&out](size_t at, int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      out[at + static_cast<size_t>(i)] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+  };
+  put(0, y, 4);
+  put(4, m, 2);
+  put(6, d, 2);
+  put(8, secs / 3600, 2);
+  put(10, secs / 60 % 60, 2);
+  put(12, secs % 60, 2);
+  out[14] = '\0';
   return true;
 }
 
