@@ -16,8 +16,9 @@ packages=(
   libmbedtls-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev
-  # independent peers for interop tests: coturn (STUN/TURN), aioice/aiortc (ICE, WebRTC)
-  coturn python3-aiortc
+  # independent peers for interop tests: coturn (STUN/TURN), aioice/aiortc (ICE, WebRTC),
+  # openssl (s_server/s_client as DTLS peers)
+  coturn python3-aiortc openssl
   # network namespaces for the lab
   iproute2
   # browser tests: real WebRTC peers, driven by playwright-core/puppeteer-core from package.json
