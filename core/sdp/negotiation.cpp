@@ -140,6 +140,8 @@ Result<SessionDescription> make_answer(const SessionDescription& offer,
     rejected.proto_text = offered.proto_text;
     rejected.formats = {offered.formats.front()};
     rejected.mid = offered.mid;
+    // RFC 8866 section 5.7: every media section has a c= line when the session has none.
+    rejected.connection = Connection{"IN", "IP4", "0.0.0.0"};
     d.media.push_back(std::move(rejected));
   }
   // RFC 8843 section 7.3.3: the answer's BUNDLE group holds the accepted mids only.

@@ -12,16 +12,17 @@
 
 namespace cellrtc::sdp {
 
-// What we put in our side of the exchange.
+// What we put in our side of the exchange. Every member has a default initializer, so
+// designated initializers may name any subset.
 struct LocalParameters {
-  std::string ice_ufrag;    // RFC 8839 section 5.4: 4..256 ice-chars
-  std::string ice_pwd;      // 22..256 ice-chars
-  Fingerprint fingerprint;  // of our DTLS certificate; sha-256
+  std::string ice_ufrag{};    // RFC 8839 section 5.4: 4..256 ice-chars
+  std::string ice_pwd{};      // 22..256 ice-chars
+  Fingerprint fingerprint{};  // of our DTLS certificate; sha-256
   // The role taken when the offer says actpass: active makes us the DTLS client (and the one
   // to open data channels on even stream ids, RFC 8832 section 6), which cellrtc prefers
   // toward browsers.
   SetupRole answer_to_actpass = SetupRole::active;
-  std::vector<ice::Candidate> candidates;
+  std::vector<ice::Candidate> candidates{};
   bool end_of_candidates = false;  // `candidates` is complete (an ICE lite agent's always is)
   bool ice_lite = false;
   bool trickle = true;                 // a=ice-options:trickle (RFC 8840 section 4.1.1)

@@ -101,7 +101,7 @@ std::optional<SetupRole> parse_setup(std::string_view s) {
 //   hash-func = "sha-1" / "sha-224" / "sha-256" / "sha-384" / "sha-512" / "md5" / "md2" / token
 //   fingerprint = 2UHEX *(":" 2UHEX)
 // Lower-case hex is accepted (harmless, and some stacks write it).
-std::optional<Fingerprint> parse_fingerprint(std::string_view value, const char*& reason) {
+std::optional<Fingerprint> read_fingerprint(std::string_view value, const char*& reason) {
   size_t sp = value.find(' ');
   if (sp == std::string_view::npos || sp == 0) {
     reason = "fingerprint is not \"<hash-function> <hex>\"";
@@ -435,7 +435,7 @@ std::optional<SdpError> Parser::shared_attribute(std::string_view name, std::str
     }
   } else if (name == "fingerprint") {
     const char* reason = "";
-    auto fp = parse_fingerprint(value, reason);
+    auto fp = read_fingerprint(value, reason);
     if (!fp) return bad(reason);
     if (level.fingerprints->size() >= 8) return fail(Errc::limit_exceeded, "too many fingerprints");
     level.fingerprints->push_back(std::move(*fp));
@@ -590,6 +590,13 @@ std::optional<SdpError> Parser::finish() {
 SdpResult parse_sdp(std::string_view text, const SdpLimits& limits) {
   Parser parser(limits);
   return parser.run(text);
+}
+
+Result<Fingerprint> parse_fingerprint(std::string_view value) {
+  const char* reason = "";
+  auto fp = read_fingerprint(value, reason);
+  if (!fp) return Error{Errc::malformed, reason};
+  return std::move(*fp);
 }
 
 Result<SessionDescription> SdpResult::to_result() && {

@@ -42,7 +42,7 @@ class Writer {
   }
   void fingerprints(const std::vector<Fingerprint>& list) {
     for (const Fingerprint& fp : list) {
-      attribute("fingerprint", fp.algorithm + ' ' + format_fingerprint_value(fp.value));
+      attribute("fingerprint", format_fingerprint(fp));
     }
   }
   void kept(const std::vector<Attribute>& list) {
@@ -114,6 +114,10 @@ std::string format_fingerprint_value(ByteView digest) {
     out += kHex[digest[i] & 0x0F];
   }
   return out;
+}
+
+std::string format_fingerprint(const Fingerprint& fingerprint) {
+  return fingerprint.algorithm + ' ' + format_fingerprint_value(fingerprint.value);
 }
 
 bool MediaSection::trickle() const {

@@ -200,7 +200,12 @@ SdpResult parse_sdp(std::string_view text, const SdpLimits& limits = {});
 // Canonical form: CRLF line endings, RFC 8866 line order, values as described above.
 std::string write_sdp(const SessionDescription& description);
 
-// The hex form of a fingerprint value, "AB:CD:..." (RFC 8122 section 5, upper case).
+// The value of a=fingerprint, "sha-256 AB:CD:..." (RFC 8122 section 5), read and written.
+// The DTLS layer speaks the hex part alone: format_fingerprint_value, or
+// parse_fingerprint("sha-256 " + hex) for the way back.
+Result<Fingerprint> parse_fingerprint(std::string_view value);
+std::string format_fingerprint(const Fingerprint& fingerprint);
+// The hex form of a digest, "AB:CD:..." (upper case).
 std::string format_fingerprint_value(ByteView digest);
 
 }  // namespace cellrtc::sdp

@@ -163,8 +163,10 @@ TEST(Sdp, ChromeOfferWithAudioAndVideo) {
   ASSERT_EQ(a.groups.size(), 1u);
   EXPECT_EQ(a.groups[0].mids, std::vector<std::string>{"2"});
   std::string text = write_sdp(a);
-  EXPECT_NE(text.find("\r\nm=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"), std::string::npos);
-  EXPECT_NE(text.find("\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n"), std::string::npos);
+  EXPECT_NE(text.find("\r\nm=audio 0 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n"),
+            std::string::npos);
   EXPECT_NE(text.find("\r\na=group:BUNDLE 2\r\n"), std::string::npos);
   EXPECT_EQ(parse_ok(text), a);
 }
@@ -300,6 +302,20 @@ TEST(Sdp, CanonicalFormOfAParsedOffer) {
                   "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
                   "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
                   "a=setup:actpass", "a=max-message-size:0"}));
+}
+
+TEST(Sdp, FingerprintValue) {
+  auto fp = parse_fingerprint(
+      "SHA-256 9c:41:7A:E2:0B:55:D8:13:6F:C0:A7:3E:92:18:B4:5D:E6:01:7F:C3:28:9A:4B:D0:35:E8:71:"
+      "0C:AF:62:13:8E");
+  ASSERT_TRUE(fp.ok());
+  EXPECT_EQ(fp->algorithm, "sha-256");
+  EXPECT_EQ(format_fingerprint(*fp),
+            "sha-256 9C:41:7A:E2:0B:55:D8:13:6F:C0:A7:3E:92:18:B4:5D:E6:01:7F:C3:28:9A:4B:D0:35:E8:"
+            "71:0C:AF:62:13:8E");
+  EXPECT_EQ(format_fingerprint_value(fp->value).size(), 95u);
+  EXPECT_FALSE(parse_fingerprint("sha-256 9C-41").ok());
+  EXPECT_FALSE(parse_fingerprint("9C:41").ok());
 }
 
 // --- Offers and answers we make -------------------------------------------------------------
