@@ -39,7 +39,8 @@
 // 30 s, exit status 2), and the browser is killed whenever the script ends (close, EOF,
 // SIGTERM, SIGINT, an error).
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -453,6 +454,33 @@ async function launchFirefox() {
   };
 }
 
+// A guard for the one case no handler here can cover: this process killed outright (SIGKILL,
+// e.g. the test binary dying takes it with it). Both drivers start the browser in its own
+// process group; a detached shell waits for this process to go and then kills those groups.
+function guardBrowserProcesses() {
+  const groups = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');  // state ppid pgrp ...
+      if (Number(fields[1]) === process.pid && Number(fields[2]) === Number(entry)) {
+        groups.push(Number(entry));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  if (groups.length === 0) return;
+  const kill = groups.map((g) => `kill -KILL -${g} 2>/dev/null`).join('; ');
+  const guard = spawn('/bin/sh', ['-c',
+    `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ${kill}`], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  guard.unref();
+}
+
 // --- the line protocol ---------------------------------------------------------------------
 
 async function main() {
@@ -471,8 +499,10 @@ async function main() {
     stopping = true;
     if (why) log(`stopping: ${why}`);
     if (browser) {
+      const start = performance.now();
       try {
         await withTimeout(browser.close(), 5000, 'closing the browser');
+        log(`browser closed in ${Math.round(performance.now() - start)} ms`);
       } catch (e) {
         log(e.message);
         browser.kill();
@@ -512,7 +542,9 @@ async function main() {
   try {
     browser = await withTimeout(args.browser === 'chromium' ? launchChromium() : launchFirefox(),
                                 LAUNCH_MS + 5000, `launching ${args.browser}`);
+    guardBrowserProcesses();
     const userAgent = await withTimeout(browser.evaluate(installPeer), STEP_MS, 'page setup');
+    log(`${args.browser} ready after ${Math.round(performance.now())} ms`);
     emit({ type: 'ready', userAgent });
   } catch (e) {
     emit({ type: 'error', error: `${args.browser}: ${e.message}` });

@@ -139,9 +139,12 @@ void expect_loopback_pair(WebRtcPeer& peer) {
 // The whole exchange: two channels (a reliable ordered one and a partially reliable unordered
 // one, as cellrtc uses them), messages both ways, a refused LAN candidate, a channel close.
 void exercise(WebRtcPeerKind offerer_kind, WebRtcPeerKind answerer_kind) {
-  auto offerer = start_peer(offerer_kind);
-  auto answerer = start_peer(answerer_kind);
-  ASSERT_TRUE(offerer && answerer);
+  std::string error;
+  auto peers = WebRtcPeer::start_together(
+      {{.kind = offerer_kind, .timeout = 60s}, {.kind = answerer_kind, .timeout = 60s}}, &error);
+  ASSERT_EQ(peers.size(), 2u) << error;
+  WebRtcPeer* offerer = peers[0].get();
+  WebRtcPeer* answerer = peers[1].get();
   ::testing::Test::RecordProperty("offerer", offerer->user_agent());
   ::testing::Test::RecordProperty("answerer", answerer->user_agent());
 

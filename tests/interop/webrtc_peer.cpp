@@ -99,17 +99,15 @@ std::string aiortc_peer_script() {
   return source_path("tests/interop/aiortc_peer.py");
 }
 
-std::unique_ptr<WebRtcPeer> WebRtcPeer::start(const WebRtcPeerOptions& options,
-                                              std::string* error) {
+std::unique_ptr<WebRtcPeer> WebRtcPeer::launch(const WebRtcPeerOptions& options,
+                                               std::string* error) {
   const bool browser = options.kind != WebRtcPeerKind::aiortc;
   std::string name(to_string(options.kind));
   std::string script = browser ? browser_peer_script() : aiortc_peer_script();
-  auto fail = [&](std::string text) -> std::unique_ptr<WebRtcPeer> {
-    if (error) *error = name + " peer: " + std::move(text);
+  if (::access(script.c_str(), R_OK) != 0) {
+    if (error) *error = name + " peer: script not found at " + script;
     return nullptr;
-  };
-  if (::access(script.c_str(), R_OK) != 0) return fail("script not found at " + script);
-
+  }
   ChildProcessOptions child;
   child.args = {script};
   if (browser) {
@@ -125,21 +123,55 @@ std::unique_ptr<WebRtcPeer> WebRtcPeer::start(const WebRtcPeerOptions& options,
   std::string spawn_error;
   auto process = ChildProcess::spawn(child, &spawn_error);
   if (!process) {
-    return fail(spawn_error + (browser ? " (scripts/setup.sh installs nodejs, npm, chromium, "
-                                         "firefox-esr and the npm packages)"
-                                       : " (Debian's python3-aiortc, for /usr/bin/python3)"));
+    if (error) {
+      *error = name + " peer: " + spawn_error +
+               (browser ? " (scripts/setup.sh installs nodejs, npm, chromium, firefox-esr and the "
+                          "npm packages)"
+                        : " (Debian's python3-aiortc, for /usr/bin/python3)");
+    }
+    return nullptr;
   }
-  std::unique_ptr<WebRtcPeer> peer(new WebRtcPeer(options.kind, std::move(process)));
-  auto ready = peer->wait_for("ready", {}, true, options.startup_timeout);
+  return std::unique_ptr<WebRtcPeer>(new WebRtcPeer(options.kind, std::move(process)));
+}
+
+bool WebRtcPeer::await_ready(std::chrono::milliseconds timeout, std::string* error) {
+  auto ready = wait_for("ready", {}, true, timeout);
   if (!ready || ready->string_at("type") != "ready") {
     std::string why =
-        peer->errors_.empty()
-            ? "no \"ready\" within " + std::to_string(options.startup_timeout.count()) + " s"
-            : peer->errors_.back();
-    return fail(why + "\n--- " + peer->process_->log_path() + ":\n" + peer->log_tail(2048));
+        errors_.empty()
+            ? "no \"ready\" within " +
+                  std::to_string(
+                      std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+                  " s"
+            : errors_.back();
+    if (error) {
+      *error = std::string(to_string(kind_)) + " peer: " + why + "\n--- " + process_->log_path() +
+               ":\n" + log_tail(2048);
+    }
+    return false;
   }
-  peer->user_agent_ = ready->string_at("userAgent").value_or("");
+  user_agent_ = ready->string_at("userAgent").value_or("");
+  return true;
+}
+
+std::unique_ptr<WebRtcPeer> WebRtcPeer::start(const WebRtcPeerOptions& options,
+                                              std::string* error) {
+  auto peer = launch(options, error);
+  if (!peer || !peer->await_ready(options.startup_timeout, error)) return nullptr;
   return peer;
+}
+
+std::vector<std::unique_ptr<WebRtcPeer>> WebRtcPeer::start_together(
+    const std::vector<WebRtcPeerOptions>& options, std::string* error) {
+  std::vector<std::unique_ptr<WebRtcPeer>> peers;
+  for (const auto& o : options) {
+    peers.push_back(launch(o, error));
+    if (!peers.back()) return {};
+  }
+  for (size_t i = 0; i < peers.size(); ++i) {
+    if (!peers[i]->await_ready(options[i].startup_timeout, error)) return {};
+  }
+  return peers;
 }
 
 std::optional<JsonValue> WebRtcPeer::read_event(std::chrono::milliseconds timeout) {

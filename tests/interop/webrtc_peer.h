@@ -84,6 +84,10 @@ class WebRtcPeer {
   // Starts the peer program and waits for it to report "ready". nullptr and *error (with the
   // program's own words, e.g. a browser that does not launch) when it does not.
   static std::unique_ptr<WebRtcPeer> start(const WebRtcPeerOptions& options, std::string* error);
+  // Starts several at once (browsers launch in parallel) and waits until all are ready; empty
+  // and *error if any is not.
+  static std::vector<std::unique_ptr<WebRtcPeer>> start_together(
+      const std::vector<WebRtcPeerOptions>& options, std::string* error);
 
   WebRtcPeerKind kind() const { return kind_; }
   const std::string& user_agent() const { return user_agent_; }
@@ -136,6 +140,9 @@ class WebRtcPeer {
  private:
   WebRtcPeer(WebRtcPeerKind kind, std::unique_ptr<ChildProcess> process)
       : kind_(kind), process_(std::move(process)) {}
+  // Spawns the program without waiting; then await_ready() for its "ready" line.
+  static std::unique_ptr<WebRtcPeer> launch(const WebRtcPeerOptions& options, std::string* error);
+  bool await_ready(std::chrono::milliseconds timeout, std::string* error);
   // Reads one line and files it (messages, candidates, states, errors, pending events).
   // nullopt on timeout or end of output; otherwise the parsed event.
   std::optional<JsonValue> read_event(std::chrono::milliseconds timeout);
