@@ -137,6 +137,13 @@ std::optional<size_t> IceAgent::find_local(const SocketAddress& addr,
   return std::nullopt;
 }
 
+void IceAgent::set_role(Role role, Nomination nomination) {
+  config_.nomination = nomination;
+  if (config_.lite || role_ == role) return;
+  role_ = role;
+  recompute_priorities();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Remote candidates and pairs
 
@@ -985,9 +992,10 @@ void IceAgent::restart(Instant now) {
 }
 
 void IceAgent::close() {
+  // What is already queued still goes out (a DTLS close_notify, an SCTP ABORT); nothing new
+  // is produced.
   transactions_.clear();
   triggered_.clear();
-  transmits_.clear();
   set_state(IceState::closed);
 }
 

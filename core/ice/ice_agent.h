@@ -160,6 +160,10 @@ class IceAgent {
   const std::vector<Candidate>& local_candidates() const { return local_candidates_; }
   std::vector<StunServerResult> stun_server_results() const;
 
+  // Before checks start: the role and nomination mode that offer/answer decided (RFC 8445
+  // section 6.1.1). A lite agent stays controlled.
+  void set_role(Role role, Nomination nomination);
+
   // --- remote side
   // Setting different credentials than before is the peer's ICE restart (RFC 8445 section 9).
   void set_remote_credentials(Instant now, std::string ufrag, std::string pwd);

@@ -1,0 +1,437 @@
+#include "core/peer/peer_connection.h"
+
+#include <algorithm>
+
+#include "core/stun/demux.h"
+
+namespace cellrtc::peer {
+namespace {
+
+// "AB:CD:..." (RFC 8122 section 5) to bytes; empty on malformed input.
+Bytes parse_fingerprint_hex(std::string_view text) {
+  Bytes out;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < text.size(); i += 3) {
+    if (i + 1 >= text.size()) return {};
+    int hi = hex(text[i]), lo = hex(text[i + 1]);
+    if (hi < 0 || lo < 0 || (i + 2 < text.size() && text[i + 2] != ':')) return {};
+    out.push_back(static_cast<uint8_t>(hi * 16 + lo));
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' '))
+    s.remove_suffix(1);
+  while (!s.empty() && s.front() == ' ')
+    s.remove_prefix(1);
+  return s;
+}
+
+// How many pump rounds one input may take: each layer moves everything it has per round, so a
+// handful suffices; the bound only guards against a layer that keeps producing.
+constexpr int kMaxPumpRounds = 64;
+
+}  // namespace
+
+const char* to_string(PeerState state) {
+  switch (state) {
+    case PeerState::new_:
+      return "new";
+    case PeerState::connecting:
+      return "connecting";
+    case PeerState::connected:
+      return "connected";
+    case PeerState::disconnected:
+      return "disconnected";
+    case PeerState::failed:
+      return "failed";
+    case PeerState::closed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+PeerConnection::PeerConnection(PeerConfig config, Random& rng)
+    : config_(std::move(config)),
+      rng_(rng),
+      ice_(config_.ice, rng),
+      channels_(config_.channels),
+      // RFC 8829 section 5.2.1: a session id below 2^63.
+      session_id_(rng.next_u64() >> 1) {}
+
+// ---------------------------------------------------------------------------------------------
+// Local sockets and signaling
+
+Status PeerConnection::add_host_socket(Instant now, const SocketAddress& bound) {
+  Status s = ice_.add_host_socket(now, bound);
+  pump(now);
+  return s;
+}
+
+void PeerConnection::end_of_local_sockets(Instant now) {
+  ice_.end_of_local_sockets(now);
+  pump(now);
+}
+
+sdp::LocalParameters PeerConnection::local_parameters() const {
+  sdp::LocalParameters lp;
+  lp.ice_ufrag = ice_.local_credentials().ufrag;
+  lp.ice_pwd = ice_.local_credentials().pwd;
+  lp.fingerprint.algorithm = "sha-256";
+  if (config_.certificate)
+    lp.fingerprint.value = parse_fingerprint_hex(config_.certificate->fingerprint_sha256());
+  lp.answer_to_actpass =
+      config_.answer_as_dtls_client ? sdp::SetupRole::active : sdp::SetupRole::passive;
+  for (const auto& c : ice_.local_candidates())
+    if (c.type != ice::CandidateType::peer_reflexive) lp.candidates.push_back(c);
+  lp.end_of_candidates = gathering_complete_;
+  lp.ice_lite = config_.ice.lite;
+  lp.max_message_size = config_.sctp.max_receive_message_size;
+  lp.sctp_port = config_.sctp.local_port;
+  lp.session_id = session_id_;
+  lp.session_version = session_version_;
+  return lp;
+}
+
+Result<std::string> PeerConnection::create_offer(Instant now) {
+  if (state_ == PeerState::closed) return Error{Errc::invalid_state, "connection closed"};
+  if (signaling_ == Signaling::have_remote_offer)
+    return Error{Errc::invalid_state, "a remote offer is waiting for our answer"};
+  if (!config_.certificate) return Error{Errc::invalid_argument, "no DTLS certificate"};
+  // RFC 8445 section 6.1.1: the offerer controls (a lite agent never does).
+  ice_.set_role(ice::Role::controlling, config_.ice.nomination);
+  auto offer = sdp::make_offer(local_parameters());
+  if (!offer) return offer.error();
+  ++session_version_;
+  local_sdp_ = sdp::write_sdp(*offer);
+  signaling_ = Signaling::have_local_offer;
+  if (state_ == PeerState::new_) set_state(PeerState::connecting);
+  pump(now);
+  return *local_sdp_;
+}
+
+Status PeerConnection::set_remote_description(Instant now, std::string_view text) {
+  if (state_ == PeerState::closed) return Error{Errc::invalid_state, "connection closed"};
+  auto parsed = sdp::parse_sdp(text);
+  if (!parsed) return parsed.error().error();
+  bool is_offer = signaling_ != Signaling::have_local_offer;
+  Status s = apply_remote(now, *parsed, is_offer);
+  if (!s) return s;
+  remote_ = std::move(*parsed);
+  signaling_ = is_offer ? Signaling::have_remote_offer : Signaling::stable;
+  timeline_.remote_description = now;
+  if (state_ == PeerState::new_) set_state(PeerState::connecting);
+  pump(now);
+  return {};
+}
+
+Status PeerConnection::apply_remote(Instant now, const sdp::SessionDescription& remote,
+                                    bool is_offer) {
+  const sdp::MediaSection* data = remote.data_section();
+  if (!data) return Error{Errc::invalid_argument, "no data channel (m=application) section"};
+  if (!data->ice_ufrag || !data->ice_pwd)
+    return Error{Errc::invalid_argument, "no a=ice-ufrag / a=ice-pwd"};
+  const sdp::Fingerprint* fp = data->fingerprint("sha-256");
+  if (!fp || fp->value.size() != 32)
+    return Error{Errc::invalid_argument, "no a=fingerprint:sha-256"};
+
+  // DTLS role (RFC 8842 section 5): the answerer picks; an absent setup counts as actpass.
+  dtls::DtlsRole role;
+  if (is_offer) {
+    auto answer = sdp::answer_setup_role(data->setup, config_.answer_as_dtls_client
+                                                          ? sdp::SetupRole::active
+                                                          : sdp::SetupRole::passive);
+    if (!answer) return Error{Errc::unsupported, "a=setup:holdconn"};
+    role = *answer == sdp::SetupRole::active ? dtls::DtlsRole::client : dtls::DtlsRole::server;
+  } else {
+    sdp::SetupRole theirs = data->setup.value_or(sdp::SetupRole::active);
+    if (theirs == sdp::SetupRole::actpass || theirs == sdp::SetupRole::holdconn)
+      return Error{Errc::invalid_argument, "an answer must say a=setup:active or passive"};
+    role = theirs == sdp::SetupRole::active ? dtls::DtlsRole::server : dtls::DtlsRole::client;
+  }
+  std::string fingerprint = sdp::format_fingerprint_value(fp->value);
+  if (dtls_ && (role != dtls_role_ || fingerprint != remote_fingerprint_))
+    return Error{Errc::unsupported, "changing the DTLS role or certificate needs a new connection"};
+
+  // ICE role (RFC 8445 section 6.1.1): a full agent controls a lite peer; otherwise the offerer
+  // controls. Toward a lite peer every check nominates (it only has the pairs we check).
+  remote_ice_lite_ = remote.ice_lite;
+  if (remote_ice_lite_)
+    ice_.set_role(ice::Role::controlling, ice::Nomination::aggressive);
+  else
+    ice_.set_role(is_offer ? ice::Role::controlled : ice::Role::controlling,
+                  config_.ice.nomination);
+
+  ice_.set_remote_credentials(now, *data->ice_ufrag, *data->ice_pwd);
+  for (const auto& c : data->candidates) {
+    // Host-name (mDNS) candidates are not resolved here; the peer's checks still reach us and
+    // teach its address as peer-reflexive (RFC 8445 section 7.3.1.3).
+    (void)ice_.add_remote_candidate(now, c);
+  }
+  if (data->end_of_candidates) ice_.set_remote_end_of_candidates(now);
+
+  dtls_role_ = role;
+  remote_fingerprint_ = fingerprint;
+  channels_.set_dtls_client(role == dtls::DtlsRole::client);
+  if (data->max_message_size) config_.sctp.remote_max_message_size = *data->max_message_size;
+  if (data->sctp_port) config_.sctp.remote_port = *data->sctp_port;
+  if (!dtls_) {
+    dtls::DtlsConfig dc = config_.dtls;
+    dc.role = role;
+    dc.certificate = config_.certificate;
+    dc.remote_fingerprint = fingerprint;
+    dtls_ = std::make_unique<dtls::DtlsTransport>(dc, rng_);
+    // The server waits for a ClientHello; starting it now lets one that beats our own view of
+    // ICE (the peer may select first) be answered at once.
+    if (role == dtls::DtlsRole::server) start_dtls(now);
+  }
+  return {};
+}
+
+Result<std::string> PeerConnection::create_answer(Instant now) {
+  if (signaling_ != Signaling::have_remote_offer || !remote_)
+    return Error{Errc::invalid_state, "no remote offer to answer"};
+  if (!config_.certificate) return Error{Errc::invalid_argument, "no DTLS certificate"};
+  auto answer = sdp::make_answer(*remote_, local_parameters());
+  if (!answer) return answer.error();
+  ++session_version_;
+  local_sdp_ = sdp::write_sdp(*answer);
+  signaling_ = Signaling::stable;
+  pump(now);
+  return *local_sdp_;
+}
+
+Status PeerConnection::add_remote_candidate(Instant now, std::string_view line) {
+  line = trim(line);
+  if (line.substr(0, 2) == "a=") line.remove_prefix(2);
+  Status s;
+  if (line == "end-of-candidates") {
+    ice_.set_remote_end_of_candidates(now);
+  } else {
+    auto c = ice::parse_candidate(line);
+    if (!c) return c.error();
+    s = ice_.add_remote_candidate(now, *c);
+  }
+  pump(now);
+  return s;
+}
+
+std::optional<std::string> PeerConnection::local_description() const {
+  return local_sdp_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data channels
+
+Result<uint16_t> PeerConnection::create_data_channel(Instant now,
+                                                     const datachannel::ChannelParameters& p) {
+  if (state_ == PeerState::closed || state_ == PeerState::failed)
+    return Error{Errc::invalid_state, "connection closed"};
+  auto id = channels_.create(
+      now, p, sctp_ && sctp_->state() == sctp::SctpState::established ? sctp_.get() : nullptr);
+  pump(now);
+  return id;
+}
+
+Status PeerConnection::send(Instant now, uint16_t channel, ByteView data, bool binary) {
+  Status s = channels_.send(now, channel, data, binary, sctp_.get());
+  pump(now);
+  return s;
+}
+
+Status PeerConnection::close_channel(Instant now, uint16_t channel) {
+  Status s = channels_.close(now, channel, sctp_.get());
+  pump(now);
+  return s;
+}
+
+size_t PeerConnection::buffered_amount(uint16_t channel) const {
+  const auto* c = channels_.find(channel);
+  return sctp_ && c && c->stream ? sctp_->buffered_amount(*c->stream) : 0;
+}
+
+void PeerConnection::set_buffered_amount_low_threshold(uint16_t channel, size_t bytes) {
+  const auto* c = channels_.find(channel);
+  if (sctp_ && c && c->stream) sctp_->set_buffered_amount_low_threshold(*c->stream, bytes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network
+
+void PeerConnection::handle_datagram(Instant now, const SocketAddress& local,
+                                     const SocketAddress& from, ByteView data) {
+  if (state_ == PeerState::closed) return;
+  if (!ice_.handle_packet(now, local, from, data)) {
+    if (classify_packet(data) == PacketKind::dtls && dtls_) {
+      // Only from the selected pair once there is one: the path ICE validated.
+      const auto& sel = ice_.selected_pair();
+      if (!sel || sel->remote.address == from) dtls_->handle_datagram(now, data);
+    }
+    // Anything else (RTP, unknown) has no place on a data-channel connection.
+  }
+  pump(now);
+}
+
+void PeerConnection::handle_timeout(Instant now) {
+  if (state_ == PeerState::closed) return;
+  ice_.handle_timeout(now);
+  if (dtls_) dtls_->handle_timeout(now);
+  if (sctp_) sctp_->handle_timeout(now);
+  pump(now);
+}
+
+std::optional<Transmit> PeerConnection::poll_transmit() {
+  return ice_.poll_transmit();
+}
+
+std::optional<PeerEvent> PeerConnection::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  PeerEvent e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+std::optional<Instant> PeerConnection::next_timeout() const {
+  if (state_ == PeerState::closed) return std::nullopt;
+  std::optional<Instant> t = ice_.next_timeout();
+  if (dtls_) t = earliest(t, dtls_->next_timeout());
+  if (sctp_) t = earliest(t, sctp_->next_timeout());
+  return t;
+}
+
+void PeerConnection::start_dtls(Instant now) {
+  if (!dtls_ || dtls_->state() != dtls::DtlsState::new_) return;
+  Status s = dtls_->start(now);
+  if (!s) fail(std::string("DTLS: ") + s.error().reason);
+}
+
+void PeerConnection::pump(Instant now) {
+  for (int round = 0; round < kMaxPumpRounds; ++round) {
+    bool moved = false;
+    while (auto e = ice_.poll_event()) {
+      moved = true;
+      on_ice_event(now, std::move(*e));
+    }
+    if (dtls_) {
+      while (auto d = dtls_->poll_transmit()) {
+        moved = true;
+        (void)ice_.send(std::move(*d));  // no selected pair yet: DTLS retransmits later
+      }
+      while (auto e = dtls_->poll_event()) {
+        moved = true;
+        if (std::get_if<dtls::event::Connected>(&*e)) {
+          timeline_.dtls_connected = now;
+          sctp::SctpConfig sc = config_.sctp;
+          // One SCTP packet per DTLS record, so it must fit what a record carries in the MTU.
+          sc.mtu = std::min(sc.mtu, dtls_->max_payload().value_or(sc.mtu));
+          sctp_ = std::make_unique<sctp::SctpAssociation>(sc, rng_);
+          // RFC 8841 section 10: both sides initiate; SCTP resolves the collision.
+          sctp_->connect(now);
+        } else if (auto* d = std::get_if<dtls::event::Data>(&*e)) {
+          if (sctp_) sctp_->handle_packet(now, d->data);
+        } else if (std::get_if<dtls::event::Closed>(&*e)) {
+          channels_.detach();
+          set_state(PeerState::closed);
+        } else if (auto* f = std::get_if<dtls::event::Failed>(&*e)) {
+          fail(std::string("DTLS: ") + f->reason);
+        }
+      }
+    }
+    if (sctp_ && dtls_) {
+      while (auto p = sctp_->poll_transmit()) {
+        moved = true;
+        (void)dtls_->send(now, *p);  // SCTP retransmits what is lost
+      }
+      while (auto e = sctp_->poll_event()) {
+        moved = true;
+        if (std::get_if<sctp::event::Connected>(&*e)) {
+          timeline_.sctp_connected = now;
+          channels_.attach(now, *sctp_);
+          set_state(PeerState::connected);
+        } else if (std::get_if<sctp::event::Closed>(&*e)) {
+          channels_.detach();
+          set_state(PeerState::closed);
+        } else if (auto* a = std::get_if<sctp::event::Aborted>(&*e)) {
+          channels_.detach();
+          fail("SCTP aborted: " + a->reason);
+        } else {
+          channels_.handle(now, *e, *sctp_);
+        }
+      }
+    }
+    while (auto e = channels_.poll_event()) {
+      moved = true;
+      if (std::get_if<datachannel::event::ChannelOpen>(&*e) && !timeline_.first_channel_open)
+        timeline_.first_channel_open = now;
+      std::visit([this](auto&& v) { events_.emplace_back(std::move(v)); }, std::move(*e));
+    }
+    if (!moved) return;
+  }
+}
+
+void PeerConnection::on_ice_event(Instant now, ice::IceEvent e) {
+  if (auto* c = std::get_if<ice::event::LocalCandidate>(&e)) {
+    events_.push_back(event::LocalCandidate{std::move(c->candidate)});
+  } else if (std::get_if<ice::event::GatheringComplete>(&e)) {
+    gathering_complete_ = true;
+    events_.push_back(event::LocalCandidate{std::nullopt});
+  } else if (std::get_if<ice::event::SelectedPairChanged>(&e)) {
+    if (!timeline_.ice_connected) timeline_.ice_connected = now;
+    start_dtls(now);
+  } else if (auto* s = std::get_if<ice::event::StateChanged>(&e)) {
+    if (s->state == ice::IceState::disconnected && state_ == PeerState::connected)
+      set_state(PeerState::disconnected);
+    else if (s->state == ice::IceState::connected && state_ == PeerState::disconnected)
+      set_state(PeerState::connected);
+    else if (s->state == ice::IceState::failed)
+      fail("ICE failed");
+  } else if (std::get_if<ice::event::ConsentLost>(&e)) {
+    fail("ICE consent lost (RFC 7675)");
+  }
+}
+
+void PeerConnection::fail(std::string reason) {
+  if (state_ == PeerState::failed || state_ == PeerState::closed) return;
+  events_.push_back(event::Failed{std::move(reason)});
+  set_state(PeerState::failed);
+}
+
+void PeerConnection::set_state(PeerState s) {
+  if (state_ == s) return;
+  state_ = s;
+  events_.push_back(event::StateChanged{s});
+}
+
+void PeerConnection::close(Instant now) {
+  if (state_ == PeerState::closed) return;
+  if (sctp_) sctp_->abort(now, "closed");
+  pump(now);
+  if (dtls_) dtls_->close(now);
+  pump(now);
+  channels_.detach();
+  ice_.close();
+  set_state(PeerState::closed);
+}
+
+void PeerConnection::restart_ice(Instant now) {
+  ice_.restart(now);
+  gathering_complete_ = false;
+  pump(now);
+}
+
+PeerStats PeerConnection::stats() const {
+  PeerStats s;
+  s.timeline = timeline_;
+  s.ice = ice_.stats();
+  if (dtls_) s.dtls = dtls_->stats();
+  if (sctp_) s.sctp = sctp_->stats();
+  return s;
+}
+
+}  // namespace cellrtc::peer
