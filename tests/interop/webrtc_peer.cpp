@@ -131,7 +131,8 @@ std::unique_ptr<WebRtcPeer> WebRtcPeer::launch(const WebRtcPeerOptions& options,
     }
     return nullptr;
   }
-  return std::unique_ptr<WebRtcPeer>(new WebRtcPeer(options.kind, std::move(process)));
+  return std::unique_ptr<WebRtcPeer>(
+      new WebRtcPeer(options.kind, options.trickle, std::move(process)));
 }
 
 bool WebRtcPeer::await_ready(std::chrono::milliseconds timeout, std::string* error) {
@@ -258,7 +259,7 @@ std::optional<std::string> WebRtcPeer::create_offer(const std::vector<DataChanne
     if (i > 0) line += ',';
     line += channel_json(channels[i]);
   }
-  line += "]}";
+  line += std::string("],\"trickle\":") + (trickle_ ? "true" : "false") + "}";
   if (!process_->write_line(line)) return std::nullopt;
   auto offer = wait_for("offer", {}, true, timeout);
   if (!offer || offer->string_at("type") != "offer") return std::nullopt;
@@ -267,7 +268,8 @@ std::optional<std::string> WebRtcPeer::create_offer(const std::vector<DataChanne
 
 std::optional<std::string> WebRtcPeer::set_remote_offer(std::string_view sdp,
                                                         std::chrono::milliseconds timeout) {
-  if (!process_->write_line("{\"type\":\"offer\",\"sdp\":" + json_quote(sdp) + "}")) {
+  if (!process_->write_line("{\"type\":\"offer\",\"sdp\":" + json_quote(sdp) +
+                            ",\"trickle\":" + (trickle_ ? "true" : "false") + "}")) {
     return std::nullopt;
   }
   auto answer = wait_for("answer", {}, true, timeout);

@@ -22,7 +22,8 @@
 // 127.0.0.0/8 is printed or accepted (Chromium never gathers 127.0.0.1: given a 127.0.0.1
 // remote candidate it checks from 127.0.0.1, so ours must take peer-reflexive candidates).
 // An offer or answer is returned once the peer has gathered, with all its loopback candidates
-// in the SDP. aiortc advertises a=max-message-size:262144 (see aiortc_peer.py).
+// in the SDP (unless the options ask for trickle). aiortc advertises a=max-message-size:262144 (see
+// aiortc_peer.py).
 //
 // Every wait is bounded by the timeout it is given; the peer program exits by itself after
 // `timeout`, and the browser goes with it. Calls are not thread-safe; the waits read the
@@ -51,8 +52,11 @@ struct WebRtcPeerOptions {
   WebRtcPeerKind kind = WebRtcPeerKind::chromium;
   std::chrono::seconds timeout{30};          // the peer program's own lifetime limit
   std::chrono::seconds startup_timeout{30};  // until it reports "ready" (browser launched)
-  std::string node = "/usr/bin/node";        // for the browsers (Debian's nodejs)
-  std::string python = "/usr/bin/python3";   // for aiortc (Debian's python3-aiortc)
+  // Browsers only: return offers and answers before gathering, their candidates then coming
+  // one by one (local_candidates()). aiortc always puts every candidate in its SDP.
+  bool trickle = false;
+  std::string node = "/usr/bin/node";       // for the browsers (Debian's nodejs)
+  std::string python = "/usr/bin/python3";  // for aiortc (Debian's python3-aiortc)
 };
 
 // RTCDataChannelInit, as the peer creates it before its offer.
@@ -138,8 +142,8 @@ class WebRtcPeer {
   std::string log_tail(size_t max_bytes = 4096) const { return process_->log_tail(max_bytes); }
 
  private:
-  WebRtcPeer(WebRtcPeerKind kind, std::unique_ptr<ChildProcess> process)
-      : kind_(kind), process_(std::move(process)) {}
+  WebRtcPeer(WebRtcPeerKind kind, bool trickle, std::unique_ptr<ChildProcess> process)
+      : kind_(kind), trickle_(trickle), process_(std::move(process)) {}
   // Spawns the program without waiting; then await_ready() for its "ready" line.
   static std::unique_ptr<WebRtcPeer> launch(const WebRtcPeerOptions& options, std::string* error);
   bool await_ready(std::chrono::milliseconds timeout, std::string* error);
@@ -151,6 +155,7 @@ class WebRtcPeer {
                                     bool stop_at_error, std::chrono::milliseconds timeout);
 
   WebRtcPeerKind kind_;
+  bool trickle_;
   std::unique_ptr<ChildProcess> process_;
   std::string user_agent_;
   std::deque<JsonValue> pending_;  // events read but not yet asked for
