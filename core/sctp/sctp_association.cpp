@@ -326,7 +326,7 @@ void SctpAssociation::handle_packet(Instant now, ByteView bytes) {
         if (nonce != heartbeat_nonce_) break;
         heartbeat_sent_.reset();
         error_count_ = 0;
-        if (sent_us <= now.us()) on_rto_sample(Duration(now.us() - sent_us));
+        if (sent_us <= now.us()) on_rto_sample(now, Duration(now.us() - sent_us));
         break;
       }
       case ChunkType::abort: {
@@ -781,7 +781,8 @@ bool SctpAssociation::take_fragment(Instant now, size_t max_payload, SentChunk& 
 
 void SctpAssociation::abandon_message(Instant now, uint16_t stream, uint64_t message) {
   (void)now;
-  for (SentChunk& c : outstanding_) {
+  for (size_t oi = 0; oi < outstanding_.size(); ++oi) {
+    SentChunk& c = outstanding_[oi];
     if (c.message != message || c.abandoned) continue;
     if (c.in_flight) {
       flight_size_ -= c.size;
@@ -800,6 +801,21 @@ void SctpAssociation::abandon_message(Instant now, uint16_t stream, uint64_t mes
   for (auto it = s.queue.begin(); it != s.queue.end(); ++it) {
     if (it->id != message) continue;
     size_t unsent = it->data.size() - it->offset;
+    if (it->offset > 0) {
+      // Partially sent: the receiver holds its first fragments and, when ordered, waits for
+      // its SSN. A placeholder end fragment takes the next TSN, abandoned at once, so the
+      // FORWARD TSN covers the message and names its SSN (RFC 3758 section 3.5 C4).
+      SentChunk end;
+      end.tsn = next_tsn_++;
+      end.message = message;
+      end.stream = stream;
+      end.ssn = it->unordered ? 0 : it->ssn;
+      end.unordered = it->unordered;
+      end.ending = true;
+      end.abandoned = true;
+      end.released = true;
+      outstanding_.push_back(std::move(end));
+    }
     s.queue.erase(it);
     release_stream_bytes(stream, unsent);
     break;
@@ -830,20 +846,19 @@ void SctpAssociation::check_lifetimes(Instant now) {
       }
     }
   }
-  if (!peer_forward_tsn_) return;
-  for (size_t i = 0; i < outstanding_.size(); ++i) {
-    SentChunk& c = outstanding_[i];
-    if (!c.acked && !c.abandoned && c.expires && *c.expires <= now)
-      abandon_message(now, c.stream, c.message);
-  }
 }
 
-void SctpAssociation::mark_for_retransmit(SentChunk& c, bool fast) {
+bool SctpAssociation::expired(const SentChunk& c, Instant now) const {
+  return peer_forward_tsn_ && ((c.max_retransmits && c.transmissions > *c.max_retransmits) ||
+                               (c.expires && *c.expires <= now));
+}
+
+void SctpAssociation::mark_for_retransmit(Instant now, SentChunk& c, bool fast) {
   if (c.acked || c.abandoned) return;
   // RFC 3758 section 3.5 A2/A3: a chunk over its retransmission limit or lifetime is
   // abandoned, with the rest of its message, instead of retransmitted.
-  if (peer_forward_tsn_ && c.max_retransmits && c.transmissions > *c.max_retransmits) {
-    abandon_message(Instant{}, c.stream, c.message);
+  if (expired(c, now)) {
+    abandon_message(now, c.stream, c.message);
     return;
   }
   if (c.in_flight) {
@@ -866,7 +881,13 @@ void SctpAssociation::advance_peer_ack_point() {
   }
 }
 
-void SctpAssociation::on_rto_sample(Duration r) {
+void SctpAssociation::on_rto_sample(Instant now, Duration r) {
+  latest_rtt_ = r;
+  // The path's base RTT, forgotten after 30 s so a route change is learnt.
+  if (!min_rtt_ || r <= *min_rtt_ || now - min_rtt_at_ > seconds(30)) {
+    min_rtt_ = r;
+    min_rtt_at_ = now;
+  }
   // RFC 6298 section 2 (RFC 9260 section 6.3.1), alpha 1/8, beta 1/4, K 4.
   if (!srtt_) {
     srtt_ = r;
@@ -876,8 +897,21 @@ void SctpAssociation::on_rto_sample(Duration r) {
     rttvar_ = (rttvar_ * 3 + diff) / 4;
     srtt_ = (*srtt_ * 7 + r) / 8;
   }
-  // G (clock granularity) is a microsecond here, negligible.
-  rto_ = std::clamp(*srtt_ + 4 * rttvar_, config_.rto_min, config_.rto_max);
+  // RFC 6298 section 2.3: RTO = SRTT + max(G, K * RTTVAR). G, the granularity term, is
+  // taken as rto_granularity (as Linux does with 200 ms): on a steady path RTTVAR shrinks to
+  // nothing and an RTO just above SRTT fires before a fast retransmission can be acked.
+  rto_ = std::clamp(*srtt_ + std::max(config_.rto_granularity, 4 * rttvar_), config_.rto_min,
+                    config_.rto_max);
+}
+
+// Veno's backlog estimate: cwnd * (1 - base RTT / RTT) bytes sit in queues along the path.
+bool SctpAssociation::loss_looks_random() const {
+  if (!config_.tolerate_random_loss || !latest_rtt_ || !min_rtt_ || latest_rtt_->count() <= 0)
+    return false;
+  double queued =
+      static_cast<double>(cwnd_) *
+      (1.0 - static_cast<double>(min_rtt_->count()) / static_cast<double>(latest_rtt_->count()));
+  return queued < 3.0 * static_cast<double>(config_.mtu);
 }
 
 void SctpAssociation::handle_sack(Instant now, const SackChunk& sack) {
@@ -891,8 +925,10 @@ void SctpAssociation::handle_sack(Instant now, const SackChunk& sack) {
   uint64_t highest_newly_acked = 0;
   std::optional<Duration> rtt;
   bool cum_advanced = cum > cum_ack_;
+  std::optional<Instant> latest_acked_sent;
   auto ack = [&](SentChunk& c) {
     if (c.acked || c.abandoned) return;
+    if (!latest_acked_sent || c.sent_at > *latest_acked_sent) latest_acked_sent = c.sent_at;
     // Karn's rule (RFC 6298 section 3): only chunks sent once give RTT samples.
     if (c.transmissions == 1) rtt = now - c.sent_at;
     highest_newly_acked = std::max(highest_newly_acked, c.tsn);
@@ -916,20 +952,26 @@ void SctpAssociation::handle_sack(Instant now, const SackChunk& sack) {
   // RFC 9260 section 7.2.4 with HTNA: TSNs still missing below the highest newly acked one
   // get a miss indication; three of them mark a chunk for fast retransmission.
   bool enter_fast_recovery = false;
-  for (SentChunk& c : outstanding_) {
+  for (size_t oi = 0; oi < outstanding_.size(); ++oi) {
+    SentChunk& c = outstanding_[oi];
     if (c.tsn >= highest_newly_acked) break;
-    if (c.acked || c.abandoned || !c.in_flight || c.fast_retransmitted) continue;
+    if (c.acked || c.abandoned || !c.in_flight) continue;
+    // A chunk is fast retransmitted once (RFC 9260 section 7.2.4), unless chunks sent after
+    // its retransmission are acknowledged while it is not: then the retransmission was lost
+    // too, and waiting for T3 would cost a timeout and a collapse to one MTU.
+    if (c.fast_retransmitted && !(latest_acked_sent && *latest_acked_sent > c.sent_at)) continue;
     if (++c.miss_indications >= 3) {
       c.miss_indications = 0;
-      mark_for_retransmit(c, true);
+      mark_for_retransmit(now, c, true);
       ++counters_.fast_retransmits;
       enter_fast_recovery = true;
     }
   }
   if (fast_recovery_exit_ && cum >= *fast_recovery_exit_) fast_recovery_exit_.reset();
   if (enter_fast_recovery && !fast_recovery_exit_) {
-    // RFC 9260 section 7.2.3 and 7.2.4 step 2.
-    ssthresh_ = std::max(cwnd_ / 2, 4 * config_.mtu);
+    // RFC 9260 section 7.2.3 and 7.2.4 step 2 (4/5 for a loss that looks random).
+    size_t reduced = loss_looks_random() ? cwnd_ / 5 * 4 : cwnd_ / 2;
+    ssthresh_ = std::max(reduced, 4 * config_.mtu);
     cwnd_ = ssthresh_;
     partial_bytes_acked_ = 0;
     fast_recovery_exit_ = next_tsn_ - 1;
@@ -950,7 +992,7 @@ void SctpAssociation::handle_sack(Instant now, const SackChunk& sack) {
   if (flight_size_ == 0) partial_bytes_acked_ = 0;
   // RFC 9260 section 6.2.1: the peer's window less what is still in flight.
   peer_rwnd_ = sack.a_rwnd > flight_size_ ? sack.a_rwnd - flight_size_ : 0;
-  if (rtt) on_rto_sample(*rtt);
+  if (rtt) on_rto_sample(now, *rtt);
   if (cum_advanced) {
     error_count_ = 0;
     heartbeat_sent_.reset();
@@ -985,7 +1027,7 @@ void SctpAssociation::on_t3_expired(Instant now) {
   fast_recovery_exit_.reset();
   for (size_t i = 0; i < outstanding_.size(); ++i) {
     SentChunk& c = outstanding_[i];
-    if (c.in_flight || c.retransmit) mark_for_retransmit(c, false);
+    if (c.in_flight || c.retransmit) mark_for_retransmit(now, c, false);
   }
   if (peer_forward_tsn_) check_lifetimes(now);
   advance_peer_ack_point();
@@ -1372,17 +1414,35 @@ void SctpAssociation::flush(Instant now) {
 
     // RFC 9260 section 7.2.4 step 3: one packet of fast retransmissions, regardless of cwnd.
     size_t fast_budget = config_.mtu - kCommonHeaderSize;
-    for (SentChunk& c : outstanding_) {
-      if (!c.fast_retransmit || !c.retransmit) continue;
+    bool lowest = true;  // no unacknowledged chunk before this one
+    for (size_t oi = 0; oi < outstanding_.size(); ++oi) {
+      SentChunk& c = outstanding_[oi];
+      if (!c.fast_retransmit || !c.retransmit) {
+        if (!c.acked && !c.abandoned) lowest = false;
+        continue;
+      }
+      if (expired(c, now)) {
+        abandon_message(now, c.stream, c.message);
+        continue;
+      }
       size_t need = kDataChunkHeaderSize + ((c.size + 3) & ~size_t{3});
       if (need > fast_budget) break;
       fast_budget -= need;
+      // RFC 9260 section 7.2.4 step 4: retransmitting the first outstanding chunk restarts
+      // T3, which would otherwise expire during the recovery round trip.
+      if (lowest) t3_ = now + rto_;
+      lowest = false;
       put(c, true);
     }
     // Then retransmissions (T3 or the rest of the fast ones) within cwnd and the window.
     bool retransmits_left = false;
-    for (SentChunk& c : outstanding_) {
+    for (size_t oi = 0; oi < outstanding_.size(); ++oi) {
+      SentChunk& c = outstanding_[oi];
       if (!c.retransmit) continue;
+      if (c.expires && *c.expires <= now && peer_forward_tsn_) {
+        abandon_message(now, c.stream, c.message);
+        continue;
+      }
       if (flight_size_ >= cwnd_ || !rwnd_allows(c.size)) {
         retransmits_left = true;
         break;

@@ -78,6 +78,8 @@ struct SctpConfig {
   Duration rto_initial = seconds(1);
   Duration rto_min = milliseconds(250);
   Duration rto_max = seconds(10);
+  // The G of RFC 6298's RTO = SRTT + max(G, 4 RTTVAR); see on_rto_sample.
+  Duration rto_granularity = milliseconds(200);
   // RFC 9260 section 6.2: acknowledge at least every second packet, or after this delay.
   Duration delayed_ack = milliseconds(200);
   // RFC 9260 section 8.3.
@@ -87,6 +89,12 @@ struct SctpConfig {
   // RFC 9260 section 15: Association.Max.Retrans and Max.Init.Retransmits.
   int max_retransmissions = 10;
   int max_init_retransmissions = 8;
+  // Cellular links lose packets to radio errors, not only to full queues. When true, a fast
+  // retransmission whose latest RTT sample shows less than 3 packets queued on the path (RTT
+  // barely above the minimum seen) cuts cwnd to 4/5 instead of 1/2, the rule of TCP Veno
+  // (Fu and Liew, IEEE JSAC 2003). Losses with a standing queue, and every T3 expiry, still
+  // follow RFC 9260 section 7.2.3. False: RFC 9260 behaviour exactly.
+  bool tolerate_random_loss = true;
 };
 
 // Per-message options (RFC 8831 section 6.1: ordered or not, partially reliable by count or
@@ -306,7 +314,8 @@ class SctpAssociation {
 
   // Sending data.
   void handle_sack(Instant now, const SackChunk& sack);
-  void on_rto_sample(Duration rtt);
+  void on_rto_sample(Instant now, Duration rtt);
+  bool loss_looks_random() const;
   void on_t3_expired(Instant now);
   void release_acked(SentChunk& chunk, uint64_t& bytes);
   void abandon_message(Instant now, uint16_t stream, uint64_t message);
@@ -314,7 +323,8 @@ class SctpAssociation {
   void advance_peer_ack_point();
   void release_stream_bytes(uint16_t stream, size_t bytes);
   size_t flight_size() const { return flight_size_; }
-  void mark_for_retransmit(SentChunk& chunk, bool fast);
+  void mark_for_retransmit(Instant now, SentChunk& chunk, bool fast);
+  bool expired(const SentChunk& chunk, Instant now) const;
   bool take_fragment(Instant now, size_t room, SentChunk& out);
 
   // Re-configuration.
@@ -369,6 +379,9 @@ class SctpAssociation {
   std::optional<uint64_t> fast_recovery_exit_;
   bool pending_forward_tsn_ = false;
   std::optional<Duration> srtt_;
+  std::optional<Duration> latest_rtt_;
+  std::optional<Duration> min_rtt_;
+  Instant min_rtt_at_;
   Duration rttvar_{0};
   Duration rto_{0};
   std::optional<Instant> t3_;
