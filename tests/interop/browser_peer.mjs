@@ -30,10 +30,11 @@
 //
 // Loopback only. The RTCPeerConnection has an empty iceServers list. Chromium never gathers
 // 127.0.0.1 but, given a remote 127.0.0.1 candidate, sends its checks from 127.0.0.1; Firefox
-// gathers 127.0.0.1 with media.peerconnection.ice.loopback. Every candidate that is not on a
-// loopback address (LAN addresses, mDNS names) is dropped from what this script prints, from
-// its SDPs and from what it is given, so no check ever goes to a LAN address. The page is
-// about:blank; the browser runs with a fresh profile and its background network services off.
+// gathers 127.0.0.1 with media.peerconnection.ice.loopback (and a page allowed to capture).
+// Every candidate that is not on 127.0.0.0/8 (LAN addresses, ::1, mDNS names) is dropped from
+// what this script prints, from its SDPs and from what it is given, so no check ever goes to a
+// LAN address. The page is about:blank; the browser runs with a fresh profile and its
+// background network services off.
 //
 // Bounded: every step has a time limit, the script exits by itself after --timeout (default
 // 30 s, exit status 2), and the browser is killed whenever the script ends (close, EOF,
@@ -322,6 +323,19 @@ function installPeer() {
 
 // --- the browsers --------------------------------------------------------------------------
 
+// Chromium honours only the last --disable-features, and playwright passes one of its own
+// before ours; so ours repeats playwright-core 1.61's list (among them features that would
+// reach the network: optimization hints, translation, media-router discovery) and adds
+// WebRtcHideLocalIpsWithMdns: host candidates as IP addresses, not mDNS names (registered by
+// multicast, and which a remote peer would resolve by multicast). They are dropped anyway.
+const DISABLED_FEATURES = [
+  'AvoidUnnecessaryBeforeUnloadCheckSync', 'BoundaryEventDispatchTracksNodeRemoval',
+  'DestroyProfileOnBrowserClose', 'DialMediaRouteProvider', 'GlobalMediaControls',
+  'HttpsUpgrades', 'LensOverlay', 'MediaRouter', 'PaintHolding', 'ThirdPartyStoragePartitioning',
+  'Translate', 'AutoDeElevate', 'RenderDocument', 'OptimizationHints',
+  'WebRtcHideLocalIpsWithMdns',
+];
+
 async function launchChromium() {
   const { chromium } = await import('playwright-core');
   // playwright gives every launch() a fresh temporary user-data-dir of its own and removes it
@@ -343,9 +357,7 @@ async function launchChromium() {
       '--disable-sync',
       '--disable-default-apps',
       '--disable-domain-reliability',
-      // Host candidates as IP addresses, not mDNS names: they are dropped either way, but an
-      // mDNS name would make the remote side send multicast queries.
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      `--disable-features=${DISABLED_FEATURES.join(',')}`,
     ],
   });
   const page = await browser.newPage();  // about:blank
