@@ -343,6 +343,28 @@ TEST(Sdp, MakeOffer) {
   EXPECT_EQ(parse_ok(write_sdp(*offer)), *offer);
 }
 
+TEST(Sdp, LiteAnswerToChromeDataOfferText) {
+  // What cellrtc-server (ICE lite, all candidates known) sends back to a viewer's offer.
+  LocalParameters p = local();
+  p.ice_lite = true;
+  p.trickle = false;
+  p.end_of_candidates = true;
+  p.candidates.push_back(
+      *ice::parse_candidate("candidate:1 1 UDP 2130706431 203.0.113.10 3478 "
+                            "typ host"));
+  SessionDescription a = answer_ok(parse_ok(corpus("chrome_data_offer")), p);
+  EXPECT_EQ(
+      write_sdp(a),
+      join({"v=0", "o=- 4611686018427387904 2 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=group:BUNDLE 0",
+            "a=ice-lite", "m=application 9 UDP/DTLS/SCTP webrtc-datachannel", "c=IN IP4 0.0.0.0",
+            "a=mid:0", "a=ice-ufrag:cRtc", "a=ice-pwd:Jk2mN4pQ6rS8tU0vW2xY4zA6",
+            "a=fingerprint:sha-256 "
+            "00:07:0E:15:1C:23:2A:31:38:3F:46:4D:54:5B:62:69:"
+            "70:77:7E:85:8C:93:9A:A1:A8:AF:B6:BD:C4:CB:D2:D9",
+            "a=setup:active", "a=sctp-port:5000", "a=max-message-size:262144",
+            "a=candidate:1 1 UDP 2130706431 203.0.113.10 3478 typ host", "a=end-of-candidates"}));
+}
+
 TEST(Sdp, OfferAnsweredByAnotherCellrtcPeer) {
   auto offer = make_offer(local());
   ASSERT_TRUE(offer.ok());
