@@ -1,0 +1,157 @@
+// Setup time of a whole call in round trips, offer to data channel open at the server (when
+// the first frame can leave), over cellular-like links, in the simulator.
+// Usage: peer_setup_bench [--seeds N] [--out FILE.json]
+//
+// With --stream SECONDS it instead streams 20 KB messages at 15/s from device to server for
+// that long, with --pairs K calls side by side, so a heap profiler (valgrind massif) can
+// attribute memory per PeerConnection: (peak(K) - peak(1)) / (2 (K - 1)).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/peer_scenario.h"
+
+using namespace cellrtc;
+using testing::PeerScenario;
+
+namespace {
+
+struct Profile {
+  const char* name;
+  Duration one_way;
+  Duration jitter;
+  double loss;
+  uint64_t up_bps;
+  uint64_t down_bps;
+};
+
+// The same link profiles as ice_connect_bench.
+const Profile kProfiles[] = {
+    {"lte", milliseconds(30), milliseconds(10), 0.005, 5'000'000, 10'000'000},
+    {"umts", milliseconds(140), milliseconds(20), 0.02, 384'000, 1'000'000},
+    {"edge", milliseconds(280), milliseconds(60), 0.03, 200'000, 240'000},
+    {"gprs", milliseconds(480), milliseconds(150), 0.05, 40'000, 80'000},
+};
+
+sim::Attachment attachment(const Profile& p) {
+  sim::LinkConfig up;
+  up.delay = p.one_way - p.jitter / 2;
+  up.jitter = p.jitter;
+  up.loss = p.loss;
+  up.rate_bps = p.up_bps;
+  up.queue_limit_bytes = 64 * 1024;
+  sim::LinkConfig down = up;
+  down.rate_bps = p.down_bps;
+  return {up, down};
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1,
+                    static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5))];
+}
+
+int stream(int pairs, int seconds_to_run) {
+  std::vector<std::unique_ptr<PeerScenario>> calls;
+  sim::LinkConfig link;
+  link.rate_bps = 2'000'000;
+  link.delay = milliseconds(50);
+  for (int i = 0; i < pairs; ++i) {
+    calls.push_back(std::make_unique<PeerScenario>(static_cast<uint64_t>(i + 1),
+                                                   sim::Attachment::symmetric(link)));
+    auto& s = *calls.back();
+    if (!s.start(milliseconds(120), {.label = "video", .ordered = false, .max_retransmits = 0}) ||
+        !s.run_until_open(seconds(10))) {
+      std::fprintf(stderr, "call %d did not open\n", i);
+      return 1;
+    }
+    for (int f = 0; f < seconds_to_run * 15; ++f) {
+      s.net.at(s.net.now() + milliseconds(1000) * f / 15, [&s] {
+        if (s.device->pc.buffered_amount(s.channel_id) <= 64 * 1024)
+          (void)s.device->pc.send(s.net.now(), s.channel_id, Bytes(20 * 1024, 0x55), true);
+        s.device->drain(s.net.now());
+        s.net.wake(*s.device);
+        s.server->messages.clear();  // the server forwards and forgets
+      });
+    }
+  }
+  for (auto& s : calls) {
+    if (!s->net.run_for(seconds(seconds_to_run)).ok()) return 1;
+  }
+  std::printf("streamed %d s in %d call(s)\n", seconds_to_run, pairs);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int seeds = 50;
+  int stream_seconds = 0;
+  int pairs = 1;
+  const char* out_path = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--seeds") && i + 1 < argc) {
+      seeds = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--out") && i + 1 < argc) {
+      out_path = argv[++i];
+    } else if (!std::strcmp(argv[i], "--stream") && i + 1 < argc) {
+      stream_seconds = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--pairs") && i + 1 < argc) {
+      pairs = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: %s [--seeds N] [--out FILE.json] | --stream S [--pairs K]\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  if (stream_seconds > 0) return stream(pairs, stream_seconds);
+
+  std::string json = "{\n  \"benchmark\": \"peer_setup\",\n  \"seeds\": " + std::to_string(seeds) +
+                     ",\n  \"scenarios\": [\n";
+  bool first = true;
+  for (const auto& p : kProfiles) {
+    Duration rtt = 2 * (p.one_way + milliseconds(10));
+    std::vector<double> rtts;
+    int opened = 0;
+    for (int seed = 1; seed <= seeds; ++seed) {
+      PeerScenario s(static_cast<uint64_t>(seed), attachment(p));
+      if (!s.start(rtt, {.label = "video", .ordered = false})) continue;
+      if (s.run_until_open(seconds(60))) {
+        ++opened;
+        rtts.push_back(s.setup_round_trips(rtt));
+      }
+    }
+    char line[400];
+    std::snprintf(line, sizeof line,
+                  "%s    {\"link\": \"%s\", \"runs\": %d, \"opened\": %d, "
+                  "\"round_trips_median\": %.2f, \"round_trips_p90\": %.2f, "
+                  "\"round_trips_max\": %.2f, \"seconds_median\": %.2f}",
+                  first ? "" : ",\n", p.name, seeds, opened, percentile(rtts, 0.5),
+                  percentile(rtts, 0.9), percentile(rtts, 1.0),
+                  percentile(rtts, 0.5) * static_cast<double>(rtt.count()) / 1e6);
+    json += line;
+    first = false;
+    std::printf(
+        "%-5s opened %d/%d  offer->open round trips median %.2f p90 %.2f max %.2f "
+        "(median %.2f s)\n",
+        p.name, opened, seeds, percentile(rtts, 0.5), percentile(rtts, 0.9), percentile(rtts, 1.0),
+        percentile(rtts, 0.5) * static_cast<double>(rtt.count()) / 1e6);
+  }
+  json += "\n  ]\n}\n";
+  if (out_path) {
+    FILE* f = std::fopen(out_path, "w");
+    if (!f) {
+      std::perror(out_path);
+      return 1;
+    }
+    std::fputs(json.c_str(), f);
+    std::fclose(f);
+  }
+  return 0;
+}
