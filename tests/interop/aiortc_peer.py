@@ -328,11 +328,18 @@ async def stdin_lines():
 
 async def main(args):
     peer = Peer(args, await stdin_lines())
+    # SIGTERM ends the script like EOF would, closing the connection.
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGTERM, asyncio.current_task().cancel
+    )
     try:
         return await asyncio.wait_for(peer.run(), timeout=args.timeout)
     except asyncio.TimeoutError:
         emit({"type": "error", "error": f"timeout after {args.timeout} s"})
         return 2
+    except asyncio.CancelledError:
+        log("SIGTERM")
+        return 0
     finally:
         try:
             await asyncio.wait_for(peer.pc.close(), timeout=3)
@@ -353,8 +360,6 @@ if __name__ == "__main__":
     # aiortc's RTCIceGatherer creates an aioice.ice.Connection whose gather_candidates() calls
     # this module-level function, so replacing it here covers every connection.
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
-    # SIGTERM ends the script like EOF would, closing the connection.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # A backstop beyond asyncio: whatever hangs, the process is gone a little after --timeout.
     signal.signal(signal.SIGALRM, lambda *_: os._exit(3))
     signal.alarm(int(arguments.timeout) + 5)
