@@ -15,6 +15,7 @@ browser_peer.mjs (described in full at the top of that file):
   out {"type":"channel_open","label":L,"id":N}
   in  {"type":"send","label":L,"data":TEXT} or {"type":"send","label":L,"hex":HEX}
   out {"type":"message","label":L,"data":TEXT} or {"type":"message","label":L,"hex":HEX}
+  in  {"type":"create_channel","channel":{"label":L,...}}   a channel at any time
   in  {"type":"close_channel","label":L}           out {"type":"channel_close","label":L}
   in  {"type":"get_stats"}                         out {"type":"stats",...}
   in  {"type":"close"} or EOF                      closes the connection and exits 0
@@ -184,17 +185,7 @@ class Peer:
         kind = m.get("type")
         if kind == "create_offer":
             for c in m.get("channels", []):
-                self.attach(
-                    self.pc.createDataChannel(
-                        c["label"],
-                        ordered=c.get("ordered", True),
-                        maxRetransmits=c.get("maxRetransmits"),
-                        maxPacketLifeTime=c.get("maxPacketLifeTime"),
-                        negotiated=c.get("negotiated", False),
-                        id=c.get("id"),
-                        protocol=c.get("protocol", ""),
-                    )
-                )
+                self.create_channel(c)
             await self.pc.setLocalDescription(await self.pc.createOffer())
             sdp = self.printable_sdp()
             emit({"type": "offer", "sdp": sdp})
@@ -237,12 +228,27 @@ class Peer:
                 channel.send(m["data"])
             else:
                 raise ValueError('send needs "data" (text) or "hex" (binary)')
+        elif kind == "create_channel":
+            self.create_channel(m["channel"])
         elif kind == "close_channel":
             self.channel(m.get("label")).close()
         elif kind == "get_stats":
             emit(await self.stats())
         else:
             raise ValueError(f"unknown message type {kind!r}")
+
+    def create_channel(self, c):
+        self.attach(
+            self.pc.createDataChannel(
+                c["label"],
+                ordered=c.get("ordered", True),
+                maxRetransmits=c.get("maxRetransmits"),
+                maxPacketLifeTime=c.get("maxPacketLifeTime"),
+                negotiated=c.get("negotiated", False),
+                id=c.get("id"),
+                protocol=c.get("protocol", ""),
+            )
+        )
 
     def channel(self, label):
         if label not in self.channels:

@@ -17,6 +17,8 @@
 //   out {"type":"channel_open","label":L,"id":N}
 //   in  {"type":"send","label":L,"data":TEXT} or {"type":"send","label":L,"hex":HEX}  (binary)
 //   out {"type":"message","label":L,"data":TEXT} or {"type":"message","label":L,"hex":HEX}
+//   in  {"type":"create_channel","channel":{"label":L,...}}  a channel at any time (after the
+//        connection: opened in-band by DCEP; "negotiated":true with "id": by both sides)
 //   in  {"type":"close_channel","label":L}
 //   out {"type":"channel_close","label":L}
 //   in  {"type":"get_stats"}
@@ -222,16 +224,17 @@ function installPeer() {
       }
       return events.splice(0, events.length);
     },
+    createChannel(c) {
+      const init = { ordered: c.ordered !== false };
+      if (c.maxRetransmits !== undefined) init.maxRetransmits = c.maxRetransmits;
+      if (c.maxPacketLifeTime !== undefined) init.maxPacketLifeTime = c.maxPacketLifeTime;
+      if (c.negotiated) init.negotiated = true;
+      if (c.id !== undefined) init.id = c.id;
+      if (c.protocol !== undefined) init.protocol = c.protocol;
+      attach(pc.createDataChannel(c.label, init));
+    },
     async createOffer({ channels: wanted, trickle, gatherMs }) {
-      for (const c of wanted || []) {
-        const init = { ordered: c.ordered !== false };
-        if (c.maxRetransmits !== undefined) init.maxRetransmits = c.maxRetransmits;
-        if (c.maxPacketLifeTime !== undefined) init.maxPacketLifeTime = c.maxPacketLifeTime;
-        if (c.negotiated) init.negotiated = true;
-        if (c.id !== undefined) init.id = c.id;
-        if (c.protocol !== undefined) init.protocol = c.protocol;
-        attach(pc.createDataChannel(c.label, init));
-      }
+      for (const c of wanted || []) window.peer.createChannel(c);
       await pc.setLocalDescription(await pc.createOffer());
       if (!trickle) await gathered(gatherMs);
       return pc.localDescription.sdp;
@@ -630,6 +633,12 @@ async function main() {
         }
         await call((a) => window.peer.send(a), { label: m.label, data: m.data, hex: m.hex },
                    'send');
+        return;
+      case 'create_channel':
+        if (!m.channel || typeof m.channel.label !== 'string') {
+          throw new Error('create_channel needs "channel" with a "label"');
+        }
+        await call((a) => window.peer.createChannel(a), m.channel, 'create_channel');
         return;
       case 'close_channel':
         await call((a) => window.peer.closeChannel(a), { label: m.label }, 'close_channel');

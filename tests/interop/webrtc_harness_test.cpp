@@ -187,6 +187,24 @@ void exercise(WebRtcPeerKind offerer_kind, WebRtcPeerKind answerer_kind, bool tr
   expect_loopback_pair(*offerer);
   expect_loopback_pair(*answerer);
 
+  // A channel the answerer opens in-band (DCEP) once connected, and a negotiated one that
+  // both sides create with the same id (no DCEP).
+  ASSERT_TRUE(answerer->create_channel({.label = "late", .protocol = "cellrtc-telemetry"}));
+  for (WebRtcPeer* peer : {offerer, answerer})
+    ASSERT_TRUE(peer->create_channel({.label = "agreed", .negotiated = true, .id = 10}));
+  for (const char* label : {"late", "agreed"}) {
+    auto theirs = answerer->wait_for_channel_open(label, kStep);
+    ASSERT_TRUE(theirs) << label << ": " << describe(*answerer);
+    auto ours = offerer->wait_for_channel_open(label, kStep);
+    ASSERT_TRUE(ours) << label << ": " << describe(*offerer);
+    EXPECT_EQ(*ours, *theirs) << label;
+    if (label == std::string_view("agreed")) {
+      EXPECT_EQ(*ours, 10);
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(send_and_expect(*answerer, *offerer, "late", false, Bytes{'h', 'i'}));
+  ASSERT_NO_FATAL_FAILURE(send_and_expect(*offerer, *answerer, "agreed", true, Bytes{1, 2, 3}));
+
   // A LAN candidate is refused before the peer's ICE agent could ever see it.
   ASSERT_TRUE(offerer->add_candidate({"candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host"}));
   auto refused = offerer->wait_event("error", kStep);

@@ -298,6 +298,11 @@ std::optional<int> WebRtcPeer::wait_for_channel_open(std::string_view label,
   return int_at(*open, "id").value_or(-1);
 }
 
+bool WebRtcPeer::create_channel(const DataChannelInit& channel) {
+  return process_->write_line("{\"type\":\"create_channel\",\"channel\":" + channel_json(channel) +
+                              "}");
+}
+
 bool WebRtcPeer::send_text(std::string_view label, std::string_view text) {
   return process_->write_line("{\"type\":\"send\",\"label\":" + json_quote(label) +
                               ",\"data\":" + json_quote(text) + "}");

@@ -115,6 +115,9 @@ class WebRtcPeer {
   // Waits for {"type":"channel_open"} of `label`; the channel's stream id.
   std::optional<int> wait_for_channel_open(std::string_view label,
                                            std::chrono::milliseconds timeout);
+  // Creates a channel now: after the connection the peer opens it in-band (DCEP); a
+  // negotiated one (with an id) opens once both sides have created it.
+  bool create_channel(const DataChannelInit& channel);
   bool send_text(std::string_view label, std::string_view text);
   bool send_binary(std::string_view label, ByteView data);
   // The next message the peer received, on any channel.
