@@ -378,14 +378,16 @@ int DtlsTransport::bio_send(void* ctx, const unsigned char* buf, size_t len) {
 
 int DtlsTransport::bio_recv(void* ctx, unsigned char* buf, size_t len) {
   auto* self = static_cast<DtlsTransport*>(ctx);
-  if (self->input_.empty()) return MBEDTLS_ERR_SSL_WANT_READ;
-  Bytes d = std::move(self->input_.front());
-  self->input_.pop_front();
-  // A datagram larger than mbedTLS's buffer cannot be read whole; DTLS drops it (RFC 6347
-  // section 4.1.2.7: invalid records are discarded), so hand over nothing of it.
-  if (d.size() > len) return MBEDTLS_ERR_SSL_WANT_READ;
-  std::copy(d.begin(), d.end(), buf);
-  return static_cast<int>(d.size());
+  while (!self->input_.empty()) {
+    Bytes d = std::move(self->input_.front());
+    self->input_.pop_front();
+    // A datagram larger than mbedTLS's buffer cannot be read whole; DTLS discards what it cannot
+    // use (RFC 6347 section 4.1.2.7), so skip it and hand over the next one.
+    if (d.size() > len) continue;
+    std::copy(d.begin(), d.end(), buf);
+    return static_cast<int>(d.size());
+  }
+  return MBEDTLS_ERR_SSL_WANT_READ;
 }
 
 void DtlsTransport::timer_set(void* ctx, uint32_t int_ms, uint32_t fin_ms) {

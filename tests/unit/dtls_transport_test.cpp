@@ -194,6 +194,20 @@ TEST(DtlsTransport, ClientCanAlsoBeTheSideThatStartsLast) {
   EXPECT_TRUE(p.connected());
 }
 
+TEST(DtlsTransport, EarlyDatagramTooLargeForTheLibraryIsSkipped) {
+  DtlsPair p;
+  p.create();
+  ASSERT_TRUE(p.client->start(p.now));
+  Bytes huge(40000, 0);
+  huge[0] = 22;  // looks like DTLS, but no record buffer holds it
+  p.server->handle_datagram(p.now, huge);
+  while (auto d = p.client->poll_transmit())
+    p.server->handle_datagram(p.now, *d);
+  ASSERT_TRUE(p.server->start(p.now));
+  p.pump();
+  EXPECT_TRUE(p.connected());
+}
+
 TEST(DtlsTransport, FingerprintMismatchFailsWithAClearReason) {
   DtlsPair p;
   auto client = p.config(DtlsRole::client);
