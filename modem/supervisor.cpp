@@ -109,6 +109,10 @@ const char* to_string(Reason r) {
       return "backoff over";
     case Reason::poor_signal:
       return "poor signal";
+    case Reason::network_detached:
+      return "network detached";
+    case Reason::cmux_failed:
+      return "CMUX refused";
   }
   return "?";
 }
@@ -122,53 +126,123 @@ void ConnectionSupervisor::set_state(Instant now, SupervisorState to, Reason why
   state_ = to;
 }
 
-void ConnectionSupervisor::submit(Instant now, AtCommand cmd, Tag tag) {
-  auto id = at_.submit(now, std::move(cmd));
-  if (id.ok()) sent_.push_back(Sent{*id, tag});
+void ConnectionSupervisor::submit(Instant now, AtCommand cmd, Tag tag, bool ppp_channel) {
+  AtEngine& engine = ppp_channel && cmux_active_ ? ppp_at_ : at_;
+  auto id = engine.submit(now, std::move(cmd));
+  if (id.ok()) sent_.push_back(Sent{*id, tag, ppp_channel && cmux_active_});
 }
 
 void ConnectionSupervisor::abandon_commands() {
   sent_.clear();
   at_.abort_all();
+  ppp_at_.abort_all();
   deadline_.reset();
+  poll_at_.reset();
   poll_in_flight_ = false;
 }
 
-void ConnectionSupervisor::pump(Instant now) {
-  for (;;) {
-    bool any = false;
-    while (auto e = at_.poll_event()) {
-      any = true;
-      if (auto* r = std::get_if<AtResponse>(&*e)) {
-        if (r->result == AtResult::aborted) continue;
-        std::optional<Tag> tag;
-        for (auto it = sent_.begin(); it != sent_.end(); ++it) {
-          if (it->id == r->id) {
-            tag = it->tag;
-            sent_.erase(it);
-            break;
-          }
-        }
-        if (tag) on_response(now, *tag, *r);
-      } else if (auto* u = std::get_if<AtUrc>(&*e)) {
-        on_urc(now, u->line);
-      } else if (auto* d = std::get_if<DataModeEnded>(&*e)) {
-        if (d->no_carrier && state_ == SupervisorState::online) {
-          end_online(now, Reason::no_carrier);
-          fail(now, Reason::no_carrier, false);
-          after_backoff_ = SupervisorState::registering;
+void ConnectionSupervisor::teardown_cmux(bool send_close) {
+  if (!cmux_active_) return;
+  // Blind close-down: the modem may not answer, and the next step resynchronises anyway.
+  if (send_close) transmits_.push_back(cmux::Mux::close_sequence());
+  cmux_active_ = false;
+  mux_.reset();
+  at_.abort_all();
+  ppp_at_.abort_all();
+}
+
+bool ConnectionSupervisor::drain_engine(Instant now, AtEngine& engine, bool ppp_channel) {
+  bool any = false;
+  while (auto e = engine.poll_event()) {
+    any = true;
+    if (auto* r = std::get_if<AtResponse>(&*e)) {
+      if (r->result == AtResult::aborted) continue;
+      std::optional<Tag> tag;
+      for (auto it = sent_.begin(); it != sent_.end(); ++it) {
+        if (it->id == r->id && it->ppp_channel == ppp_channel) {
+          tag = it->tag;
+          sent_.erase(it);
+          break;
         }
       }
+      if (tag) on_response(now, *tag, *r);
+    } else if (auto* u = std::get_if<AtUrc>(&*e)) {
+      on_urc(now, u->line);
+    } else if (auto* d = std::get_if<DataModeEnded>(&*e)) {
+      if (d->no_carrier && state_ == SupervisorState::online) {
+        end_online(now, Reason::no_carrier);
+        fail(now, Reason::no_carrier, false);
+        after_backoff_ = SupervisorState::registering;
+      }
     }
-    while (auto d = at_.poll_data()) {
+  }
+  while (auto d = engine.poll_data()) {
+    any = true;
+    ppp_.push_back(std::move(*d));
+  }
+  while (auto t = engine.poll_transmit()) {
+    any = true;
+    if (cmux_active_ && mux_) {
+      const uint8_t dlci = ppp_channel ? config_.cmux_ppp_dlci : config_.cmux_at_dlci;
+      (void)mux_->send(now, dlci, *t);  // dropped while the channel is not open
+    } else if (!ppp_channel) {
+      transmits_.push_back(std::move(*t));
+    }
+  }
+  return any;
+}
+
+void ConnectionSupervisor::pump(Instant now) {
+  for (int round = 0; round < 64; ++round) {
+    bool any = drain_engine(now, at_, false);
+    any |= drain_engine(now, ppp_at_, true);
+    while (cmux_active_ && mux_) {
+      auto e = mux_->poll_event();
+      if (!e) break;
       any = true;
-      ppp_.push_back(std::move(*d));
+      on_mux_event(now, std::move(*e));
     }
-    while (auto t = at_.poll_transmit()) {
+    while (cmux_active_ && mux_) {
+      auto t = mux_->poll_transmit();
+      if (!t) break;
       any = true;
       transmits_.push_back(std::move(*t));
     }
     if (!any) break;
+  }
+}
+
+void ConnectionSupervisor::on_mux_event(Instant now, cmux::MuxEvent e) {
+  if (auto* d = std::get_if<cmux::mux_event::ChannelData>(&e)) {
+    if (d->dlci == config_.cmux_at_dlci) at_.handle_bytes(now, d->data);
+    if (d->dlci == config_.cmux_ppp_dlci) ppp_at_.handle_bytes(now, d->data);
+    return;
+  }
+  if (std::holds_alternative<cmux::mux_event::Opened>(e)) {
+    if (state_ == SupervisorState::configuring) begin_sim(now);
+    return;
+  }
+  if (auto* c = std::get_if<cmux::mux_event::ChannelClosed>(&e)) {
+    if (c->dlci == config_.cmux_ppp_dlci && state_ == SupervisorState::online) {
+      end_online(now, Reason::no_carrier);
+      fail(now, Reason::no_carrier, false);
+      after_backoff_ = SupervisorState::registering;
+    }
+    return;
+  }
+  if (std::holds_alternative<cmux::mux_event::Closed>(e)) {
+    // The multiplexer failed to open or the modem closed it: carry on without CMUX.
+    const bool opening = state_ == SupervisorState::configuring;
+    end_online(now, Reason::cmux_failed);
+    cmux_active_ = false;
+    mux_.reset();
+    if (opening) {
+      cmux_failed_ = true;
+      events_.push_back(sup_event::Warning{Reason::cmux_failed});
+    }
+    telemetry_.last_failure = Reason::cmux_failed;
+    set_state(now, SupervisorState::syncing, Reason::cmux_failed);
+    begin_sync(now);
   }
 }
 
@@ -196,6 +270,7 @@ void ConnectionSupervisor::start(Instant now) {
 void ConnectionSupervisor::stop(Instant now) {
   end_online(now, Reason::stop);
   abandon_commands();
+  teardown_cmux(false);
   set_state(now, SupervisorState::idle, Reason::stop);
   pump(now);
   transmits_.clear();
@@ -203,13 +278,24 @@ void ConnectionSupervisor::stop(Instant now) {
 
 void ConnectionSupervisor::handle_bytes(Instant now, ByteView bytes) {
   if (state_ == SupervisorState::idle || state_ == SupervisorState::usb_lost) return;
-  at_.handle_bytes(now, bytes);
+  if (cmux_active_ && mux_) {
+    mux_->handle_bytes(now, bytes);
+  } else {
+    at_.handle_bytes(now, bytes);
+  }
   pump(now);
 }
 
 void ConnectionSupervisor::handle_timeout(Instant now) {
   at_.handle_timeout(now);
+  ppp_at_.handle_timeout(now);
+  if (mux_) mux_->handle_timeout(now);
   pump(now);
+  if (poll_at_ && now >= *poll_at_) {
+    poll_at_ = now + config_.online_poll_interval;
+    poll_online(now);
+    pump(now);
+  }
   if (deadline_ && now >= *deadline_) {
     deadline_.reset();
     on_deadline(now);
@@ -218,7 +304,11 @@ void ConnectionSupervisor::handle_timeout(Instant now) {
 }
 
 std::optional<Instant> ConnectionSupervisor::next_timeout() const {
-  return earliest(deadline_, at_.next_timeout());
+  auto t = earliest(deadline_, at_.next_timeout());
+  t = earliest(t, ppp_at_.next_timeout());
+  t = earliest(t, poll_at_);
+  if (mux_) t = earliest(t, mux_->next_timeout());
+  return t;
 }
 
 std::optional<Bytes> ConnectionSupervisor::poll_transmit() {
@@ -245,7 +335,7 @@ std::optional<Bytes> ConnectionSupervisor::poll_ppp() {
 
 void ConnectionSupervisor::send_ppp(Instant now, ByteView bytes) {
   if (state_ != SupervisorState::online) return;
-  at_.send_data(now, bytes);
+  (cmux_active_ ? ppp_at_ : at_).send_data(now, bytes);
   pump(now);
 }
 
@@ -266,6 +356,7 @@ void ConnectionSupervisor::usb_disconnected(Instant now) {
   if (state_ == SupervisorState::idle || state_ == SupervisorState::usb_lost) return;
   end_online(now, Reason::usb_disconnected);
   abandon_commands();
+  teardown_cmux(false);
   telemetry_.last_failure = Reason::usb_disconnected;
   set_state(now, SupervisorState::usb_lost, Reason::usb_disconnected);
   deadline_ = now + config_.usb_timeout;
@@ -284,6 +375,7 @@ void ConnectionSupervisor::usb_connected(Instant now) {
 
 void ConnectionSupervisor::begin_sync(Instant now) {
   abandon_commands();
+  teardown_cmux(true);
   if (state_ != SupervisorState::syncing)
     set_state(now, SupervisorState::syncing, Reason::no_answer);
   sync_tries_ = 0;
@@ -292,6 +384,7 @@ void ConnectionSupervisor::begin_sync(Instant now) {
 
 void ConnectionSupervisor::begin_recovery(Instant now) {
   abandon_commands();
+  teardown_cmux(false);
   set_state(now, SupervisorState::recovering, Reason::no_answer);
   recovery_step_ = 0;
   // Step 1: a previous host may have left the modem in data mode (V.250 section 6.3.1).
@@ -394,7 +487,8 @@ void ConnectionSupervisor::begin_attach(Instant now) {
     if (cgauth.ok()) submit(now, AtCommand(*cgauth, seconds(3)), Tag::cgauth);
   }
   submit(now, a76xx::query_operator(), Tag::cops_query);
-  submit(now, a76xx::dial_command(config_.cid, config_.dial_timeout), Tag::dial);
+  // Over CMUX the call goes on the PPP channel; the AT channel stays free for polls.
+  submit(now, a76xx::dial_command(config_.cid, config_.dial_timeout), Tag::dial, true);
 }
 
 void ConnectionSupervisor::go_online(Instant now) {
@@ -409,6 +503,7 @@ void ConnectionSupervisor::go_online(Instant now) {
   consecutive_resets_ = 0;
   last_alive_ = now;
   if (config_.heartbeat_timeout.count() > 0) deadline_ = now + config_.heartbeat_timeout;
+  if (cmux_active_) poll_at_ = now + config_.online_poll_interval;
   events_.push_back(sup_event::DataModeStarted{});
   events_.push_back(sup_event::TelemetryUpdated{});
 }
@@ -419,6 +514,7 @@ void ConnectionSupervisor::end_online(Instant now, Reason why) {
     config_.short_backoff.reset();
   telemetry_.online_since.reset();
   telemetry_.last_failure = why;
+  poll_at_.reset();
   events_.push_back(sup_event::DataModeStopped{why});
 }
 
@@ -428,6 +524,11 @@ void ConnectionSupervisor::leave_data(Instant now, Reason why) {
   deadline_.reset();
   set_state(now, SupervisorState::leaving_data, why);
   leave_reason_ = why;
+  if (cmux_active_) {
+    // The AT channel is still in command mode: hang the call up from there.
+    submit(now, a76xx::hang_up(), Tag::leave_hang_up);
+    return;
+  }
   submit(now, a76xx::escape(config_.guard_time), Tag::leave_escape);
 }
 
@@ -449,6 +550,8 @@ void ConnectionSupervisor::hard_reset(Instant now, Reason why) {
     fail(now, why, false);
     return;
   }
+  teardown_cmux(false);
+  cmux_failed_ = false;  // a fresh modem may take CMUX
   ++telemetry_.hard_resets;
   ++consecutive_resets_;
   status_ = a76xx::ModemStatus{};
@@ -629,7 +732,7 @@ void ConnectionSupervisor::on_response(Instant now, Tag tag, const AtResponse& r
         begin_sync(now);
         return;
       }
-      if (tag == Tag::cmee && !config_.network_mode) begin_sim(now);
+      if (tag == Tag::cmee && !config_.network_mode) after_configure(now);
       return;
     case Tag::cnmp:
       if (timed_out) {
@@ -639,6 +742,26 @@ void ConnectionSupervisor::on_response(Instant now, Tag tag, const AtResponse& r
       }
       // ERROR here (a SIM7670G asked for GSM) is reported but not fatal.
       if (!r.ok()) events_.push_back(sup_event::Warning{Reason::configure_failed});
+      after_configure(now);
+      return;
+    case Tag::cmux_start:
+      if (r.ok()) {
+        // From here the port carries TS 27.010 frames; the SIM check waits for the channels.
+        at_.abort_all();
+        cmux_active_ = true;
+        cmux::MuxConfig mc;
+        mc.channels = {config_.cmux_ppp_dlci, config_.cmux_at_dlci};
+        mux_.emplace(mc);
+        mux_->open(now);
+        return;
+      }
+      if (timed_out) {
+        set_state(now, SupervisorState::syncing, Reason::no_answer);
+        begin_sync(now);
+        return;
+      }
+      cmux_failed_ = true;
+      events_.push_back(sup_event::Warning{Reason::cmux_failed});
       begin_sim(now);
       return;
     case Tag::cpin_query: {
@@ -711,6 +834,7 @@ void ConnectionSupervisor::on_response(Instant now, Tag tag, const AtResponse& r
                                                                   : Reason::pin_rejected);
       return;
     case Tag::csq:
+      if (timed_out && state_ == SupervisorState::online) return;  // the heartbeat decides
       if (timed_out) {
         set_state(now, SupervisorState::syncing, Reason::no_answer);
         begin_sync(now);
@@ -730,7 +854,14 @@ void ConnectionSupervisor::on_response(Instant now, Tag tag, const AtResponse& r
           slot = reg;
         }
       }
-      if (tag == Tag::creg) evaluate_registration(now);
+      if (tag == Tag::creg) {
+        if (state_ == SupervisorState::registering) {
+          evaluate_registration(now);
+        } else if (auto reg = a76xx::data_registration(status_)) {
+          telemetry_.registration = reg->stat;
+          events_.push_back(sup_event::TelemetryUpdated{});
+        }
+      }
       return;
     case Tag::cfun_off:
     case Tag::cfun_on:
@@ -795,10 +926,28 @@ void ConnectionSupervisor::on_response(Instant now, Tag tag, const AtResponse& r
         begin_sync(now);
         return;
       }
+      ppp_at_.leave_data_mode();
       fail(now, leave_reason_, false);
       after_backoff_ = SupervisorState::registering;
       return;
   }
+}
+
+void ConnectionSupervisor::after_configure(Instant now) {
+  if (config_.use_cmux && !cmux_failed_ && !cmux_active_) {
+    submit(now, AtCommand(std::string(a76xx::kCmuxBasic), seconds(3)), Tag::cmux_start);
+    return;
+  }
+  begin_sim(now);
+}
+
+void ConnectionSupervisor::poll_online(Instant now) {
+  if (state_ != SupervisorState::online || !cmux_active_ || !at_.idle()) return;
+  submit(now, a76xx::query_signal(), Tag::csq);
+  submit(now, a76xx::query_cereg(), Tag::cereg);
+  submit(now, a76xx::query_cgreg(), Tag::cgreg);
+  submit(now, a76xx::query_creg(), Tag::creg);
+  submit(now, a76xx::query_operator(), Tag::cops_query);
 }
 
 void ConnectionSupervisor::on_urc(Instant now, const std::string& line) {
@@ -841,6 +990,13 @@ void ConnectionSupervisor::on_urc(Instant now, const std::string& line) {
       if (state_ == SupervisorState::registering && !poll_in_flight_) {
         deadline_.reset();
         evaluate_registration(now);
+      }
+      return;
+    case a76xx::UrcKind::pdn:
+      if (state_ == SupervisorState::online && status_.last_pdn_event &&
+          status_.last_pdn_event->kind != a76xx::PdnEvent::Kind::pdn_activated &&
+          status_.last_pdn_event->kind != a76xx::PdnEvent::Kind::other) {
+        leave_data(now, Reason::network_detached);
       }
       return;
     case a76xx::UrcKind::power_down:

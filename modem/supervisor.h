@@ -14,8 +14,9 @@
 //   wake_at = sup.next_timeout();
 //
 // The sequence (A76xx, see a76xx.h for the formats): AT until it answers (or *ATREADY) → ATE0,
-// AT+CMEE=2, AT+CNMP → AT+CPIN? (and the PIN once) → poll AT+CSQ, +CEREG?, +CGREG?, +CREG?
-// until registered → AT+CGDCONT (+CGAUTH), AT+COPS? → ATD*99# → CONNECT: online, PPP runs.
+// AT+CMEE=2, AT+CNMP (→ AT+CMUX=0 and the channels) → AT+CPIN? (and the PIN once) → poll AT+CSQ,
+// +CEREG?, +CGREG?, +CREG? until registered → AT+CGDCONT (+CGAUTH), AT+COPS? → ATD*99# → CONNECT:
+// online, PPP runs.
 //
 // Failures and what the supervisor does about each:
 // - modem not answering AT: retry; then +++ with guard times (a previous host left it in data
@@ -39,7 +40,9 @@
 // Retries back off exponentially (short for transient failures, long for SIM and network
 // refusals), capped; the short backoff starts over after stable_after online.
 //
-// Without CMUX the AT port carries PPP while online, so signal and registration are those of
+// With use_cmux the modem is multiplexed (TS 27.010, AT+CMUX=0) once it answers: PPP on one
+// channel, AT on another, and signal, registration and operator are polled while online.
+// Without it the AT port carries PPP while online, so signal and registration are those of
 // the last poll before dialling; the telemetry says when it was taken.
 #pragma once
 
@@ -54,6 +57,7 @@
 #include "core/common/time.h"
 #include "modem/a76xx.h"
 #include "modem/at_engine.h"
+#include "modem/cmux_mux.h"
 
 namespace cellrtc::modem {
 
@@ -118,6 +122,14 @@ struct SupervisorConfig {
   Duration dial_timeout = seconds(30);
   int dial_failures_before_radio_cycle = 3;
 
+  // TS 27.010 multiplexing (AT+CMUX=0): PPP on one channel, AT on another, so signal and
+  // registration keep being polled while online. A modem that refuses CMUX is run without it
+  // until the next hard reset.
+  bool use_cmux = false;
+  uint8_t cmux_ppp_dlci = 1;
+  uint8_t cmux_at_dlci = 2;
+  Duration online_poll_interval = seconds(30);  // CMUX only
+
   Duration heartbeat_timeout = seconds(60);  // zero: no dead-link detection
   Duration usb_timeout = seconds(30);
 
@@ -180,6 +192,8 @@ enum class Reason : uint8_t {
   boot_timeout,
   backoff_over,
   poor_signal,
+  network_detached,  // +CGEV: NW PDN DEACT / NW DETACH / ME DETACH while online (CMUX)
+  cmux_failed,
 };
 const char* to_string(Reason r);
 
@@ -276,14 +290,21 @@ class ConnectionSupervisor {
     dial,
     leave_escape,
     leave_hang_up,
+    cmux_start,
   };
   struct Sent {
     uint32_t id;
     Tag tag;
+    bool ppp_channel;  // sent on the CMUX PPP channel's engine
   };
 
   void set_state(Instant now, SupervisorState to, Reason why);
-  void submit(Instant now, AtCommand cmd, Tag tag);
+  void submit(Instant now, AtCommand cmd, Tag tag, bool ppp_channel = false);
+  void after_configure(Instant now);
+  void teardown_cmux(bool send_close);
+  void on_mux_event(Instant now, cmux::MuxEvent e);
+  void poll_online(Instant now);
+  bool drain_engine(Instant now, AtEngine& engine, bool ppp_channel);
   void pump(Instant now);
   void on_response(Instant now, Tag tag, const AtResponse& r);
   void on_urc(Instant now, const std::string& line);
@@ -309,7 +330,12 @@ class ConnectionSupervisor {
 
   SupervisorConfig config_;
   ModemPower* power_;
-  AtEngine at_;
+  AtEngine at_;      // the AT port, or the CMUX AT channel
+  AtEngine ppp_at_;  // the CMUX PPP channel (dial, then PPP)
+  std::optional<cmux::Mux> mux_;
+  bool cmux_active_ = false;
+  bool cmux_failed_ = false;
+  std::optional<Instant> poll_at_;  // next telemetry poll while online over CMUX
   a76xx::ModemStatus status_;
   Telemetry telemetry_;
   SupervisorState state_ = SupervisorState::idle;

@@ -215,5 +215,21 @@ TEST(ModemSimPty, PoweredOffSlowBoot) {
   EXPECT_EQ(r.bench.sup().telemetry().hard_resets, 1u);
 }
 
+TEST(ModemSimPty, CmuxSignalFading) {
+  SupervisorConfig cfg = pty_config();
+  cfg.use_cmux = true;
+  cfg.online_poll_interval = seconds(10);
+  ScenarioRun r("signal_fading", cfg);
+  ASSERT_TRUE(r.until_online(seconds(30))) << r.bench.failure();
+  EXPECT_EQ(r.bench.sim().phase(), modemsim::SimPhase::cmux);
+  EXPECT_LE(r.bench.elapsed(), seconds(6));
+  // Over CMUX the fade at 30 s is seen while online, before the call drops.
+  ASSERT_TRUE(
+      r.bench.run_until([&] { return r.bench.sup().telemetry().signal_dbm == -111; }, seconds(40)));
+  EXPECT_EQ(r.bench.sup().telemetry().reconnects, 0u);
+  ASSERT_TRUE(r.bench.run_until(
+      [&] { return r.online() && r.bench.sup().telemetry().reconnects == 1; }, seconds(60)));
+}
+
 }  // namespace
 }  // namespace cellrtc::modem

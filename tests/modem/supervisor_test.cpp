@@ -210,3 +210,77 @@ TEST(SupervisorTest, NoPowerControlBacksOffInsteadOfResetting) {
 
 }  // namespace
 }  // namespace cellrtc::modem
+
+namespace cellrtc::modem {
+namespace {
+
+SupervisorConfig cmux_config() {
+  SupervisorConfig c;
+  c.apn = "internet";
+  c.heartbeat_timeout = seconds(20);
+  c.use_cmux = true;
+  c.online_poll_interval = seconds(10);
+  return c;
+}
+
+TEST(SupervisorCmuxTest, DialsOnThePppChannelAndPollsOnTheAtChannel) {
+  auto sc = *modemsim::scenario_by_name("normal");
+  sc.signal_profile = {{seconds(25), 10}};
+  testing::SupervisorBench b(sc, cmux_config(), false);
+  b.start();
+  ASSERT_TRUE(b.run_until([&] { return b.sup().state() == SupervisorState::online; }, seconds(30)));
+  EXPECT_EQ(b.sim().phase(), modemsim::SimPhase::cmux);
+  EXPECT_EQ(b.sup().telemetry().signal_dbm, -73);
+  const auto commands = b.sim().stats().commands;
+  b.run_for(seconds(40));
+  EXPECT_EQ(b.sup().state(), SupervisorState::online);
+  // Polled while PPP flows: the fade at 25 s shows up without leaving data mode.
+  EXPECT_EQ(b.sup().telemetry().signal_dbm, -93);
+  EXPECT_GE(b.sim().stats().commands, commands + 15);  // 3-4 polls of 5 commands
+  EXPECT_GT(b.sim().stats().ppp_bytes_in, 0u);
+  EXPECT_EQ(b.data_mode_starts(), 1);
+}
+
+TEST(SupervisorCmuxTest, DeadLinkHangsUpFromTheAtChannel) {
+  testing::SupervisorBench b(*modemsim::scenario_by_name("normal"), cmux_config(), false);
+  b.start();
+  ASSERT_TRUE(b.run_until([&] { return b.sup().state() == SupervisorState::online; }, seconds(30)));
+  b.app_alive = false;
+  ASSERT_TRUE(
+      b.run_until([&] { return b.sup().state() == SupervisorState::backoff; }, seconds(60)));
+  EXPECT_EQ(b.reason_into(SupervisorState::leaving_data), Reason::link_dead);
+  EXPECT_EQ(b.sim().stats().hang_ups, 1u);
+  EXPECT_EQ(b.sim().stats().escapes, 0u);  // no +++ needed over CMUX
+  b.app_alive = true;
+  ASSERT_TRUE(b.run_until([&] { return b.sup().state() == SupervisorState::online; }, seconds(30)));
+  EXPECT_EQ(b.sim().phase(), modemsim::SimPhase::cmux);
+  EXPECT_EQ(b.sup().telemetry().reconnects, 1u);
+}
+
+TEST(SupervisorCmuxTest, NoCarrierOnThePppChannel) {
+  testing::SupervisorBench b(*modemsim::scenario_by_name("no_carrier"), cmux_config(), false);
+  b.start();
+  ASSERT_TRUE(b.run_until([&] { return b.sup().state() == SupervisorState::online; }, seconds(30)));
+  ASSERT_TRUE(b.run_until(
+      [&] {
+        return b.sup().telemetry().reconnects == 1 && b.sup().state() == SupervisorState::online;
+      },
+      seconds(60)));
+  EXPECT_EQ(b.sup().telemetry().last_failure, Reason::no_carrier);
+}
+
+TEST(SupervisorCmuxTest, ModemWithoutCmuxRunsWithoutIt) {
+  auto sc = *modemsim::scenario_by_name("normal");
+  sc.cmux_supported = false;
+  testing::SupervisorBench b(sc, cmux_config(), false);
+  b.start();
+  ASSERT_TRUE(b.run_until([&] { return b.sup().state() == SupervisorState::online; }, seconds(30)));
+  EXPECT_EQ(b.sim().phase(), modemsim::SimPhase::data);
+  bool warned = false;
+  for (auto w : b.warnings())
+    warned |= w == Reason::cmux_failed;
+  EXPECT_TRUE(warned);
+}
+
+}  // namespace
+}  // namespace cellrtc::modem

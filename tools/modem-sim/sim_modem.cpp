@@ -160,9 +160,37 @@ void SimModem::start(Instant now) {
   phase_ = SimPhase::command;
 }
 
+uint8_t SimModem::urc_dlci() const {
+  // URCs go to the highest open channel not carrying the call.
+  for (int d = 63; d > 0; --d)
+    if (dlc_open_[static_cast<size_t>(d)] && !dlc_data_[static_cast<size_t>(d)])
+      return static_cast<uint8_t>(d);
+  return 0;
+}
+
 void SimModem::emit(Instant at, std::string_view text) {
+  if (phase_ == SimPhase::cmux) {
+    // Multiplexed (this host's AT+CMUX=0): the text travels in UIH frames on a channel.
+    const uint8_t dlci = ctx_dlci_ ? ctx_dlci_ : urc_dlci();
+    if (dlci == 0 || !dlc_open_[dlci]) return;
+    Bytes frames;
+    while (!text.empty()) {
+      const size_t n = std::min<size_t>(text.size(), 127);
+      const auto chunk = as_bytes(text.substr(0, n));
+      modem::cmux::encode_into(modem::cmux::Frame{dlci, true, modem::cmux::FrameType::uih, false,
+                                                  Bytes(chunk.begin(), chunk.end())},
+                               frames);
+      text.remove_prefix(n);
+    }
+    emit_raw(at, std::move(frames));
+    return;
+  }
+  emit_raw(at, Bytes(text.begin(), text.end()));
+}
+
+void SimModem::emit_raw(Instant at, Bytes bytes) {
   if (phase_ == SimPhase::off || phase_ == SimPhase::hung) return;
-  Out o{at, Bytes(text.begin(), text.end())};
+  Out o{at, std::move(bytes)};
   auto it = std::find_if(out_.begin(), out_.end(), [&](const Out& x) { return x.at > at; });
   out_.insert(it, std::move(o));
 }
@@ -184,6 +212,22 @@ void SimModem::power_off(Instant now) {
   escape_due_.reset();
   boot_done_at_.reset();
   registered_at_.reset();
+  reset_cmux();
+}
+
+void SimModem::reset_cmux() {
+  dlc_open_.fill(false);
+  dlc_data_.fill(false);
+  for (auto& l : dlc_line_)
+    l.clear();
+  call_dlci_ = 0;
+  ctx_dlci_ = 0;
+  cmux_decoder_.reset();
+}
+
+bool SimModem::in_call_data() const {
+  return phase_ == SimPhase::data ||
+         (phase_ == SimPhase::cmux && call_dlci_ != 0 && dlc_data_[call_dlci_]);
 }
 
 void SimModem::begin_boot(Instant now) {
@@ -259,7 +303,12 @@ int SimModem::current_rssi(Instant now) const {
 }
 
 void SimModem::enter_data(Instant now) {
-  phase_ = SimPhase::data;
+  if (phase_ == SimPhase::cmux) {
+    call_dlci_ = ctx_dlci_;
+    dlc_data_[call_dlci_] = true;
+  } else {
+    phase_ = SimPhase::data;
+  }
   data_since_ = now;
   next_ppp_ = now + sc_.ppp_interval;
   last_data_rx_.reset();
@@ -268,7 +317,13 @@ void SimModem::enter_data(Instant now) {
 }
 
 void SimModem::leave_data(Instant now, bool no_carrier) {
-  phase_ = SimPhase::command;
+  const uint8_t saved = ctx_dlci_;
+  if (phase_ == SimPhase::cmux) {
+    dlc_data_[call_dlci_] = false;
+    ctx_dlci_ = call_dlci_;
+  } else {
+    phase_ = SimPhase::command;
+  }
   data_since_.reset();
   next_ppp_.reset();
   escape_due_.reset();
@@ -276,6 +331,7 @@ void SimModem::leave_data(Instant now, bool no_carrier) {
     call_up_ = false;
     emit_line(now, "NO CARRIER");
   }
+  ctx_dlci_ = saved;
 }
 
 void SimModem::execute(Instant now, std::string_view raw) {
@@ -390,12 +446,19 @@ void SimModem::execute(Instant now, std::string_view raw) {
   }
   if (cmd == "H") {
     ++stats_.hang_ups;
+    if (phase_ == SimPhase::cmux && call_dlci_ != 0 && dlc_data_[call_dlci_]) {
+      ok(at);
+      leave_data(at, true);  // the call's own channel sees NO CARRIER
+      return;
+    }
     call_up_ = false;
     return ok(at);
   }
   if (cmd == "+CMUX=0") {
+    if (phase_ == SimPhase::cmux || !sc_.cmux_supported) return error(at);
     ok(at);
     phase_ = SimPhase::cmux;
+    reset_cmux();
     return;
   }
   if (cmd == "+CGMM") {
@@ -436,40 +499,80 @@ void SimModem::data_bytes(Instant now, ByteView bytes) {
   }
 }
 
+void SimModem::leave_cmux() {
+  ++stats_.cmux_closes;
+  phase_ = SimPhase::command;
+  if (call_dlci_ != 0 && dlc_data_[call_dlci_]) call_up_ = false;
+  reset_cmux();
+  data_since_.reset();
+  next_ppp_.reset();
+}
+
 void SimModem::cmux_bytes(Instant now, ByteView bytes) {
   using namespace modem::cmux;
   cmux_decoder_.push(bytes);
+  const Instant at = now + kCommandDelay;
   while (auto f = cmux_decoder_.poll()) {
     Bytes reply;
-    if (f->type == FrameType::sabm) {
-      encode_into(Frame{f->dlci, true, FrameType::ua, true, {}}, reply);
-    } else if (f->type == FrameType::disc) {
-      encode_into(Frame{f->dlci, true, FrameType::ua, true, {}}, reply);
-      if (f->dlci == 0) {
-        ++stats_.cmux_closes;
-        emit(now + kCommandDelay, as_chars(reply));
-        phase_ = SimPhase::command;
-        cmux_decoder_.reset();
-        return;
-      }
-    } else if (f->type == FrameType::uih && f->dlci == 0) {
-      auto msgs = decode_control(f->info);
-      if (msgs.ok()) {
-        for (const auto& m : *msgs) {
-          if (m.type == msg::kCld && m.command) {
+    switch (f->type) {
+      case FrameType::sabm:
+        dlc_open_[f->dlci] = true;
+        encode_into(Frame{f->dlci, true, FrameType::ua, true, {}}, reply);
+        emit_raw(at, std::move(reply));
+        break;
+      case FrameType::disc:
+        encode_into(Frame{f->dlci, true, FrameType::ua, true, {}}, reply);
+        emit_raw(at, std::move(reply));
+        if (f->dlci == 0) {
+          leave_cmux();
+          return;
+        }
+        dlc_open_[f->dlci] = false;
+        break;
+      case FrameType::uih:
+      case FrameType::ui:
+        if (f->dlci == 0) {
+          auto msgs = decode_control(f->info);
+          if (!msgs.ok()) break;
+          for (const auto& m : *msgs) {
+            if (!m.command) continue;
+            // Answer with the same type and value (CLD, MSC, Test), C/R = 0.
             encode_into(
-                Frame{0, true, FrameType::uih, false, encode_control({msg::kCld, false, {}})},
+                Frame{0, true, FrameType::uih, false, encode_control({m.type, false, m.value})},
                 reply);
-            ++stats_.cmux_closes;
-            emit(now + kCommandDelay, as_chars(reply));
-            phase_ = SimPhase::command;
-            cmux_decoder_.reset();
-            return;
+            emit_raw(at, std::move(reply));
+            reply.clear();
+            if (m.type == msg::kCld) {
+              leave_cmux();
+              return;
+            }
+          }
+          break;
+        }
+        if (!dlc_open_[f->dlci]) break;
+        if (dlc_data_[f->dlci]) {
+          stats_.ppp_bytes_in += f->info.size();
+          break;
+        }
+        ctx_dlci_ = f->dlci;
+        for (uint8_t b : f->info) {
+          if (echo_) emit(now, std::string(1, static_cast<char>(b)));
+          std::string& line = dlc_line_[f->dlci];
+          if (b == '\r') {
+            std::string cmd;
+            cmd.swap(line);
+            command_line(now, std::move(cmd));
+            if (phase_ != SimPhase::cmux) break;
+          } else if (b != '\n' && line.size() < 512) {
+            line.push_back(static_cast<char>(b));
           }
         }
-      }
+        ctx_dlci_ = 0;
+        if (phase_ != SimPhase::cmux) return;
+        break;
+      default:
+        break;
     }
-    if (!reply.empty()) emit(now + kCommandDelay, as_chars(reply));
   }
 }
 
@@ -522,7 +625,7 @@ void SimModem::handle_timeout(Instant now) {
   }
   if (phase_ == SimPhase::booting && boot_done_at_ && now >= *boot_done_at_)
     finish_boot(*boot_done_at_);
-  if (phase_ == SimPhase::data) {
+  if (in_call_data()) {
     if (escape_due_ && now >= *escape_due_) {
       const Instant at = *escape_due_;
       ++stats_.escapes;
@@ -534,7 +637,8 @@ void SimModem::handle_timeout(Instant now) {
       leave_data(*data_since_ + *sc_.no_carrier_after, true);
     }
   }
-  if (phase_ == SimPhase::data && next_ppp_) {
+  if (in_call_data() && next_ppp_) {
+    ctx_dlci_ = call_dlci_;
     while (now >= *next_ppp_) {
       // An LCP Echo-Request-like frame: flag, address, control, protocol, data, flag.
       static constexpr char kFrame[] =
@@ -543,9 +647,10 @@ void SimModem::handle_timeout(Instant now) {
       stats_.ppp_bytes_out += sizeof(kFrame) - 1;
       *next_ppp_ += sc_.ppp_interval;
     }
+    ctx_dlci_ = 0;
   }
-  if (phase_ == SimPhase::command && !pdn_announced_ && registered_at_ && now >= *registered_at_ &&
-      reg_stat_eps(now) == 1) {
+  if ((phase_ == SimPhase::command || phase_ == SimPhase::cmux) && !pdn_announced_ &&
+      registered_at_ && now >= *registered_at_ && reg_stat_eps(now) == 1) {
     pdn_announced_ = true;
     emit_line(*registered_at_, "+CGEV: EPS PDN ACT 1");
   }
@@ -582,14 +687,14 @@ std::optional<Instant> SimModem::next_timeout() const {
   if (sc_.hang_at && !hang_done_) consider(t0_ + *sc_.hang_at);
   if (sc_.reboot_at && !reboot_done_) consider(t0_ + *sc_.reboot_at);
   if (phase_ == SimPhase::booting) consider(boot_done_at_);
-  if (phase_ == SimPhase::data) {
+  if (in_call_data()) {
     consider(escape_due_);
     consider(next_ppp_);
     if (sc_.no_carrier_after && !no_carrier_done_ && data_since_)
       consider(*data_since_ + *sc_.no_carrier_after);
   }
-  if (phase_ == SimPhase::command && !pdn_announced_ && registered_at_ &&
-      reg_stat_eps(*registered_at_) == 1)
+  if ((phase_ == SimPhase::command || phase_ == SimPhase::cmux) && !pdn_announced_ &&
+      registered_at_ && reg_stat_eps(*registered_at_) == 1)
     consider(registered_at_);
   consider(next_garbage_);
   return t;

@@ -12,6 +12,7 @@
 // (an A7670E falls back to GSM/EDGE, a SIM7670G finds nothing), garbage on the line.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -52,6 +53,7 @@ struct Scenario {
   bool start_in_data_mode = false;
   bool start_in_cmux = false;
   Duration garbage_interval{0};  // zero: none
+  bool cmux_supported = true;    // AT+CMUX=0 answers ERROR when false
   Duration ppp_interval = seconds(1);
   std::string operator_numeric = "20205";
 };
@@ -103,6 +105,11 @@ class SimModem {
     Bytes bytes;
   };
   void emit(Instant at, std::string_view text);
+  void emit_raw(Instant at, Bytes bytes);
+  uint8_t urc_dlci() const;
+  void reset_cmux();
+  void leave_cmux();
+  bool in_call_data() const;
   void emit_line(Instant at, std::string_view line) {
     emit(at, "\r\n" + std::string(line) + "\r\n");
   }
@@ -159,6 +166,12 @@ class SimModem {
   bool in_reset_ = false;
   bool supply_ = true;
   modem::cmux::Decoder cmux_decoder_;
+  // CMUX entered by this host (AT+CMUX=0): channels, each in command or data mode.
+  std::array<bool, 64> dlc_open_{};
+  std::array<bool, 64> dlc_data_{};
+  std::array<std::string, 64> dlc_line_;
+  uint8_t call_dlci_ = 0;
+  uint8_t ctx_dlci_ = 0;  // the channel a response goes to (0: URC routing)
 };
 
 // The supervisor's GPIO interface wired to a simulated modem; the test keeps `clock` current.
