@@ -232,6 +232,15 @@ TEST(WebRtcHarness, BrowserToolsAreInstalled) {
   }
 }
 
+TEST(WebRtcHarness, SaysWhatToInstallWhenNodeIsMissing) {
+  std::string error;
+  auto peer =
+      WebRtcPeer::start({.kind = WebRtcPeerKind::chromium, .node = "/nonexistent/node"}, &error);
+  EXPECT_FALSE(peer);
+  EXPECT_NE(error.find("/nonexistent/node"), std::string::npos) << error;
+  EXPECT_NE(error.find("scripts/setup.sh"), std::string::npos) << error;
+}
+
 // --- the line protocol, on the quickest peer ------------------------------------------------
 
 TEST(WebRtcHarness, AiortcReportsWhatItCannotDo) {
