@@ -10,8 +10,8 @@
 //                         [key-field] *attribute-field
 //
 // The parser is liberal where it costs nothing (optional fields in any order within a level,
-// bare LF line endings, lower-case fingerprint hex) and strict about what the rest of the
-// stack relies on (one v=0 first, o=/s=/t= present, unique mids, well-formed ICE and DTLS
+// bare LF line endings, blank lines, lower-case fingerprint hex) and strict about what the rest of
+// the stack relies on (one v=0 first, o=/s=/t= present, unique mids, well-formed ICE and DTLS
 // attributes).
 #include <algorithm>
 
@@ -71,6 +71,7 @@ class Parser {
   MediaSection* media_ = nullptr;  // the section being read, or nullptr at session level
   LevelFlags session_flags_;
   LevelFlags media_flags_;
+  bool seen_version_ = false;
   bool seen_origin_ = false;
   bool seen_name_ = false;
   bool seen_time_ = false;
@@ -189,10 +190,10 @@ SdpResult Parser::run(std::string_view text) {
     ++line_;
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     if (l.empty()) {
-      // Blank lines are tolerated only at the very end (a trailing CRLF too many).
-      std::string_view rest = text.substr(pos);
-      if (rest.find_first_not_of("\r\n") == std::string_view::npos) break;
-      return bad("empty line");
+      // RFC 8866 section 5 has no blank lines, but descriptions glued together from string
+      // fragments in C firmware sometimes carry one where two fragments meet (and a CRLF too
+      // many at the end is common). Skipping it is harmless; it still counts as a line.
+      continue;
     }
     if (++lines > limits_.max_lines) return fail(Errc::limit_exceeded, "too many lines");
     if (l.size() > limits_.max_line_length) {
@@ -206,7 +207,7 @@ SdpResult Parser::run(std::string_view text) {
     if (l.size() < 2 || l[1] != '=' || l[0] < 'a' || l[0] > 'z') {
       return bad("line is not <letter>=<value>");
     }
-    if (line_ == 1 && l[0] != 'v') return bad("description does not start with v=");
+    if (lines == 1 && l[0] != 'v') return bad("description does not start with v=");
     if (auto e = line(l[0], l.substr(2))) return *e;
   }
   if (line_ == 0 || lines == 0) {
@@ -219,7 +220,8 @@ SdpResult Parser::run(std::string_view text) {
 std::optional<SdpError> Parser::line(char type, std::string_view value) {
   switch (type) {
     case 'v':
-      if (line_ != 1) return bad("v= after the first line");
+      if (seen_version_) return bad("v= after the first line");
+      seen_version_ = true;
       if (value != "0") return fail(Errc::unsupported, "protocol version is not 0");
       return std::nullopt;
     case 'o':

@@ -254,6 +254,21 @@ TEST(Sdp, LibpeerOfferWithSessionLevelIceAndSetupPassive) {
   EXPECT_EQ(again.find("a=setup:passive", mline), std::string::npos);
 }
 
+TEST(Sdp, LibpeerOfferWithMediaLevelValuesAndMixedLineEndings) {
+  // Another libpeer form: setup, ICE and fingerprint inside the section, fragments joined with
+  // LF and CRLF (and a blank line where two meet), msid-semantic with two spaces.
+  SessionDescription d = parse_ok(corpus("libpeer_offer_mixed_endings"));
+  EXPECT_EQ(d.msid_semantic, "iot");
+  EXPECT_FALSE(d.ice_ufrag);
+  const MediaSection* m = d.data_section();
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->setup, SetupRole::passive);
+  EXPECT_EQ(m->ice_ufrag, "Qm7x");
+  EXPECT_EQ(m->candidates.size(), 1u);
+  EXPECT_NE(m->fingerprint(), nullptr);
+  EXPECT_EQ(answer_ok(d).media[0].setup, SetupRole::active);
+}
+
 TEST(Sdp, ChromeAnswer) {
   SessionDescription d = parse_ok(corpus("chrome_data_answer"));
   ASSERT_NE(d.data_section(), nullptr);
@@ -612,14 +627,17 @@ TEST(SdpErrors, LineSyntax) {
   expect_error(head() + "a\r\n", Errc::malformed, 5);
   expect_error(head() + "A=b\r\n", Errc::malformed, 5);
   expect_error(head() + "a= x\r\n", Errc::malformed, 5);
-  expect_error(head() + "\r\na=x\r\n", Errc::malformed, 5, "empty line");
   expect_error(head() + "s=a\tb\r\n", Errc::malformed, 5);
   expect_error(head() + "s=second\r\n", Errc::malformed, 5);
   expect_error(head() + "v=0\r\n", Errc::malformed, 5);
   expect_error(head() + std::string("a=x\0y\r\n", 7), Errc::malformed, 5);
   expect_error(head() + "a=x\ry\r\n", Errc::malformed, 5);
-  // Trailing blank lines and a missing final line ending are tolerated.
+  // Blank lines and a missing final line ending are tolerated; blank lines still count.
   EXPECT_TRUE(parse_sdp(head() + "\r\n\r\n").ok());
+  EXPECT_TRUE(parse_sdp(head() + "\r\na=x\r\n\na=y\r\n").ok());
+  EXPECT_TRUE(parse_sdp("\r\n" + head()).ok());
+  expect_error("\r\n" + head() + "v=0\r\n", Errc::malformed, 6, "v= after the first line");
+  expect_error(head() + "\n\nx=1\r\n", Errc::unsupported, 7);
   EXPECT_TRUE(parse_sdp("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0").ok());
 }
 
