@@ -22,8 +22,10 @@
 // 127.0.0.0/8 is printed or accepted (Chromium never gathers 127.0.0.1: given a 127.0.0.1
 // remote candidate it checks from 127.0.0.1, so ours must take peer-reflexive candidates).
 // An offer or answer is returned once the peer has gathered, with all its loopback candidates
-// in the SDP (unless the options ask for trickle). aiortc advertises a=max-message-size:262144 (see
-// aiortc_peer.py).
+// in the SDP (unless the options ask for trickle). aiortc advertises a=max-message-size:262144
+// (see aiortc_peer.py). Channels: created before the offer (create_offer), or at any time with
+// create_channel (in-band DCEP once connected, or negotiated with an id on both sides).
+// WebRtcPeer::start_together launches several peers at once, as browsers are slow to start.
 //
 // Every wait is bounded by the timeout it is given; the peer program exits by itself after
 // `timeout`, and the browser goes with it. Calls are not thread-safe; the waits read the
