@@ -15,7 +15,7 @@ packages=(
   # core dependencies
   libmbedtls-dev
   # tests
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libusrsctp-dev
   # independent peers for interop tests: coturn (STUN/TURN), aioice/aiortc (ICE, WebRTC),
   # openssl (s_server/s_client as DTLS peers)
   coturn python3-aiortc openssl
