@@ -6,7 +6,7 @@
 //   std::string error;
 //   auto browser = WebRtcPeer::start({.kind = WebRtcPeerKind::chromium}, &error);
 //   ASSERT_TRUE(browser) << error;                  // fails if chromium/node/npm are missing
-//   auto offer = browser->create_offer({{.label = "control"}}, 15s);
+//   auto offer = browser->create_offer({{.label = "control"}});
 //   ASSERT_TRUE(offer) << browser->log_tail();
 //   // ... give *offer to our PeerConnection, and its answer back:
 //   ASSERT_TRUE(browser->set_remote_answer(our_answer_sdp));
@@ -16,7 +16,7 @@
 //   browser->send_text("control", "hello");        // arrives at our PeerConnection
 //   auto got = browser->wait_message(5s);           // what ours sent
 //   browser->close_channel("control");
-//   browser->close(5s);                             // or let the destructor stop it
+//   browser->close();                               // or let the destructor stop it
 //
 // Loopback only: every peer has an empty iceServers list, and no candidate that is not on
 // 127.0.0.0/8 is printed or accepted (Chromium never gathers 127.0.0.1: given a 127.0.0.1
@@ -87,6 +87,10 @@ struct ChannelMessage {
 
 class WebRtcPeer {
  public:
+  // For the calls that take a timeout by default: long enough for a browser on a loaded
+  // machine to create an SDP or to close.
+  static constexpr std::chrono::milliseconds kDefaultWait{15000};
+
   // Starts the peer program and waits for it to report "ready". nullptr and *error (with the
   // program's own words, e.g. a browser that does not launch) when it does not.
   static std::unique_ptr<WebRtcPeer> start(const WebRtcPeerOptions& options, std::string* error);
@@ -101,10 +105,10 @@ class WebRtcPeer {
   // Creates the channels, then an offer; its SDP once gathered. nullopt on error or timeout
   // (errors() tells which).
   std::optional<std::string> create_offer(const std::vector<DataChannelInit>& channels,
-                                          std::chrono::milliseconds timeout);
+                                          std::chrono::milliseconds timeout = kDefaultWait);
   // Takes a remote offer; the peer's answer SDP.
   std::optional<std::string> set_remote_offer(std::string_view sdp,
-                                              std::chrono::milliseconds timeout);
+                                              std::chrono::milliseconds timeout = kDefaultWait);
   // Takes the remote answer (the peer reports a failure as an error event, not here).
   bool set_remote_answer(std::string_view sdp);
   // Trickles a remote candidate; one not on 127.0.0.0/8 is refused with an error event.
@@ -139,7 +143,7 @@ class WebRtcPeer {
   const std::optional<JsonValue>& last_state() const { return last_state_; }
 
   // Sends {"type":"close"} and waits for the program to exit; true if it exited with 0.
-  bool close(std::chrono::milliseconds timeout);
+  bool close(std::chrono::milliseconds timeout = kDefaultWait);
 
   // {"type":"error"} texts and lines that were not understood, in order.
   const std::vector<std::string>& errors() const { return errors_; }
