@@ -27,8 +27,8 @@ packages=(
 
 # A package is present when it is installed, or when an installed package provides it (NodeSource's
 # nodejs provides and conflicts with npm: installing Debian's npm next to it would replace nodejs).
-provided=$(dpkg-query -W -f='${db:Status-Abbrev}|${Provides}\n' 2>/dev/null | sed -n 's/^ii *|//p' |
-  tr ',' '\n' | sed -E 's/^ *//; s/ .*//' | sort -u)
+provided=$({ dpkg-query -W -f='${db:Status-Abbrev}|${Provides}\n' 2>/dev/null || true; } |
+  sed -n 's/^ii *|//p' | tr ',' '\n' | sed -E 's/^ *//; s/ .*//' | sort -u)
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
