@@ -114,6 +114,7 @@ void exchange(LoopbackPeer& ours, WebRtcPeer& theirs, const std::string& label, 
     auto got = ours.call([](peer::PeerConnection&, PeerEndpoint& e, Instant) {
       auto m = e.messages.front();
       e.messages.erase(e.messages.begin());
+      e.message_times.erase(e.message_times.begin());
       return m;
     });
     EXPECT_TRUE(got.binary);

@@ -40,6 +40,7 @@ class PeerEndpoint : public DatagramEndpoint {
         if (!first_open) first_open = now;
       } else if (auto* m = std::get_if<datachannel::event::ChannelMessage>(&*e)) {
         messages.push_back(*m);
+        message_times.push_back(now);
       } else if (auto* cl = std::get_if<datachannel::event::ChannelClosed>(&*e)) {
         closed.push_back(cl->id);
         open.erase(cl->id);
@@ -56,6 +57,7 @@ class PeerEndpoint : public DatagramEndpoint {
   std::map<uint16_t, std::string> open;
   std::optional<Instant> first_open;
   std::vector<datachannel::event::ChannelMessage> messages;
+  std::vector<Instant> message_times;  // when each of `messages` arrived
   std::vector<uint16_t> closed;
   std::vector<uint16_t> low_events;
 };
