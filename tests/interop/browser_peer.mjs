@@ -368,6 +368,7 @@ async function launchChromium() {
     evaluate: (fn, arg) => page.evaluate(fn, arg),
     close: () => browser.close(),
     kill: () => {},  // playwright kills the browser's process group when node exits
+    leftovers: [],   // playwright's own profile directory is removed at close
   };
 }
 
@@ -466,13 +467,15 @@ async function launchFirefox() {
       if (child && child.exitCode === null) child.kill('SIGKILL');
       rmSync(profile, { recursive: true, force: true });
     },
+    leftovers: [profile],
   };
 }
 
 // A guard for the one case no handler here can cover: this process killed outright (SIGKILL,
 // e.g. the test binary dying takes it with it). Both drivers start the browser in its own
-// process group; a detached shell waits for this process to go and then kills those groups.
-function guardBrowserProcesses() {
+// process group; a detached shell waits for this process to go and then kills those groups
+// (and removes the profile made here, a path of mkdtemp's without quotes in it).
+function guardBrowserProcesses(leftovers) {
   const groups = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -488,8 +491,9 @@ function guardBrowserProcesses() {
   }
   if (groups.length === 0) return;
   const kill = groups.map((g) => `kill -KILL -${g} 2>/dev/null`).join('; ');
+  const remove = leftovers.length > 0 ? `; rm -rf ${leftovers.map((p) => `'${p}'`).join(' ')}` : '';
   const guard = spawn('/bin/sh', ['-c',
-    `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ${kill}`], {
+    `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ${kill}${remove}`], {
     detached: true,
     stdio: 'ignore',
   });
@@ -557,7 +561,7 @@ async function main() {
   try {
     browser = await withTimeout(args.browser === 'chromium' ? launchChromium() : launchFirefox(),
                                 LAUNCH_MS + 5000, `launching ${args.browser}`);
-    guardBrowserProcesses();
+    guardBrowserProcesses(browser.leftovers);
     const userAgent = await withTimeout(browser.evaluate(installPeer), STEP_MS, 'page setup');
     log(`${args.browser} ready after ${Math.round(performance.now())} ms`);
     emit({ type: 'ready', userAgent });
