@@ -368,7 +368,7 @@ async function launchChromium() {
     evaluate: (fn, arg) => page.evaluate(fn, arg),
     close: () => browser.close(),
     kill: () => {},  // playwright kills the browser's process group when node exits
-    leftovers: [],   // playwright's own profile directory is removed at close
+    leftovers: [],  // playwright's profile: found on Chromium's command line
   };
 }
 
@@ -474,7 +474,7 @@ async function launchFirefox() {
 // A guard for the one case no handler here can cover: this process killed outright (SIGKILL,
 // e.g. the test binary dying takes it with it). Both drivers start the browser in its own
 // process group; a detached shell waits for this process to go and then kills those groups
-// (and removes the profile made here, a path of mkdtemp's without quotes in it).
+// and removes the temporary profiles.
 function guardBrowserProcesses(leftovers) {
   const groups = [];
   for (const entry of readdirSync('/proc')) {
@@ -484,6 +484,10 @@ function guardBrowserProcesses(leftovers) {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');  // state ppid pgrp ...
       if (Number(fields[1]) === process.pid && Number(fields[2]) === Number(entry)) {
         groups.push(Number(entry));
+        // playwright's temporary profile, named on Chromium's command line
+        for (const arg of readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')) {
+          if (arg.startsWith('--user-data-dir=/tmp/')) leftovers.push(arg.slice(16));
+        }
       }
     } catch {
       // gone meanwhile
@@ -491,7 +495,8 @@ function guardBrowserProcesses(leftovers) {
   }
   if (groups.length === 0) return;
   const kill = groups.map((g) => `kill -KILL -${g} 2>/dev/null`).join('; ');
-  const remove = leftovers.length > 0 ? `; rm -rf ${leftovers.map((p) => `'${p}'`).join(' ')}` : '';
+  const quoted = leftovers.filter((p) => !p.includes("'")).map((p) => `'${p}'`);
+  const remove = quoted.length > 0 ? `; rm -rf ${quoted.join(' ')}` : '';
   const guard = spawn('/bin/sh', ['-c',
     `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ${kill}${remove}`], {
     detached: true,
