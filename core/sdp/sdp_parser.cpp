@@ -601,9 +601,9 @@ Result<Fingerprint> parse_fingerprint(std::string_view value) {
   return std::move(*fp);
 }
 
-Result<SessionDescription> SdpResult::to_result() && {
-  if (ok()) return std::move(*std::get_if<SessionDescription>(&v_));
-  return error().error();
+Result<SessionDescription> to_result(SdpResult&& result) {
+  if (result.ok()) return std::move(result).value();
+  return result.error().error();
 }
 
 std::string describe(const SdpError& error) {

@@ -172,27 +172,9 @@ struct SdpError {
 std::string describe(const SdpError& error);
 
 // Result<SessionDescription>'s shape, with an SdpError for the line number.
-class [[nodiscard]] SdpResult {
- public:
-  SdpResult(SessionDescription value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  SdpResult(SdpError e) : v_(e) {}                               // NOLINT: implicit by design
-
-  bool ok() const { return std::holds_alternative<SessionDescription>(v_); }
-  explicit operator bool() const { return ok(); }
-  SessionDescription& value() & { return *std::get_if<SessionDescription>(&v_); }
-  const SessionDescription& value() const& { return *std::get_if<SessionDescription>(&v_); }
-  SessionDescription&& value() && { return std::move(*std::get_if<SessionDescription>(&v_)); }
-  SessionDescription& operator*() & { return value(); }
-  const SessionDescription& operator*() const& { return value(); }
-  SessionDescription* operator->() { return std::get_if<SessionDescription>(&v_); }
-  const SessionDescription* operator->() const { return std::get_if<SessionDescription>(&v_); }
-  const SdpError& error() const { return *std::get_if<SdpError>(&v_); }
-  // For callers that speak Result<T> only (the line number is dropped).
-  Result<SessionDescription> to_result() &&;
-
- private:
-  std::variant<SessionDescription, SdpError> v_;
-};
+using SdpResult = Result<SessionDescription, SdpError>;
+// For callers that speak Result<T> only (the line number is dropped).
+Result<SessionDescription> to_result(SdpResult&& result);
 
 // Parses a session description. Lines end in CRLF; a bare LF is accepted (RFC 8866 section 5).
 SdpResult parse_sdp(std::string_view text, const SdpLimits& limits = {});

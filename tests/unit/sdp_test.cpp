@@ -653,7 +653,7 @@ TEST(SdpErrors, UnknownAttributesAndFieldsAreKeptOrIgnored) {
 TEST(SdpErrors, ResultConversionDropsTheLine) {
   auto r = parse_sdp(head() + "x=1\r\n");
   ASSERT_FALSE(r.ok());
-  Result<SessionDescription> plain = std::move(r).to_result();
+  Result<SessionDescription> plain = to_result(std::move(r));
   ASSERT_FALSE(plain.ok());
   EXPECT_EQ(plain.error().code, Errc::unsupported);
   EXPECT_STREQ(plain.error().reason, "unknown line type");
