@@ -13,11 +13,14 @@
 // One command is in flight at a time (V.250 section 5.2.4: the DCE takes the next command
 // line only after the final result of the previous one). Every command has its own timeout;
 // a command whose final result never comes completes with AtResult::timeout and the queue
-// moves on. Lines that arrive while a command is in flight are its intermediate response
-// unless they are recognised URCs (list in AtEngineConfig) that do not carry the command's
-// own response prefix, so a +CREG URC in the middle of an AT+CSQ response stays a URC while
-// the "+CREG: 0,1" answer to AT+CREG? stays the response. With echo on (ATE1, the A76xx
-// default after power-up) the echoed command line is recognised and dropped.
+// moves on. V.250 has no command tags, so a final result that arrives after its command timed
+// out is taken for the next command's; callers treat a timeout as "resynchronise" (the
+// supervisor does: AT until it answers, then the whole bring-up again). Lines that arrive while a
+// command is in flight are its intermediate response unless they are recognised URCs (list in
+// AtEngineConfig) that do not carry the command's own response prefix, so a +CREG URC in the middle
+// of an AT+CSQ response stays a URC while the "+CREG: 0,1" answer to AT+CREG? stays the response.
+// With echo on (ATE1, the A76xx default after power-up) the echoed command line is recognised and
+// dropped.
 //
 // A command marked `enters_data_mode` (ATD*99#, ATO) that completes with CONNECT switches the
 // engine to data mode: every following byte, including the rest of the read that carried
