@@ -14,6 +14,8 @@ packages=(
   gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib binutils-arm-none-eabi
   # core dependencies
   libmbedtls-dev
+  # device agent: JPEG encoding for the test-pattern camera
+  libturbojpeg0-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev libusrsctp-dev
   # independent peers for interop tests: coturn (STUN/TURN), aioice/aiortc (ICE, WebRTC),
