@@ -2,7 +2,7 @@
 // and time in; packets, events and the next deadline out. No clock, socket, thread or log.
 //
 //   SctpAssociation sctp(config, rng);
-//   sctp.connect(now);                               // both peers do this (RFC 8841 section 10)
+//   sctp.connect(now);                               // both peers may (RFC 9260 5.2.1 collision)
 //   sctp.handle_packet(now, bytes);                  // a DTLS application-data record
 //   sctp.handle_timeout(now);                        // when next_timeout() has passed
 //   sctp.send(now, stream, ppid, message, {});       // Errc::limit_exceeded when buffers are full
