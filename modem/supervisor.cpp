@@ -117,8 +117,8 @@ const char* to_string(Reason r) {
   return "?";
 }
 
-ConnectionSupervisor::ConnectionSupervisor(SupervisorConfig config, ModemPower* power)
-    : config_(std::move(config)), power_(power) {}
+ConnectionSupervisor::ConnectionSupervisor(SupervisorConfig config, ModemPower* power, Random* rng)
+    : config_(std::move(config)), power_(power), rng_(rng) {}
 
 void ConnectionSupervisor::set_state(Instant now, SupervisorState to, Reason why) {
   if (to == state_) return;
@@ -537,7 +537,13 @@ void ConnectionSupervisor::fail(Instant now, Reason why, bool long_wait) {
   telemetry_.last_failure = why;
   Backoff& b = long_wait ? config_.long_backoff : config_.short_backoff;
   set_state(now, SupervisorState::backoff, why);
-  deadline_ = now + b.next();
+  Duration wait = b.next();
+  if (rng_ && config_.backoff_jitter > 0 && config_.backoff_jitter < 1) {
+    const double factor =
+        1.0 - config_.backoff_jitter + 2.0 * config_.backoff_jitter * rng_->unit();
+    wait = Duration(static_cast<int64_t>(static_cast<double>(wait.count()) * factor));
+  }
+  deadline_ = now + wait;
   after_backoff_ = SupervisorState::syncing;
 }
 

@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "core/common/bytes.h"
+#include "core/common/random.h"
 #include "core/common/time.h"
 #include "modem/a76xx.h"
 #include "modem/at_engine.h"
@@ -138,6 +139,9 @@ struct SupervisorConfig {
   Duration stable_after = seconds(120);  // online this long resets the short backoff
 
   int poor_signal_dbm = -105;
+  // Each backoff is spread uniformly over +-jitter of its nominal length when the supervisor
+  // has a Random source, so a fleet that lost the same cell does not come back in lockstep.
+  double backoff_jitter = 0.2;
 };
 
 enum class SupervisorState : uint8_t {
@@ -240,8 +244,8 @@ using SupervisorEvent =
 class ConnectionSupervisor {
  public:
   // `power` may be null (no control lines): hard resets are then skipped and counted as
-  // failures that back off.
-  ConnectionSupervisor(SupervisorConfig config, ModemPower* power);
+  // failures that back off. `rng` may be null: backoffs then take their nominal length.
+  ConnectionSupervisor(SupervisorConfig config, ModemPower* power, Random* rng = nullptr);
 
   void start(Instant now);
   void stop(Instant now);
@@ -330,6 +334,7 @@ class ConnectionSupervisor {
 
   SupervisorConfig config_;
   ModemPower* power_;
+  Random* rng_;
   AtEngine at_;      // the AT port, or the CMUX AT channel
   AtEngine ppp_at_;  // the CMUX PPP channel (dial, then PPP)
   std::optional<cmux::Mux> mux_;

@@ -285,3 +285,48 @@ TEST(SupervisorCmuxTest, ModemWithoutCmuxRunsWithoutIt) {
 
 }  // namespace
 }  // namespace cellrtc::modem
+
+namespace cellrtc::modem {
+namespace {
+
+// Two supervisors with different seeds facing the same missing SIM: their long backoffs stay
+// within +-20% of the nominal 5, 10, 20 minutes but do not coincide.
+TEST(SupervisorJitterTest, BackoffsAreSpreadWithAnInjectedRandom) {
+  std::vector<Duration> waits[2];
+  for (int i = 0; i < 2; ++i) {
+    SeededRandom rng(100 + i);
+    modemsim::SimModem sim(*modemsim::scenario_by_name("no_sim"));
+    SupervisorConfig cfg;
+    cfg.apn = "internet";
+    ConnectionSupervisor sup(cfg, nullptr, &rng);
+    Instant now;
+    sim.start(now);
+    sup.start(now);
+    for (int step = 0; step < 100000 && waits[i].size() < 3; ++step) {
+      while (auto o = sup.poll_transmit())
+        sim.handle_bytes(now, *o);
+      sim.handle_timeout(now);
+      while (auto o = sim.poll_transmit())
+        sup.handle_bytes(now, *o);
+      while (auto e = sup.poll_event()) {
+        auto* t = std::get_if<sup_event::StateChanged>(&*e);
+        if (t && t->to == SupervisorState::backoff) waits[i].push_back(*sup.next_timeout() - now);
+      }
+      auto next = earliest(sup.next_timeout(), sim.next_timeout());
+      if (!next) break;
+      now = std::max(now, *next);
+      sup.handle_timeout(now);
+      sim.handle_timeout(now);
+    }
+    ASSERT_EQ(waits[i].size(), 3u);
+    const Duration nominal[3] = {seconds(300), seconds(600), seconds(1200)};
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_GE(waits[i][k], nominal[k] * 8 / 10);
+      EXPECT_LE(waits[i][k], nominal[k] * 12 / 10);
+    }
+  }
+  EXPECT_NE(waits[0][0], waits[1][0]);
+}
+
+}  // namespace
+}  // namespace cellrtc::modem
