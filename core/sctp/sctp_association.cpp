@@ -729,7 +729,12 @@ void SctpAssociation::release_acked(SentChunk& c, uint64_t& bytes) {
 bool SctpAssociation::take_fragment(Instant now, size_t max_payload, SentChunk& out) {
   (void)now;
   if (out_streams_.empty()) return false;
-  max_payload = std::min(max_payload, config_.mtu - kCommonHeaderSize - kDataChunkHeaderSize);
+  // A chunk is padded to 4 bytes inside the packet (RFC 9260 section 3.2), so the payload that
+  // fits is the room rounded down to 4: with an MTU that is not a multiple of 4 (DTLS leaves
+  // 1163 bytes under a 1200-byte datagram) a full-size chunk would otherwise overflow the
+  // packet by its padding and be refused by the layer below.
+  max_payload =
+      std::min(max_payload, config_.mtu - kCommonHeaderSize - kDataChunkHeaderSize) & ~size_t{3};
   auto start = out_streams_.lower_bound(rr_next_stream_);
   if (start == out_streams_.end()) start = out_streams_.begin();
   auto it = start;
