@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "support/ice_scenario.h"
 
 using namespace cellrtc;
@@ -19,38 +20,14 @@ using testing::ip;
 
 namespace {
 
-struct LinkProfile {
-  const char* name;
-  Duration one_way;  // device link, each direction
-  Duration jitter;
-  double loss;
-  uint64_t up_bps;
-  uint64_t down_bps;
-};
-
-// Figures in the range the design notes give for each generation: RTT from 60 ms (LTE) to over
-// a second (GPRS), loss rising as the link gets worse.
-const LinkProfile kProfiles[] = {
-    {"lte", milliseconds(30), milliseconds(10), 0.005, 5'000'000, 10'000'000},
-    {"umts", milliseconds(140), milliseconds(20), 0.02, 384'000, 1'000'000},
-    {"edge", milliseconds(280), milliseconds(60), 0.03, 200'000, 240'000},
-    {"gprs", milliseconds(480), milliseconds(150), 0.05, 40'000, 80'000},
-};
-
 struct Outcome {
   std::vector<double> round_trips;
   int connected = 0;
   int runs = 0;
 };
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return -1;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
-Outcome run(const LinkProfile& profile, bool lite_server, bool symmetric_nat, int seeds) {
+Outcome run(const bench::CellularProfile& profile, bool lite_server, bool symmetric_nat,
+            int seeds) {
   Outcome out;
   for (int seed = 1; seed <= seeds; ++seed) {
     IceScenario s(static_cast<uint64_t>(seed) * 7919 + (lite_server ? 1 : 0));
@@ -114,7 +91,7 @@ int main(int argc, char** argv) {
   std::string json = "{\n  \"benchmark\": \"ice_connect\",\n  \"seeds\": " + std::to_string(seeds) +
                      ",\n  \"scenarios\": [\n";
   bool first = true;
-  for (const auto& profile : kProfiles) {
+  for (const auto& profile : bench::kCellularProfiles) {
     for (int mode = 0; mode < 3; ++mode) {
       bool lite = mode != 2;
       bool symmetric = mode == 1;
@@ -128,26 +105,19 @@ int main(int argc, char** argv) {
                     "\"round_trips_median\": %.2f, \"round_trips_p90\": %.2f, "
                     "\"round_trips_max\": %.2f}",
                     first ? "" : ",\n", profile.name, mode_name, o.runs, o.connected,
-                    percentile(o.round_trips, 0.5), percentile(o.round_trips, 0.9),
-                    percentile(o.round_trips, 1.0));
+                    bench::percentile(o.round_trips, 0.5), bench::percentile(o.round_trips, 0.9),
+                    bench::percentile(o.round_trips, 1.0));
       json += line;
       first = false;
       std::printf("%-5s %-50s connected %d/%d  round trips median %.2f p90 %.2f max %.2f\n",
-                  profile.name, mode_name, o.connected, o.runs, percentile(o.round_trips, 0.5),
-                  percentile(o.round_trips, 0.9), percentile(o.round_trips, 1.0));
+                  profile.name, mode_name, o.connected, o.runs,
+                  bench::percentile(o.round_trips, 0.5), bench::percentile(o.round_trips, 0.9),
+                  bench::percentile(o.round_trips, 1.0));
     }
   }
   double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   json += "\n  ],\n  \"wall_seconds\": " + std::to_string(wall) + "\n}\n";
-  if (out_path) {
-    FILE* f = std::fopen(out_path, "w");
-    if (!f) {
-      std::perror(out_path);
-      return 1;
-    }
-    std::fputs(json.c_str(), f);
-    std::fclose(f);
-  }
+  if (!bench::write_json(out_path, json)) return 1;
   return 0;
 }

@@ -14,48 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "support/peer_scenario.h"
 
 using namespace cellrtc;
 using testing::PeerScenario;
 
 namespace {
-
-struct Profile {
-  const char* name;
-  Duration one_way;
-  Duration jitter;
-  double loss;
-  uint64_t up_bps;
-  uint64_t down_bps;
-};
-
-// The same link profiles as ice_connect_bench.
-const Profile kProfiles[] = {
-    {"lte", milliseconds(30), milliseconds(10), 0.005, 5'000'000, 10'000'000},
-    {"umts", milliseconds(140), milliseconds(20), 0.02, 384'000, 1'000'000},
-    {"edge", milliseconds(280), milliseconds(60), 0.03, 200'000, 240'000},
-    {"gprs", milliseconds(480), milliseconds(150), 0.05, 40'000, 80'000},
-};
-
-sim::Attachment attachment(const Profile& p) {
-  sim::LinkConfig up;
-  up.delay = p.one_way - p.jitter / 2;
-  up.jitter = p.jitter;
-  up.loss = p.loss;
-  up.rate_bps = p.up_bps;
-  up.queue_limit_bytes = 64 * 1024;
-  sim::LinkConfig down = up;
-  down.rate_bps = p.down_bps;
-  return {up, down};
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return -1;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1,
-                    static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5))];
-}
 
 int stream(int pairs, int seconds_to_run) {
   std::vector<std::unique_ptr<PeerScenario>> calls;
@@ -115,12 +80,12 @@ int main(int argc, char** argv) {
   std::string json = "{\n  \"benchmark\": \"peer_setup\",\n  \"seeds\": " + std::to_string(seeds) +
                      ",\n  \"scenarios\": [\n";
   bool first = true;
-  for (const auto& p : kProfiles) {
+  for (const auto& p : bench::kCellularProfiles) {
     Duration rtt = 2 * (p.one_way + milliseconds(10));
     std::vector<double> rtts;
     int opened = 0;
     for (int seed = 1; seed <= seeds; ++seed) {
-      PeerScenario s(static_cast<uint64_t>(seed), attachment(p));
+      PeerScenario s(static_cast<uint64_t>(seed), bench::attachment(p));
       if (!s.start(rtt, {.label = "video", .ordered = false})) continue;
       if (s.run_until_open(seconds(60))) {
         ++opened;
@@ -132,26 +97,19 @@ int main(int argc, char** argv) {
                   "%s    {\"link\": \"%s\", \"runs\": %d, \"opened\": %d, "
                   "\"round_trips_median\": %.2f, \"round_trips_p90\": %.2f, "
                   "\"round_trips_max\": %.2f, \"seconds_median\": %.2f}",
-                  first ? "" : ",\n", p.name, seeds, opened, percentile(rtts, 0.5),
-                  percentile(rtts, 0.9), percentile(rtts, 1.0),
-                  percentile(rtts, 0.5) * static_cast<double>(rtt.count()) / 1e6);
+                  first ? "" : ",\n", p.name, seeds, opened, bench::percentile(rtts, 0.5),
+                  bench::percentile(rtts, 0.9), bench::percentile(rtts, 1.0),
+                  bench::percentile(rtts, 0.5) * static_cast<double>(rtt.count()) / 1e6);
     json += line;
     first = false;
     std::printf(
         "%-5s opened %d/%d  offer->open round trips median %.2f p90 %.2f max %.2f "
         "(median %.2f s)\n",
-        p.name, opened, seeds, percentile(rtts, 0.5), percentile(rtts, 0.9), percentile(rtts, 1.0),
-        percentile(rtts, 0.5) * static_cast<double>(rtt.count()) / 1e6);
+        p.name, opened, seeds, bench::percentile(rtts, 0.5), bench::percentile(rtts, 0.9),
+        bench::percentile(rtts, 1.0),
+        bench::percentile(rtts, 0.5) * static_cast<double>(rtt.count()) / 1e6);
   }
   json += "\n  ]\n}\n";
-  if (out_path) {
-    FILE* f = std::fopen(out_path, "w");
-    if (!f) {
-      std::perror(out_path);
-      return 1;
-    }
-    std::fputs(json.c_str(), f);
-    std::fclose(f);
-  }
+  if (!bench::write_json(out_path, json)) return 1;
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "support/sctp_endpoint.h"
 
 using namespace cellrtc;
@@ -109,14 +110,6 @@ int main(int argc, char** argv) {
   double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   json += "\n  ],\n  \"wall_seconds\": " + std::to_string(wall) + "\n}\n";
-  if (out_path) {
-    FILE* f = std::fopen(out_path, "w");
-    if (!f) {
-      std::perror(out_path);
-      return 1;
-    }
-    std::fputs(json.c_str(), f);
-    std::fclose(f);
-  }
+  if (!bench::write_json(out_path, json)) return 1;
   return 0;
 }

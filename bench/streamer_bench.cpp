@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "bench/bench_util.h"
 #include "support/streaming_scenario.h"
 
 using namespace cellrtc;
@@ -91,14 +92,6 @@ int main(int argc, char** argv) {
     }
   }
   json += "\n  ]\n}\n";
-  if (out_path) {
-    FILE* f = std::fopen(out_path, "w");
-    if (!f) {
-      std::perror(out_path);
-      return 1;
-    }
-    std::fputs(json.c_str(), f);
-    std::fclose(f);
-  }
+  if (!bench::write_json(out_path, json)) return 1;
   return 0;
 }
