@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 quick=0
 [[ "${1:-}" == "--quick" ]] && quick=1
 jobs=$(nproc)
-fuzz_seconds=${CELLRTC_FUZZ_SECONDS:-20}
+fuzz_seconds=${CELLRTC_FUZZ_SECONDS:-10}
 passed=0
 failed=0
 log_dir=build/test-logs
