@@ -71,6 +71,26 @@ SourceResult<bool> check_capture_capabilities(const std::string& device, const s
   return true;
 }
 
+NewestJpeg pick_newest_jpeg(std::span<const DequeuedFrame> frames) {
+  NewestJpeg out;
+  for (size_t i = frames.size(); i-- > 0;) {
+    if (out.index) {
+      ++out.superseded;
+      continue;
+    }
+    auto info = media::inspect_jpeg(frames[i].bytes);
+    if (!info) {
+      out.broken.emplace_back(info.error().reason);
+    } else if (frames[i].error_flag) {
+      out.broken.emplace_back("the driver flagged a buffer error");
+    } else {
+      out.index = i;
+      out.info = *info;
+    }
+  }
+  return out;
+}
+
 V4l2Source::V4l2Source(V4l2Config config)
     : config_(std::move(config)), name_("v4l2 " + config_.device) {}
 
@@ -202,31 +222,29 @@ SourceResult<CapturedFrame> V4l2Source::next(Instant now, const CaptureSettings&
     }
 
     // Newest whole JPEG wins; its bytes are copied once, then every buffer goes back.
+    std::vector<DequeuedFrame> views;
+    for (const auto& buf : filled) {
+      const Buffer& b = buffers_[buf.index];
+      views.push_back(
+          {ByteView(static_cast<const uint8_t*>(b.data), std::min<size_t>(buf.bytesused, b.length)),
+           (buf.flags & V4L2_BUF_FLAG_ERROR) != 0});
+    }
+    NewestJpeg pick = pick_newest_jpeg(views);
+    superseded_ += pick.superseded;
+    stats_.skipped += pick.broken.size();
+    for (const auto& why : pick.broken)
+      note(name_ + ": skipped a broken frame: " + why);
     std::optional<CapturedFrame> chosen;
-    for (auto it = filled.rbegin(); it != filled.rend(); ++it) {
-      if (chosen) {
-        ++superseded_;
-        continue;
-      }
-      const Buffer& b = buffers_[it->index];
-      ByteView bytes(static_cast<const uint8_t*>(b.data),
-                     std::min<size_t>(it->bytesused, b.length));
-      auto info = media::inspect_jpeg(bytes);
-      if (!info || (it->flags & V4L2_BUF_FLAG_ERROR)) {
-        ++stats_.skipped;
-        note(name_ + ": skipped a broken frame: " +
-             (info ? std::string("the driver flagged a buffer error")
-                   : std::string(info.error().reason)));
-        continue;
-      }
+    if (pick.index) {
+      const v4l2_buffer& buf = filled[*pick.index];
       Instant at = now + Duration(monotonic_us() - started);
-      if ((it->flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) == V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC) {
+      if ((buf.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) == V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC) {
         // The driver's timestamp is on CLOCK_MONOTONIC: the frame is this much older than now.
-        int64_t stamped = int64_t{it->timestamp.tv_sec} * 1'000'000 + it->timestamp.tv_usec;
+        int64_t stamped = int64_t{buf.timestamp.tv_sec} * 1'000'000 + buf.timestamp.tv_usec;
         int64_t age = std::clamp<int64_t>(monotonic_us() - stamped, 0, 5'000'000);
         at = at - Duration(age);
       }
-      chosen = frame_from_jpeg(bytes, *info, at);
+      chosen = frame_from_jpeg(views[*pick.index].bytes, pick.info, at);
     }
     for (auto& b : filled)
       if (xioctl(fd_, VIDIOC_QBUF, &b) < 0)

@@ -11,9 +11,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "core/media/jpeg_info.h"
 #include "device/frame_source.h"
 
 namespace cellrtc::device {
@@ -41,6 +44,21 @@ SourceResult<uint32_t> choose_jpeg_format(const std::string& device,
 // capture and streaming I/O are needed.
 SourceResult<bool> check_capture_capabilities(const std::string& device, const std::string& card,
                                               uint32_t capabilities);
+
+// One drain's dequeued buffers, oldest first: the bytes the driver filled and whether it
+// flagged an error (V4L2_BUF_FLAG_ERROR).
+struct DequeuedFrame {
+  ByteView bytes;
+  bool error_flag = false;
+};
+struct NewestJpeg {
+  std::optional<size_t> index;      // the newest whole JPEG, if any
+  media::JpegInfo info;             // its inspection
+  uint32_t superseded = 0;          // frames older than it, dropped unexamined
+  std::vector<std::string> broken;  // why each newer frame was skipped, newest first
+};
+// Newest whole JPEG wins: walks from the newest buffer back, skipping broken ones.
+NewestJpeg pick_newest_jpeg(std::span<const DequeuedFrame> frames);
 
 class V4l2Source : public FrameSource {
  public:

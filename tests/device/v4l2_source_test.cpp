@@ -1,12 +1,14 @@
-// No camera exists where these tests run: they check the format and capability decisions and
-// the error paths of opening something that is not a camera. Capture itself (mmap buffers,
-// newest-buffer-wins draining, truncated-frame skipping) needs a UVC webcam.
+// No camera exists where these tests run: they check the decisions (formats, capabilities,
+// which dequeued buffer wins) and the error paths of opening something that is not a camera.
+// The ioctl sequence itself (S_FMT, mmap buffers, STREAMON, DQBUF/QBUF) needs a UVC webcam.
 #include "device/v4l2_source.h"
 
 #include <gtest/gtest.h>
 #include <linux/videodev2.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include "device/test_jpegs.h"
 
 namespace cellrtc::device {
 namespace {
@@ -55,6 +57,38 @@ TEST(V4l2Formats, NeedsCaptureAndStreaming) {
       check_capture_capabilities("/dev/video0", "", V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_READWRITE);
   ASSERT_FALSE(read_only.ok());
   EXPECT_EQ(read_only.error().message, "v4l2 /dev/video0: does not support streaming I/O (mmap)");
+}
+
+TEST(V4l2Drain, NewestWholeJpegWins) {
+  auto jpegs = testing::small_jpegs(3);
+  Bytes truncated(jpegs[2].begin(), jpegs[2].begin() + static_cast<long>(jpegs[2].size() / 2));
+  Bytes padded = jpegs[1];
+  padded.resize(padded.size() + 4096, 0);  // UVC buffers hold more than the image
+  // Oldest first: a whole frame, a padded whole frame, a flagged one, a truncated one.
+  std::vector<DequeuedFrame> drained = {
+      {jpegs[0], false}, {padded, false}, {jpegs[2], true}, {truncated, false}};
+  NewestJpeg pick = pick_newest_jpeg(drained);
+  ASSERT_TRUE(pick.index);
+  EXPECT_EQ(*pick.index, 1u);
+  EXPECT_EQ(pick.info.size, jpegs[1].size());
+  EXPECT_EQ(pick.info.width, 160);
+  EXPECT_EQ(pick.superseded, 1u);
+  ASSERT_EQ(pick.broken.size(), 2u);
+  EXPECT_EQ(pick.broken[0], "JPEG without EOI");
+  EXPECT_EQ(pick.broken[1], "the driver flagged a buffer error");
+
+  std::vector<DequeuedFrame> newest_good = {{truncated, false}, {jpegs[0], false}};
+  pick = pick_newest_jpeg(newest_good);
+  ASSERT_TRUE(pick.index);
+  EXPECT_EQ(*pick.index, 1u);
+  EXPECT_EQ(pick.superseded, 1u);  // older frames are not examined
+  EXPECT_TRUE(pick.broken.empty());
+
+  std::vector<DequeuedFrame> all_broken = {{truncated, false}, {ByteView(), false}};
+  pick = pick_newest_jpeg(all_broken);
+  EXPECT_FALSE(pick.index);
+  EXPECT_EQ(pick.broken.size(), 2u);
+  EXPECT_FALSE(pick_newest_jpeg({}).index);
 }
 
 TEST(V4l2Source, MissingDevice) {
