@@ -129,6 +129,23 @@ std::optional<SctpAssociation::Cookie> SctpAssociation::decode_cookie(ByteView b
   return c;
 }
 
+// What an INIT or INIT ACK tells about the peer, with our own tag and TSN: the state the
+// cookie carries (responder) or that COOKIE ACK will establish (initiator).
+SctpAssociation::Cookie SctpAssociation::cookie_from(const InitChunk& init, uint32_t local_tag,
+                                                     uint32_t local_initial_tsn) {
+  Cookie c;
+  c.local_tag = local_tag;
+  c.local_initial_tsn = local_initial_tsn;
+  c.peer_tag = init.initiate_tag;
+  c.peer_initial_tsn = init.initial_tsn;
+  c.peer_rwnd = init.a_rwnd;
+  c.peer_outbound_streams = init.outbound_streams;
+  c.peer_inbound_streams = init.inbound_streams;
+  c.peer_forward_tsn = init.forward_tsn_supported || init.supports(ChunkType::forward_tsn);
+  c.peer_reconfig = init.supports(ChunkType::reconfig);
+  return c;
+}
+
 void SctpAssociation::handle_init(Instant now, const CommonHeader& header, const InitChunk& init) {
   (void)header;
   uint32_t tag = local_tag_;
@@ -150,16 +167,7 @@ void SctpAssociation::handle_init(Instant now, const CommonHeader& header, const
       // RFC 9260 section 5.2.2 (restart) is not supported: the INIT is ignored.
       return;
   }
-  Cookie c;
-  c.local_tag = tag;
-  c.local_initial_tsn = tsn;
-  c.peer_tag = init.initiate_tag;
-  c.peer_initial_tsn = init.initial_tsn;
-  c.peer_rwnd = init.a_rwnd;
-  c.peer_outbound_streams = init.outbound_streams;
-  c.peer_inbound_streams = init.inbound_streams;
-  c.peer_forward_tsn = init.forward_tsn_supported || init.supports(ChunkType::forward_tsn);
-  c.peer_reconfig = init.supports(ChunkType::reconfig);
+  Cookie c = cookie_from(init, tag, tsn);
   c.timestamp_us = now.us();
   Bytes cookie = encode_cookie(c);
   InitChunk ack = make_init();
@@ -173,16 +181,7 @@ void SctpAssociation::handle_init(Instant now, const CommonHeader& header, const
 
 void SctpAssociation::handle_init_ack(Instant now, const InitChunk& init) {
   if (state_ != SctpState::cookie_wait) return;  // RFC 9260 section 5.2.3: discard
-  pending_ = Cookie{};
-  pending_.local_tag = local_tag_;
-  pending_.local_initial_tsn = local_initial_tsn_;
-  pending_.peer_tag = init.initiate_tag;
-  pending_.peer_initial_tsn = init.initial_tsn;
-  pending_.peer_rwnd = init.a_rwnd;
-  pending_.peer_outbound_streams = init.outbound_streams;
-  pending_.peer_inbound_streams = init.inbound_streams;
-  pending_.peer_forward_tsn = init.forward_tsn_supported || init.supports(ChunkType::forward_tsn);
-  pending_.peer_reconfig = init.supports(ChunkType::reconfig);
+  pending_ = cookie_from(init, local_tag_, local_initial_tsn_);
   peer_tag_ = init.initiate_tag;
   cookie_to_echo_ = Bytes(init.state_cookie->begin(), init.state_cookie->end());
   state_ = SctpState::cookie_echoed;

@@ -285,6 +285,7 @@ class SctpAssociation {
     bool peer_reconfig = false;
     int64_t timestamp_us = 0;
   };
+  static Cookie cookie_from(const InitChunk& init, uint32_t local_tag, uint32_t local_initial_tsn);
   struct PendingReset {
     uint32_t request_sequence = 0;
     std::vector<uint16_t> streams;
