@@ -14,15 +14,17 @@ packages=(
   gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib binutils-arm-none-eabi
   # core dependencies
   libmbedtls-dev
-  # device agent: JPEG encoding for the test-pattern camera
-  libturbojpeg0-dev
+  # device agent: JPEG encoding for the test-pattern camera, libcurl for WHIP
+  libturbojpeg0-dev libcurl4-openssl-dev
+  # server: Boost.Beast/Asio, OpenSSL for HTTPS, JSON, TOML configuration
+  libboost-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev libusrsctp-dev
   # independent peers for interop tests: coturn (STUN/TURN), aioice/aiortc (ICE, WebRTC),
   # openssl (s_server/s_client as DTLS peers)
   coturn python3-aiortc openssl
-  # network namespaces for the lab
-  iproute2
+  # network namespaces for the lab; nginx as a reverse proxy in the deployment tests
+  iproute2 nginx-light
   # browser tests: real WebRTC peers, driven by playwright-core/puppeteer-core from package.json
   chromium firefox-esr nodejs npm
 )

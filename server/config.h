@@ -1,0 +1,68 @@
+#pragma once
+
+// cellrtc-server's configuration: what a TOML file, command-line flags and CELLRTC_* environment
+// variables set (parsed in config.cpp; flags override the environment, which overrides the file).
+// The defaults need no file at all: HTTP on 127.0.0.1:8080, relay mode, one demo device.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/common/time.h"
+
+namespace cellrtc::server {
+
+// A device that may publish. Its identity is the token's: a WHIP request is the device whose
+// token it carries.
+struct DeviceEntry {
+  std::string id;            // [A-Za-z0-9_-]{1,64}; in URLs (/whep/<id>) and the API
+  std::string token;         // WHIP bearer token
+  std::string viewer_token;  // when set, viewers need it (access.viewers = "token")
+};
+
+struct TurnSettings {
+  // coturn's static-auth-secret: the server hands out TURN REST credentials
+  // (username "<expiry>:<id>", password base64(HMAC-SHA1(secret, username))); empty = none.
+  std::string secret;
+  std::vector<std::string> urls;       // "turn:turn.example.com:3478?transport=udp", "turns:..."
+  std::vector<std::string> stun_urls;  // plain STUN servers to announce, no credentials
+  Duration ttl = seconds(3600);
+};
+
+struct RelaySettings {
+  // Media plane: one UDP port for every session (ICE-lite).
+  uint16_t udp_port = 8443;
+  std::vector<std::string> udp_addresses = {"127.0.0.1"};  // addresses to bind the port on
+  std::vector<std::string> public_ips;     // announced in answers instead of the bound addresses
+  Duration reconnect_grace = seconds(20);  // viewers stay while their device comes back
+  size_t max_devices = 64;                 // publishing sessions at once
+  size_t max_viewers = 512;                // viewing sessions at once, all devices
+  size_t max_viewers_per_device = 64;
+  size_t max_sdp_bytes = 32 * 1024;
+  bool viewer_control = true;       // forward viewer commands (set, snapshot) to devices
+  bool viewers_need_token = false;  // "token": WHEP needs the device's viewer_token
+};
+
+struct HttpSettings {
+  std::string listen = "127.0.0.1:8080";  // host:port; "[::]:8080" for IPv6
+  std::string tls_certificate;            // PEM files: HTTPS when both are set
+  std::string tls_key;
+  std::string web_root;  // the viewer page's files; empty = the directory built in
+  std::vector<std::string> cors_origins = {"*"};
+  double requests_per_second = 5;  // WHIP/WHEP requests per client address
+  double request_burst = 20;
+  size_t max_body_bytes = 64 * 1024;
+};
+
+struct ServerConfig {
+  HttpSettings http;
+  RelaySettings relay;
+  TurnSettings turn;
+  std::vector<DeviceEntry> devices;  // empty = one "demo" device with a random token
+  std::string certificate_file;      // DTLS certificate+key PEM; empty = generated at start
+  std::string log_level = "info";    // error, warn, info, debug
+  bool log_json = false;
+};
+
+}  // namespace cellrtc::server

@@ -1,0 +1,78 @@
+#pragma once
+
+// The relay: cellrtc-server's media and session logic, sans-IO. Devices publish with WHIP, viewers
+// watch with WHEP; the relay is an ICE-lite WebRTC peer to each, on one UDP port for all sessions
+// (demultiplexed by STUN username, then by remote address), and forwards every frame a device
+// sends to each of its viewers through a per-viewer newest-frame-wins queue.
+//
+// Sans-IO like the core: the HTTP front end passes requests in and writes responses out, the
+// runtime passes datagrams and time in and sends what poll_transmit() returns.
+//
+//   Relay relay(config, rng);
+//   relay.add_media_socket(now, {"0.0.0.0", 8443});
+//   auto response = relay.handle_http(now, request);   // /whip, /whep, /api/...
+//   relay.handle_datagram(now, local, from, bytes);
+//   while (auto t = relay.poll_transmit()) socket.send(*t);
+//   while (auto e = relay.poll_event()) websocket.broadcast(e->json);
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/common/bytes.h"
+#include "core/common/random.h"
+#include "core/common/result.h"
+#include "core/common/time.h"
+#include "core/common/transport.h"
+#include "server/config.h"
+#include "server/http_message.h"
+
+namespace cellrtc::dtls {
+class Certificate;
+}
+
+namespace cellrtc::server {
+
+// A live event for WebSocket subscribers: one JSON text (docs/protocol.md, "WebSocket events").
+struct RelayEvent {
+  std::string json;
+};
+
+class Relay {
+ public:
+  // `rng` must be a secure source (resource ids, ICE credentials); `certificate` outlives the
+  // relay.
+  Relay(const ServerConfig& config, Random& rng, const dtls::Certificate& certificate);
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  // A bound UDP socket of the media plane (one per address family).
+  Status add_media_socket(Instant now, const SocketAddress& bound);
+
+  // Whether handle_http serves this path (/whip..., /whep..., /api/...).
+  static bool serves(std::string_view path);
+  HttpResponse handle_http(Instant now, const HttpRequest& request);
+
+  void handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
+                       ByteView data);
+  void handle_timeout(Instant now);
+  std::optional<Transmit> poll_transmit();
+  std::optional<Instant> next_timeout() const;
+  std::optional<RelayEvent> poll_event();
+
+  // The snapshot a new WebSocket subscriber gets first: {"type":"devices","devices":[...]}.
+  std::string devices_event_json(Instant now) const;
+  // Prometheus text for /metrics: sessions, frames and bytes in and out, drops, DTLS failures.
+  void write_metrics(std::string& out) const;
+
+  // Shutdown: closes every session (DTLS close_notify, SCTP abort). Send what poll_transmit()
+  // still returns, then stop.
+  void close_all(Instant now);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cellrtc::server
