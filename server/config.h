@@ -6,9 +6,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/common/result.h"
 #include "core/common/time.h"
 
 namespace cellrtc::server {
@@ -64,5 +68,44 @@ struct ServerConfig {
   std::string log_level = "info";    // error, warn, info, debug
   bool log_json = false;
 };
+
+// A configuration that cannot be used: the message names the file and line, the environment
+// variable or the flag, and the key ("cellrtc.toml:12: http.listen: not host:port").
+struct ConfigError {
+  std::string message;
+};
+
+// Reads an environment variable; nullopt when unset.
+using EnvironmentLookup = std::function<std::optional<std::string>(std::string_view name)>;
+// Reads a whole file (the --config file); nullopt when it cannot be read.
+using FileReader = std::function<std::optional<std::string>(const std::string& path)>;
+
+// What the command line asks for.
+struct CommandLine {
+  ServerConfig config;
+  bool help = false;        // --help: print config_help() and exit 0
+  std::string config_file;  // --config FILE or CELLRTC_CONFIG, empty when none
+};
+
+// The configuration from, in increasing precedence: the defaults, the TOML file named by
+// --config (or CELLRTC_CONFIG), CELLRTC_* environment variables, the other flags. `args` is
+// argv[1..]. Validated (validate_config) before it is returned.
+Result<CommandLine, ConfigError> parse_command_line(const std::vector<std::string>& args,
+                                                    const EnvironmentLookup& environment,
+                                                    const FileReader& read_file);
+
+// Applies a TOML document to `config` (keys not in the document keep their values).
+// `source_name` prefixes error messages. Unknown keys are errors.
+Result<void, ConfigError> apply_toml(std::string_view toml_text, std::string_view source_name,
+                                     ServerConfig& config);
+
+// Checks value ranges and consistency (see config_help() for the rules).
+Result<void, ConfigError> validate_config(const ServerConfig& config);
+
+// The text of --help: every option with its TOML key, environment variable, flag and default.
+std::string config_help();
+
+// "id:token[:viewer_token]", as --device and CELLRTC_DEVICES take it.
+Result<DeviceEntry, ConfigError> parse_device_spec(std::string_view spec);
 
 }  // namespace cellrtc::server
