@@ -15,6 +15,8 @@
 //   while (auto t = relay.poll_transmit()) socket.send(*t);
 //   while (auto e = relay.poll_event()) websocket.broadcast(e->json);
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +48,10 @@ class Relay {
   ~Relay();
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
+
+  // The wall clock, microseconds since the Unix epoch, for what the API shows as dates ("since")
+  // and TURN credential expiry. Defaults to the system clock; tests set a fixed one.
+  void set_unix_time(std::function<int64_t()> unix_time_us);
 
   // A bound UDP socket of the media plane (one per address family).
   Status add_media_socket(Instant now, const SocketAddress& bound);

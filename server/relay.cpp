@@ -1,0 +1,1185 @@
+#include "server/relay.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/crypto.h"
+#include "core/dtls/certificate.h"
+#include "core/media/frame_header.h"
+#include "core/peer/peer_connection.h"
+#include "core/sdp/session_description.h"
+#include "core/stun/stun_message.h"
+#include "server/control_messages.h"
+#include "server/cors.h"
+#include "server/newest_frame_slot.h"
+#include "server/resource_id.h"
+#include "server/sdpfrag.h"
+#include "server/turn_credentials.h"
+
+namespace cellrtc::server {
+namespace {
+
+using nlohmann::json;
+
+// docs/protocol.md, "Control channel".
+constexpr Duration kPingInterval = seconds(5);
+constexpr Duration kReportInterval = seconds(1);
+// docs/protocol.md, "WebSocket events": stats every 2 s per online device.
+constexpr Duration kStatsInterval = seconds(2);
+// A session whose peer never completes ICE, DTLS and SCTP in this time is removed.
+constexpr Duration kConnectTimeout = seconds(30);
+// Viewer TURN credentials from the open /api/ice-servers are short-lived.
+constexpr Duration kViewerTurnTtl = std::chrono::minutes(10);
+// Bounds on what the network can make the relay hold.
+constexpr size_t kMaxPathsPerSession = 8;  // (local, remote) address pairs learned
+constexpr size_t kMaxOutstandingPings = 4;
+constexpr size_t kMaxEvents = 4096;  // WebSocket events not yet polled; the oldest go first
+constexpr int kMaxFlushRounds = 64;
+
+enum class SessionKind : uint8_t { publish, view };
+
+enum class DeviceStatus : uint8_t { offline, live, reconnecting };
+
+const char* to_string(DeviceStatus s) {
+  switch (s) {
+    case DeviceStatus::live:
+      return "live";
+    case DeviceStatus::reconnecting:
+      return "reconnecting";
+    case DeviceStatus::offline:
+      return "offline";
+  }
+  return "offline";
+}
+
+using Path = std::pair<SocketAddress, SocketAddress>;  // (local, remote)
+
+// One WHIP or WHEP resource: a PeerConnection with the peer that created it.
+struct Session {
+  SessionKind kind = SessionKind::publish;
+  std::string id;
+  std::string device;
+  std::unique_ptr<peer::PeerConnection> pc;
+  std::string etag;
+  std::string local_ufrag;
+  std::string remote_ufrag;
+  std::string remote_pwd;
+  std::string offer;  // the peer's offer, the base of the offer an ICE restart implies
+  std::string mid;    // of the data section
+  Instant created;
+  bool connected = false;
+  bool ended = false;  // closed; removed at the next sweep
+  bool dirty = false;  // events or datagrams to drain
+  std::optional<uint16_t> video;
+  std::optional<uint16_t> control;
+  bool video_open = false;
+  bool control_open = false;
+  std::deque<Path> paths;
+  // Viewers: the newest-frame slot and what went out.
+  NewestFrameSlot slot;
+  size_t last_frame_bytes = 0;
+};
+
+struct Device {
+  const DeviceEntry* entry = nullptr;
+  std::string publisher;  // session id, empty when none
+  DeviceStatus status = DeviceStatus::offline;
+  int64_t since_unix_us = 0;
+  std::optional<Instant> grace_until;
+  SharedFrame last_frame;
+  std::vector<std::string> viewers;  // session ids
+  json telemetry;                    // null until the device sends some
+  std::optional<int64_t> clock_offset_us;
+  std::deque<uint64_t> pings;  // `t` of pings not yet answered (our send time, us)
+  std::optional<Instant> next_ping;
+  // Receiver report interval (docs/protocol.md).
+  std::optional<Instant> next_report;
+  Instant interval_start;
+  uint64_t interval_frames = 0;
+  uint64_t interval_bytes = 0;
+  uint64_t interval_lost = 0;
+  std::optional<uint32_t> last_seq;
+  std::optional<int64_t> latency_ms;
+  // Stats window.
+  std::optional<Instant> next_stats;
+  Instant window_start;
+  uint64_t window_frames = 0;
+  uint64_t window_bytes = 0;
+  double fps = 0;
+  double kbps = 0;
+};
+
+struct Counters {
+  uint64_t frames_in = 0;
+  uint64_t frames_out = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t frames_dropped = 0;
+  uint64_t frames_invalid = 0;
+  uint64_t dtls_failures = 0;
+  uint64_t sessions_publish = 0;
+  uint64_t sessions_view = 0;
+  uint64_t packets_unknown = 0;
+  uint64_t control_invalid = 0;
+};
+
+bool iequals_prefix(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    char a = s[i], b = prefix[i];
+    if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
+    if (b >= 'A' && b <= 'Z') b = static_cast<char>(b - 'A' + 'a');
+    if (a != b) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// The media type of a Content-Type value, parameters stripped, lower case.
+std::string media_type(const HttpRequest& request) {
+  const std::string* ct = request.header("Content-Type");
+  if (!ct) return {};
+  std::string_view v = trim(std::string_view(*ct).substr(0, ct->find(';')));
+  std::string out(v);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// RFC 6750 section 2.1: "Authorization: Bearer <token>".
+std::optional<std::string_view> bearer_token(const HttpRequest& request) {
+  const std::string* auth = request.header("Authorization");
+  if (!auth || !iequals_prefix(*auth, "Bearer ")) return std::nullopt;
+  std::string_view token = trim(std::string_view(*auth).substr(7));
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
+// RFC 6265 section 5.4: "Cookie: a=b; cellrtc_viewer=token".
+std::optional<std::string_view> cookie(const HttpRequest& request, std::string_view name) {
+  const std::string* header = request.header("Cookie");
+  if (!header) return std::nullopt;
+  std::string_view rest = *header;
+  while (!rest.empty()) {
+    size_t semi = rest.find(';');
+    std::string_view pair = trim(rest.substr(0, semi));
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+    if (semi == std::string_view::npos) break;
+    rest.remove_prefix(semi + 1);
+  }
+  return std::nullopt;
+}
+
+bool token_equal(std::string_view a, std::string_view b) {
+  return constant_time_equal(as_bytes(a), as_bytes(b));
+}
+
+// "2026-11-24T15:00:00Z" (RFC 3339).
+std::string iso8601_utc(int64_t unix_us) {
+  using namespace std::chrono;
+  sys_seconds t{duration_cast<seconds>(microseconds(unix_us))};
+  sys_days day = floor<days>(t);
+  year_month_day ymd{day};
+  hh_mm_ss hms{t - day};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()));
+  return buf;
+}
+
+double round1(double v) {
+  return static_cast<double>(static_cast<int64_t>(v * 10 + 0.5)) / 10;
+}
+
+int64_t system_unix_time_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+HttpResponse method_not_allowed(std::string_view allow) {
+  HttpResponse r = HttpResponse::problem(405, "method not allowed here");
+  r.set_header("Allow", std::string(allow));
+  return r;
+}
+
+constexpr std::string_view kPublishMethods = "POST, OPTIONS";
+constexpr std::string_view kResourceMethods = "PATCH, DELETE, OPTIONS";
+constexpr std::string_view kApiMethods = "GET, HEAD, OPTIONS";
+
+}  // namespace
+
+struct Relay::Impl {
+  Impl(const ServerConfig& c, Random& r, const dtls::Certificate& cert)
+      : config(c), rng(r), certificate(cert), unix_time(system_unix_time_us) {
+    for (const auto& d : config.devices) {
+      Device dev;
+      dev.entry = &d;
+      devices.emplace(d.id, std::move(dev));
+    }
+    for (const auto& text : config.relay.public_ips)
+      if (auto ip = IpAddress::parse(text)) public_ips.push_back(*ip);
+  }
+
+  ServerConfig config;
+  Random& rng;
+  const dtls::Certificate& certificate;
+  std::function<int64_t()> unix_time;
+  std::vector<IpAddress> public_ips;
+  std::vector<SocketAddress> sockets;
+  std::map<std::string, std::unique_ptr<Session>> sessions;
+  std::map<std::string, Device> devices;
+  std::map<std::string, std::string> by_ufrag;  // our ICE ufrag -> session id
+  std::map<Path, std::string> by_path;          // learned from authenticated checks
+  std::vector<std::string> dirty;
+  std::deque<Transmit> transmits;
+  std::deque<RelayEvent> events;
+  Counters counters;
+
+  // ------------------------------------------------------------------------------------------
+  // Lookups and bookkeeping
+
+  Session* find_session(const std::string& id) {
+    auto it = sessions.find(id);
+    return it == sessions.end() || it->second->ended ? nullptr : it->second.get();
+  }
+
+  size_t count_sessions(SessionKind kind) const {
+    size_t n = 0;
+    for (const auto& [id, s] : sessions)
+      if (!s->ended && s->kind == kind) ++n;
+    return n;
+  }
+
+  void mark(Session& s) {
+    if (s.dirty) return;
+    s.dirty = true;
+    dirty.push_back(s.id);
+  }
+
+  void emit(std::string json_text) {
+    if (events.size() >= kMaxEvents) events.pop_front();
+    events.push_back(RelayEvent{std::move(json_text)});
+  }
+
+  void send_text(Instant now, Session& s, std::optional<uint16_t> channel, bool open,
+                 std::string_view text) {
+    if (!channel || !open || s.ended) return;
+    (void)s.pc->send(now, *channel, as_bytes(text), /*binary=*/false);
+    mark(s);
+  }
+
+  void send_control(Instant now, Session& s, std::string_view text) {
+    send_text(now, s, s.control, s.control_open, text);
+  }
+
+  void to_viewers(Instant now, Device& dev, std::string_view text) {
+    for (const auto& id : dev.viewers)
+      if (Session* v = find_session(id)) send_control(now, *v, text);
+  }
+
+  void set_status(Instant now, Device& dev, DeviceStatus status) {
+    if (dev.status == status) return;
+    dev.status = status;
+    dev.since_unix_us = unix_time();
+    if (status != DeviceStatus::reconnecting) dev.grace_until.reset();
+    emit(dump_json({{"type", "device"}, {"id", dev.entry->id}, {"state", to_string(status)}}));
+    to_viewers(now, dev, state_json(to_string(status)));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Sessions
+
+  // The candidates we announce: with public_ips configured, each host candidate's address is
+  // replaced by the public addresses of its family (a 1:1 NAT or a forwarded port delivers to
+  // the bound socket, where checks are answered); candidates of other families stay.
+  std::vector<ice::Candidate> announced_candidates(const peer::PeerConnection& pc) const {
+    std::vector<ice::Candidate> out;
+    for (const auto& c : pc.ice().local_candidates()) {
+      if (c.type == ice::CandidateType::peer_reflexive) continue;
+      bool replaced = false;
+      size_t n = 0;
+      for (const auto& ip : public_ips) {
+        if (ip.family() != c.address.family()) continue;
+        ice::Candidate pub = c;
+        pub.address = SocketAddress(ip, c.address.port());
+        if (n > 0) pub.foundation += std::to_string(n);
+        ++n;
+        out.push_back(std::move(pub));
+        replaced = true;
+      }
+      if (!replaced) out.push_back(c);
+    }
+    return out;
+  }
+
+  std::string announce(const peer::PeerConnection& pc, const std::string& answer) const {
+    if (public_ips.empty()) return answer;
+    auto parsed = sdp::parse_sdp(answer);
+    if (!parsed || !parsed->data_section()) return answer;
+    parsed->data_section()->candidates = announced_candidates(pc);
+    return sdp::write_sdp(*parsed);
+  }
+
+  // Creates the session for an offer; the error is the HTTP answer.
+  using Created = std::pair<Session*, HttpResponse>;
+  Result<Created, HttpResponse> create_session(Instant now, SessionKind kind,
+                                               const std::string& device,
+                                               const std::string& offer) {
+    if (sockets.empty()) return HttpResponse::problem(503, "the media plane is not ready");
+    sdp::SdpLimits limits;
+    limits.max_size = config.relay.max_sdp_bytes;
+    auto parsed = sdp::parse_sdp(offer, limits);
+    if (!parsed) return HttpResponse::problem(400, "bad SDP offer: " + describe(parsed.error()));
+    // The offer is well-formed SDP but asks for nothing the relay serves: 422 (RFC 9110
+    // section 15.5.21, content understood but not processable) rather than 400, so a client can
+    // tell a syntax error from a missing data channel.
+    const sdp::MediaSection* data = parsed->data_section();
+    if (!data)
+      return HttpResponse::problem(422, "the offer has no data channel (m=application) section");
+
+    peer::PeerConfig pc_config;
+    pc_config.certificate = &certificate;
+    // RFC 8445 section 2.5: the relay is ICE-lite, always controlled; it answers checks.
+    pc_config.ice.lite = true;
+    pc_config.ice.role = ice::Role::controlled;
+    auto s = std::make_unique<Session>();
+    s->kind = kind;
+    s->id = make_resource_id(rng);
+    s->device = device;
+    s->created = now;
+    s->pc = std::make_unique<peer::PeerConnection>(pc_config, rng);
+    for (const auto& bound : sockets)
+      (void)s->pc->add_host_socket(now, bound);
+    s->pc->end_of_local_sockets(now);
+    Status st = s->pc->set_remote_description(now, offer);
+    if (!st) return HttpResponse::problem(400, std::string("unusable offer: ") + st.error().reason);
+    auto answer = s->pc->create_answer(now);
+    if (!answer)
+      return HttpResponse::problem(400, std::string("cannot answer: ") + answer.error().reason);
+    s->offer = offer;
+    s->mid = data->mid;
+    s->remote_ufrag = *data->ice_ufrag;
+    s->remote_pwd = *data->ice_pwd;
+    s->local_ufrag = s->pc->ice().local_credentials().ufrag;
+    s->etag = make_etag(rng);
+
+    HttpResponse r;
+    r.status = 201;
+    r.set_header("Content-Type", "application/sdp");
+    r.set_header("ETag", s->etag);
+    r.body = announce(*s->pc, *answer);
+    int64_t unix_s = unix_time() / 1'000'000;
+    std::string user = kind == SessionKind::publish ? device : "viewer-" + device;
+    Duration ttl = kind == SessionKind::publish ? config.turn.ttl : kViewerTurnTtl;
+    for (auto& link : link_header_values(ice_servers_for(config.turn, unix_s, ttl, user)))
+      r.headers.push_back({"Link", std::move(link)});
+
+    by_ufrag[s->local_ufrag] = s->id;
+    Session* raw = s.get();
+    std::string id = s->id;
+    sessions.emplace(id, std::move(s));
+    mark(*raw);
+    if (kind == SessionKind::publish)
+      ++counters.sessions_publish;
+    else
+      ++counters.sessions_view;
+    return Created{raw, std::move(r)};
+  }
+
+  // Closes a session and unhooks it from indices and its device; removed at the next sweep.
+  void end_session(Instant now, Session& s) {
+    if (s.ended) return;
+    s.pc->close(now);
+    while (auto t = s.pc->poll_transmit())
+      transmits.push_back(std::move(*t));
+    while (s.pc->poll_event()) {
+    }
+    s.ended = true;
+    if (auto it = by_ufrag.find(s.local_ufrag); it != by_ufrag.end() && it->second == s.id)
+      by_ufrag.erase(it);
+    for (const auto& p : s.paths)
+      if (auto it = by_path.find(p); it != by_path.end() && it->second == s.id) by_path.erase(it);
+    s.paths.clear();
+    auto dit = devices.find(s.device);
+    if (dit == devices.end()) return;
+    Device& dev = dit->second;
+    if (s.kind == SessionKind::view) {
+      std::erase(dev.viewers, s.id);
+    } else if (dev.publisher == s.id) {
+      device_lost(now, dev);
+    }
+  }
+
+  // The device's publishing session ended: its viewers stay for the grace period.
+  void device_lost(Instant now, Device& dev) {
+    dev.publisher.clear();
+    dev.pings.clear();
+    dev.next_ping.reset();
+    dev.next_report.reset();
+    dev.next_stats.reset();
+    dev.last_seq.reset();
+    if (dev.status == DeviceStatus::live) {
+      set_status(now, dev, DeviceStatus::reconnecting);
+      dev.grace_until = now + config.relay.reconnect_grace;
+    }
+  }
+
+  void sweep() {
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      if (it->second->ended)
+        it = sessions.erase(it);
+      else
+        ++it;
+    }
+  }
+
+  void learn_path(Session& s, const SocketAddress& local, const SocketAddress& from) {
+    Path p{local, from};
+    auto [it, inserted] = by_path.insert_or_assign(p, s.id);
+    (void)it;
+    if (std::find(s.paths.begin(), s.paths.end(), p) != s.paths.end()) return;
+    s.paths.push_back(p);
+    if (s.paths.size() > kMaxPathsPerSession) {
+      Path old = s.paths.front();
+      s.paths.pop_front();
+      if (auto o = by_path.find(old); o != by_path.end() && o->second == s.id) by_path.erase(o);
+    }
+    (void)inserted;
+  }
+
+  // Drains events and datagrams of every session that has some, until none has.
+  void flush(Instant now) {
+    for (int round = 0; round < kMaxFlushRounds && !dirty.empty(); ++round) {
+      std::vector<std::string> ids;
+      ids.swap(dirty);
+      for (const auto& id : ids) {
+        auto it = sessions.find(id);
+        if (it == sessions.end()) continue;
+        Session& s = *it->second;
+        s.dirty = false;
+        service(now, s);
+      }
+    }
+  }
+
+  void service(Instant now, Session& s) {
+    if (s.ended) return;
+    while (auto e = s.pc->poll_event()) {
+      handle_peer_event(now, s, std::move(*e));
+      if (s.ended) return;
+    }
+    if (s.kind == SessionKind::view) pump_viewer(now, s);
+    while (auto t = s.pc->poll_transmit())
+      transmits.push_back(std::move(*t));
+  }
+
+  void handle_peer_event(Instant now, Session& s, peer::PeerEvent e) {
+    namespace dc = datachannel::event;
+    if (auto* st = std::get_if<peer::event::StateChanged>(&e)) {
+      if (st->state == peer::PeerState::connected) {
+        s.connected = true;
+      } else if (st->state == peer::PeerState::failed || st->state == peer::PeerState::closed) {
+        end_session(now, s);
+      }
+    } else if (auto* f = std::get_if<peer::event::Failed>(&e)) {
+      if (f->reason.rfind("DTLS", 0) == 0) ++counters.dtls_failures;
+      end_session(now, s);
+    } else if (auto* o = std::get_if<dc::ChannelOpen>(&e)) {
+      on_channel_open(now, s, *o);
+    } else if (auto* m = std::get_if<dc::ChannelMessage>(&e)) {
+      on_channel_message(now, s, std::move(*m));
+    } else if (auto* c = std::get_if<dc::ChannelClosed>(&e)) {
+      if (s.video == c->id) s.video_open = false;
+      if (s.control == c->id) s.control_open = false;
+    }
+    // LocalCandidate: the answer carried every candidate. BufferedAmountLow: service() pumps
+    // the viewer after the events.
+  }
+
+  // docs/protocol.md: channels are accepted by label, one of each; any other is closed.
+  void on_channel_open(Instant now, Session& s, const datachannel::event::ChannelOpen& o) {
+    if (o.label == "video" && !s.video) {
+      s.video = o.id;
+      s.video_open = true;
+      if (s.kind == SessionKind::view) {
+        // A new viewer gets the device's latest frame at once.
+        if (auto dit = devices.find(s.device); dit != devices.end() && dit->second.last_frame)
+          s.slot.offer(dit->second.last_frame);
+      }
+    } else if (o.label == "control" && !s.control) {
+      s.control = o.id;
+      s.control_open = true;
+      auto dit = devices.find(s.device);
+      if (dit == devices.end()) return;
+      Device& dev = dit->second;
+      if (s.kind == SessionKind::view) {
+        send_control(now, s, state_json(to_string(dev.status)));
+        if (dev.clock_offset_us) send_control(now, s, clock_json(*dev.clock_offset_us));
+        if (!dev.telemetry.is_null()) send_control(now, s, dump_json(dev.telemetry));
+      } else if (dev.publisher == s.id) {
+        dev.next_ping = now;  // the first ping at once: the clock offset early
+      }
+    } else {
+      (void)s.pc->close_channel(now, o.id);
+    }
+    mark(s);
+  }
+
+  void on_channel_message(Instant now, Session& s, datachannel::event::ChannelMessage m) {
+    auto dit = devices.find(s.device);
+    if (dit == devices.end()) return;
+    Device& dev = dit->second;
+    bool is_publisher = s.kind == SessionKind::publish && dev.publisher == s.id;
+    if (s.video && m.id == *s.video) {
+      if (is_publisher && m.binary) on_frame(now, dev, std::move(m.data));
+      return;  // viewers send no frames
+    }
+    if (!s.control || m.id != *s.control || m.binary) return;
+    auto msg = parse_control_message(as_chars(m.data));
+    if (!msg) {
+      ++counters.control_invalid;
+      return;
+    }
+    if (is_publisher)
+      on_device_control(now, dev, *msg, as_chars(m.data));
+    else if (s.kind == SessionKind::view)
+      on_viewer_control(now, s, dev, *msg);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Frames
+
+  void on_frame(Instant now, Device& dev, Bytes data) {
+    auto frame = media::parse_frame(data);
+    if (!frame) {
+      ++counters.frames_invalid;  // never forwarded: viewers get whole frames only
+      return;
+    }
+    const media::FrameHeader h = frame->header;
+    ++counters.frames_in;
+    counters.bytes_in += data.size();
+    // Lost frames: gaps in the sequence (the device's own drops included, docs/protocol.md).
+    if (dev.last_seq && h.sequence > *dev.last_seq)
+      dev.interval_lost += h.sequence - *dev.last_seq - 1;
+    if (!dev.last_seq || h.sequence > *dev.last_seq) dev.last_seq = h.sequence;
+    ++dev.interval_frames;
+    dev.interval_bytes += data.size();
+    ++dev.window_frames;
+    dev.window_bytes += data.size();
+    if (dev.clock_offset_us) {
+      int64_t capture_on_server = static_cast<int64_t>(h.capture_time_us) - *dev.clock_offset_us;
+      dev.latency_ms = (now.us() - capture_on_server) / 1000;
+    }
+    if (!dev.next_report) {
+      dev.next_report = now + kReportInterval;
+      dev.interval_start = now;
+    }
+    if (!dev.next_stats) {
+      dev.next_stats = now + kStatsInterval;
+      dev.window_start = now;
+    }
+    // One immutable buffer for every viewer (moved out of the message, not copied).
+    dev.last_frame = std::make_shared<const Bytes>(std::move(data));
+    set_status(now, dev, DeviceStatus::live);
+    for (const auto& id : dev.viewers) {
+      Session* v = find_session(id);
+      if (!v || !v->video_open) continue;
+      if (v->slot.offer(dev.last_frame)) ++counters.frames_dropped;
+      pump_viewer(now, *v);
+    }
+  }
+
+  void pump_viewer(Instant now, Session& v) {
+    if (v.ended || !v.video || !v.video_open || v.slot.empty()) return;
+    if (!viewer_may_send(v.pc->buffered_amount(*v.video), v.last_frame_bytes)) return;
+    SharedFrame f = v.slot.take();
+    // PeerConnection::send copies the message into SCTP's send buffer (fragmentation and
+    // retransmission live there); the relay itself holds the frame once for all viewers.
+    if (v.pc->send(now, *v.video, *f, /*binary=*/true)) {
+      ++counters.frames_out;
+      counters.bytes_out += f->size();
+      v.last_frame_bytes = f->size();
+      // Resume when what SCTP holds drops to about one frame again.
+      v.pc->set_buffered_amount_low_threshold(*v.video, f->size());
+    }
+    mark(v);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Control channel
+
+  void on_device_control(Instant now, Device& dev, const ControlMessage& msg,
+                         std::string_view text) {
+    if (msg.type == "telemetry") {
+      dev.telemetry = msg.body;
+      to_viewers(now, dev, text);  // forwarded unchanged
+      emit(telemetry_event_json(msg, dev.entry->id));
+    } else if (auto pong = read_pong(msg)) {
+      auto it = std::find(dev.pings.begin(), dev.pings.end(), pong->t);
+      if (it == dev.pings.end()) return;  // not a ping of ours, or answered already
+      dev.pings.erase(dev.pings.begin(), it + 1);
+      int64_t sent_us = static_cast<int64_t>(pong->t);
+      int64_t rtt_us = now.us() - sent_us;
+      // The device read its clock about half a round trip after we sent.
+      dev.clock_offset_us = pong->now_us - (sent_us + rtt_us / 2);
+      to_viewers(now, dev, clock_json(*dev.clock_offset_us));
+    }
+  }
+
+  void on_viewer_control(Instant now, Session& v, Device& dev, const ControlMessage& msg) {
+    if (auto t = read_ping_t(msg)) {
+      send_control(now, v, pong_json(*t, now.us()));
+      return;
+    }
+    if (msg.type != "set" && msg.type != "snapshot") return;  // unknown types: no answer
+    if (!config.relay.viewer_control) {
+      send_control(now, v, error_json("viewer control is disabled"));
+      return;
+    }
+    auto command = viewer_command(msg);
+    if (!command) {
+      send_control(now, v, error_json(command.error().reason));
+      return;
+    }
+    Session* pub = dev.publisher.empty() ? nullptr : find_session(dev.publisher);
+    if (!pub || !pub->control_open) {
+      send_control(now, v, error_json("the device is not connected"));
+      return;
+    }
+    send_control(now, *pub, *command);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Timers
+
+  void device_timers(Instant now, Device& dev) {
+    if (dev.grace_until && now >= *dev.grace_until) {
+      dev.grace_until.reset();
+      dev.last_frame.reset();
+      set_status(now, dev, DeviceStatus::offline);
+    }
+    Session* pub = dev.publisher.empty() ? nullptr : find_session(dev.publisher);
+    if (!pub) return;
+    if (dev.next_ping && now >= *dev.next_ping) {
+      dev.next_ping = now + kPingInterval;
+      if (dev.pings.size() >= kMaxOutstandingPings) dev.pings.pop_front();
+      auto t = static_cast<uint64_t>(now.us());
+      dev.pings.push_back(t);
+      send_control(now, *pub, ping_json(t));
+    }
+    if (dev.next_report && now >= *dev.next_report) {
+      if (dev.interval_frames > 0) {
+        ReceiverReport r;
+        r.seq = dev.last_seq.value_or(0);
+        r.frames = dev.interval_frames;
+        r.bytes = dev.interval_bytes;
+        r.interval_ms = (now - dev.interval_start).count() / 1000;
+        r.latency_ms = dev.latency_ms;
+        r.lost = dev.interval_lost;
+        send_control(now, *pub, report_json(r));
+        dev.next_report = now + kReportInterval;
+      } else {
+        dev.next_report.reset();  // frames stopped: the next one restarts the reports
+      }
+      dev.interval_start = now;
+      dev.interval_frames = dev.interval_bytes = dev.interval_lost = 0;
+    }
+    if (dev.next_stats && now >= *dev.next_stats) {
+      double secs = static_cast<double>((now - dev.window_start).count()) / 1e6;
+      if (secs > 0) {
+        dev.fps = static_cast<double>(dev.window_frames) / secs;
+        dev.kbps = static_cast<double>(dev.window_bytes) * 8 / 1000 / secs;
+      }
+      dev.window_start = now;
+      dev.window_frames = dev.window_bytes = 0;
+      dev.next_stats = now + kStatsInterval;
+      if (dev.status == DeviceStatus::live) {
+        json e = {{"type", "stats"},
+                  {"id", dev.entry->id},
+                  {"fps", round1(dev.fps)},
+                  {"kbps", round1(dev.kbps)},
+                  {"viewers", dev.viewers.size()}};
+        e["latency_ms"] = dev.latency_ms ? json(*dev.latency_ms) : json(nullptr);
+        emit(dump_json(e));
+      }
+    }
+  }
+
+  std::optional<Instant> device_deadline(const Device& dev) const {
+    std::optional<Instant> t = dev.grace_until;
+    if (!dev.publisher.empty()) {
+      t = earliest(t, dev.next_ping);
+      t = earliest(t, dev.next_report);
+      t = earliest(t, dev.next_stats);
+    }
+    return t;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // JSON views
+
+  json device_json(const Device& dev) const {
+    const Session* pub = nullptr;
+    if (auto it = sessions.find(dev.publisher); it != sessions.end() && !it->second->ended)
+      pub = it->second.get();
+    json j = {{"id", dev.entry->id},
+              {"online", pub != nullptr && pub->connected},
+              {"state", to_string(dev.status)},
+              {"viewers", dev.viewers.size()}};
+    j["since"] = dev.since_unix_us ? json(iso8601_utc(dev.since_unix_us)) : json(nullptr);
+    j["fps"] = round1(dev.fps);
+    j["kbps"] = round1(dev.kbps);
+    j["latency_ms"] = dev.latency_ms ? json(*dev.latency_ms) : json(nullptr);
+    if (!dev.telemetry.is_null()) j["telemetry"] = dev.telemetry;
+    return j;
+  }
+
+  json devices_json() const {
+    json list = json::array();
+    for (const auto& d : config.devices)
+      if (auto it = devices.find(d.id); it != devices.end())
+        list.push_back(device_json(it->second));
+    return list;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // HTTP
+
+  HttpResponse route(Instant now, const HttpRequest& req) {
+    std::string_view path = req.path();
+    const std::string& m = req.method;
+    if (path == "/whip") {
+      if (m == "OPTIONS") return cors_preflight(config.http.cors_origins, req, kPublishMethods);
+      if (m == "POST") return publish(now, req);
+      return method_not_allowed(kPublishMethods);
+    }
+    if (path.starts_with("/whip/")) {
+      std::string id(path.substr(6));
+      Session* s = find_session(id);
+      if (!s || s->kind != SessionKind::publish)
+        return HttpResponse::problem(404, "no such WHIP session");
+      return resource(now, req, *s);
+    }
+    if (path.starts_with("/whep/")) {
+      std::string_view rest = path.substr(6);
+      size_t slash = rest.find('/');
+      std::string device(rest.substr(0, slash));
+      if (devices.find(device) == devices.end())
+        return HttpResponse::problem(404, "no such device");
+      if (slash == std::string_view::npos) {
+        if (m == "OPTIONS") return cors_preflight(config.http.cors_origins, req, kPublishMethods);
+        if (m == "POST") return view(now, req, device);
+        return method_not_allowed(kPublishMethods);
+      }
+      std::string id(rest.substr(slash + 1));
+      Session* s = find_session(id);
+      if (!s || s->kind != SessionKind::view || s->device != device)
+        return HttpResponse::problem(404, "no such WHEP session");
+      return resource(now, req, *s);
+    }
+    if (path == "/api/devices" || path == "/api/ice-servers") {
+      if (m == "OPTIONS") return cors_preflight(config.http.cors_origins, req, kApiMethods);
+      if (m != "GET" && m != "HEAD") return method_not_allowed(kApiMethods);
+      HttpResponse r;
+      r.set_header("Content-Type", "application/json");
+      r.set_header("Cache-Control", "no-store");
+      if (path == "/api/devices") {
+        r.body = dump_json(devices_json());
+      } else {
+        // Open to anyone who can load the viewer page; the TURN credentials it hands out
+        // expire after kViewerTurnTtl.
+        r.body = ice_servers_json(
+            ice_servers_for(config.turn, unix_time() / 1'000'000, kViewerTurnTtl, "viewer"));
+      }
+      if (m == "HEAD") r.body.clear();
+      return r;
+    }
+    return HttpResponse::problem(404, "not found");
+  }
+
+  // Checks shared by WHIP and WHEP POST: the offer's media type and size.
+  std::optional<HttpResponse> check_offer(const HttpRequest& req) const {
+    if (media_type(req) != "application/sdp") {
+      HttpResponse r = HttpResponse::problem(415, "the offer must be application/sdp");
+      r.set_header("Accept-Post", "application/sdp");
+      return r;
+    }
+    if (req.body.size() > config.relay.max_sdp_bytes)
+      return HttpResponse::problem(413, "the offer is too large");
+    return std::nullopt;
+  }
+
+  HttpResponse publish(Instant now, const HttpRequest& req) {
+    auto token = bearer_token(req);
+    // RFC 6750 section 3: a challenge; error="invalid_token" when one was sent but is wrong.
+    if (!token) {
+      HttpResponse r = HttpResponse::problem(401, "a device token is required");
+      r.set_header("WWW-Authenticate", "Bearer realm=\"cellrtc\"");
+      return r;
+    }
+    const DeviceEntry* entry = nullptr;
+    for (const auto& d : config.devices) {
+      // Every token is compared, each in constant time, so timing says nothing about which.
+      bool match = !d.token.empty() && token_equal(*token, d.token);
+      if (match && !entry) entry = &d;
+    }
+    if (!entry) {
+      HttpResponse r = HttpResponse::problem(401, "unknown device token");
+      r.set_header("WWW-Authenticate", "Bearer realm=\"cellrtc\", error=\"invalid_token\"");
+      return r;
+    }
+    if (auto bad = check_offer(req)) return *bad;
+    Device& dev = devices.at(entry->id);
+    Session* old = dev.publisher.empty() ? nullptr : find_session(dev.publisher);
+    if (!old && count_sessions(SessionKind::publish) >= config.relay.max_devices) {
+      HttpResponse r = HttpResponse::problem(503, "too many devices publishing");
+      r.set_header("Retry-After", "10");
+      return r;
+    }
+    auto created = create_session(now, SessionKind::publish, entry->id, req.body);
+    if (!created) return created.error();
+    // A device that publishes again replaces its old session; its viewers stay and see
+    // "reconnecting" until the new session's first frame.
+    if (old) end_session(now, *old);
+    dev.publisher = created.value().first->id;
+    dev.grace_until.reset();
+    HttpResponse r = std::move(created.value().second);
+    r.set_header("Location", "/whip/" + dev.publisher);
+    return r;
+  }
+
+  HttpResponse view(Instant now, const HttpRequest& req, const std::string& device) {
+    Device& dev = devices.at(device);
+    if (config.relay.viewers_need_token && !dev.entry->viewer_token.empty()) {
+      std::optional<std::string_view> token = bearer_token(req);
+      if (!token) token = cookie(req, "cellrtc_viewer");
+      if (!token && !req.query_param("token").empty()) token = req.query_param("token");
+      if (!token) {
+        HttpResponse r = HttpResponse::problem(401, "this device needs a viewer token");
+        r.set_header("WWW-Authenticate", "Bearer realm=\"cellrtc\"");
+        return r;
+      }
+      if (!token_equal(*token, dev.entry->viewer_token))
+        return HttpResponse::problem(403, "wrong viewer token");
+    }
+    if (auto bad = check_offer(req)) return *bad;
+    if (count_sessions(SessionKind::view) >= config.relay.max_viewers ||
+        dev.viewers.size() >= config.relay.max_viewers_per_device) {
+      HttpResponse r = HttpResponse::problem(503, "too many viewers");
+      r.set_header("Retry-After", "10");
+      return r;
+    }
+    auto created = create_session(now, SessionKind::view, device, req.body);
+    if (!created) return created.error();
+    Session* s = created.value().first;
+    dev.viewers.push_back(s->id);
+    HttpResponse r = std::move(created.value().second);
+    r.set_header("Location", "/whep/" + device + "/" + s->id);
+    return r;
+  }
+
+  // PATCH and DELETE on /whip/<id> and /whep/<device>/<id> (RFC 9725 sections 4.3 and 4.4).
+  HttpResponse resource(Instant now, const HttpRequest& req, Session& s) {
+    const std::string& m = req.method;
+    if (m == "OPTIONS") return cors_preflight(config.http.cors_origins, req, kResourceMethods);
+    if (m == "DELETE") {
+      end_session(now, s);
+      HttpResponse r;
+      r.status = 200;
+      return r;
+    }
+    if (m != "PATCH") return method_not_allowed(kResourceMethods);
+    if (media_type(req) != "application/trickle-ice-sdpfrag") {
+      HttpResponse r = HttpResponse::problem(415, "PATCH takes application/trickle-ice-sdpfrag");
+      r.set_header("Accept-Patch", "application/trickle-ice-sdpfrag");
+      return r;
+    }
+    if (req.body.size() > config.relay.max_sdp_bytes)
+      return HttpResponse::problem(413, "the fragment is too large");
+    SdpFragLimits limits;
+    limits.max_size = config.relay.max_sdp_bytes;
+    auto frag = parse_sdpfrag(req.body, limits);
+    if (!frag) return HttpResponse::problem(400, "bad SDP fragment: " + frag.error());
+    const std::string* if_match = req.header("If-Match");
+    bool etag_matches = if_match && (*if_match == "*" || *if_match == s.etag);
+    bool restart = frag->ice_ufrag && frag->ice_pwd &&
+                   (*frag->ice_ufrag != s.remote_ufrag || *frag->ice_pwd != s.remote_pwd);
+    // RFC 9725 section 4.3.2: an ICE restart needs If-Match (428 without); section 4.3.1:
+    // a wrong entity tag is 412 for trickle and restart alike.
+    if (restart && !if_match) return HttpResponse::problem(428, "an ICE restart needs If-Match");
+    if (if_match && !etag_matches)
+      return HttpResponse::problem(412, "If-Match does not match the ICE session");
+    // A fragment for another media section than the one we answered is a conflict with the
+    // session's state (409), as is one whose ufrag names an ICE generation we do not have.
+    for (const auto& mid : frag->mids)
+      if (!mid.empty() && mid != s.mid)
+        return HttpResponse::problem(409, "the fragment's mid is not the session's");
+    if (restart) return ice_restart(now, s, *frag);
+    if (frag->ice_ufrag && *frag->ice_ufrag != s.remote_ufrag)
+      return HttpResponse::problem(409, "the fragment's ice-ufrag is not the session's");
+    for (const auto& c : frag->candidates)
+      (void)s.pc->add_remote_candidate(now, ice::format_candidate(c));  // mDNS: unresolved
+    if (frag->end_of_candidates) (void)s.pc->add_remote_candidate(now, "end-of-candidates");
+    mark(s);
+    HttpResponse r;
+    r.status = 204;
+    return r;
+  }
+
+  // RFC 9725 section 4.3.2 and RFC 8445 section 9: new credentials on both sides; our answer
+  // is a fragment with ours and our candidates, and the session gets a new ETag.
+  HttpResponse ice_restart(Instant now, Session& s, const SdpFrag& frag) {
+    if (s.pc->state() == peer::PeerState::failed || s.pc->state() == peer::PeerState::closed)
+      return HttpResponse::problem(409, "the session is closing");
+    auto offer = sdp::parse_sdp(s.offer);
+    if (!offer || !offer->data_section())
+      return HttpResponse::problem(409, "the session cannot restart");
+    // The offer the restart implies: the first one with the new credentials and candidates.
+    sdp::MediaSection& data = *offer->data_section();
+    data.ice_ufrag = *frag.ice_ufrag;
+    data.ice_pwd = *frag.ice_pwd;
+    if (offer->ice_ufrag) offer->ice_ufrag = *frag.ice_ufrag;
+    if (offer->ice_pwd) offer->ice_pwd = *frag.ice_pwd;
+    data.candidates.clear();
+    for (const auto& c : frag.candidates)
+      if (!c.hostname) data.candidates.push_back(c);
+    data.end_of_candidates = frag.end_of_candidates;
+    offer->end_of_candidates = false;
+    std::string new_offer = sdp::write_sdp(*offer);
+    s.pc->restart_ice(now);
+    Status st = s.pc->set_remote_description(now, new_offer);
+    if (!st)
+      return HttpResponse::problem(400, std::string("unusable restart: ") + st.error().reason);
+    auto answer = s.pc->create_answer(now);
+    if (!answer)
+      return HttpResponse::problem(400, std::string("cannot answer: ") + answer.error().reason);
+    if (auto it = by_ufrag.find(s.local_ufrag); it != by_ufrag.end() && it->second == s.id)
+      by_ufrag.erase(it);
+    const auto& creds = s.pc->ice().local_credentials();
+    s.local_ufrag = creds.ufrag;
+    by_ufrag[s.local_ufrag] = s.id;
+    s.offer = std::move(new_offer);
+    s.remote_ufrag = *frag.ice_ufrag;
+    s.remote_pwd = *frag.ice_pwd;
+    s.etag = make_etag(rng);
+    mark(s);
+    HttpResponse r;
+    r.status = 200;
+    r.set_header("Content-Type", "application/trickle-ice-sdpfrag");
+    r.set_header("ETag", s.etag);
+    r.body = write_sdpfrag(creds.ufrag, creds.pwd, s.mid, announced_candidates(*s.pc));
+    return r;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Datagrams
+
+  void handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
+                       ByteView data) {
+    Session* target = nullptr;
+    if (stun::looks_like_stun(data)) {
+      auto msg = stun::Message::parse(data);
+      if (msg && msg->method() == stun::Method::binding && msg->cls() == stun::Class::request) {
+        // RFC 8445 section 7.3: USERNAME is "<our ufrag>:<their ufrag>".
+        auto username = msg->username();
+        if (username) {
+          std::string ufrag(username->substr(0, username->find(':')));
+          if (auto it = by_ufrag.find(ufrag); it != by_ufrag.end())
+            target = find_session(it->second);
+        }
+        if (!target) {
+          ++counters.packets_unknown;
+          return;
+        }
+        uint32_t before = target->pc->ice().stats().requests_received;
+        target->pc->handle_datagram(now, local, from, data);
+        // Only a check that passed MESSAGE-INTEGRITY teaches a path.
+        if (target->pc->ice().stats().requests_received != before) learn_path(*target, local, from);
+        mark(*target);
+        return;
+      }
+    }
+    if (auto it = by_path.find(Path{local, from}); it != by_path.end())
+      target = find_session(it->second);
+    if (!target) {
+      ++counters.packets_unknown;
+      return;
+    }
+    target->pc->handle_datagram(now, local, from, data);
+    mark(*target);
+  }
+
+  void write_metrics(std::string& out) const {
+    auto metric = [&](const char* name, const char* type, const char* help, auto value) {
+      out += "# HELP ";
+      out += name;
+      out += ' ';
+      out += help;
+      out += "\n# TYPE ";
+      out += name;
+      out += ' ';
+      out += type;
+      out += '\n';
+      out += name;
+      out += ' ';
+      out += std::to_string(value);
+      out += '\n';
+    };
+    size_t online = 0;
+    for (const auto& [id, d] : devices)
+      if (d.status == DeviceStatus::live) ++online;
+    metric("cellrtc_devices_online", "gauge", "Devices streaming now.", online);
+    metric("cellrtc_viewers", "gauge", "Viewing sessions now.", count_sessions(SessionKind::view));
+    metric("cellrtc_frames_in_total", "counter", "Frames received from devices.",
+           counters.frames_in);
+    metric("cellrtc_frames_out_total", "counter", "Frames sent to viewers.", counters.frames_out);
+    metric("cellrtc_bytes_in_total", "counter", "Frame bytes received from devices.",
+           counters.bytes_in);
+    metric("cellrtc_bytes_out_total", "counter", "Frame bytes sent to viewers.",
+           counters.bytes_out);
+    metric("cellrtc_frames_dropped_total", "counter",
+           "Frames replaced by a newer one in a viewer's queue before they were sent.",
+           counters.frames_dropped);
+    metric("cellrtc_frames_invalid_total", "counter",
+           "Video messages from devices that were not frames.", counters.frames_invalid);
+    metric("cellrtc_dtls_failures_total", "counter", "Sessions that failed in DTLS.",
+           counters.dtls_failures);
+    metric("cellrtc_unknown_packets_total", "counter",
+           "Datagrams that belonged to no session (dropped).", counters.packets_unknown);
+    metric("cellrtc_control_invalid_total", "counter",
+           "Control messages that were not JSON objects with a type (ignored).",
+           counters.control_invalid);
+    out += "# HELP cellrtc_sessions_total WHIP (publish) and WHEP (view) sessions created.\n";
+    out += "# TYPE cellrtc_sessions_total counter\n";
+    out += "cellrtc_sessions_total{kind=\"publish\"} " + std::to_string(counters.sessions_publish) +
+           "\n";
+    out += "cellrtc_sessions_total{kind=\"view\"} " + std::to_string(counters.sessions_view) + "\n";
+  }
+
+  void after_input(Instant now) {
+    flush(now);
+    sweep();
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+Relay::Relay(const ServerConfig& config, Random& rng, const dtls::Certificate& certificate)
+    : impl_(std::make_unique<Impl>(config, rng, certificate)) {}
+
+Relay::~Relay() = default;
+
+void Relay::set_unix_time(std::function<int64_t()> unix_time_us) {
+  if (unix_time_us) impl_->unix_time = std::move(unix_time_us);
+}
+
+Status Relay::add_media_socket(Instant now, const SocketAddress& bound) {
+  (void)now;
+  if (bound.port() == 0) return Error{Errc::invalid_argument, "media socket without a port"};
+  if (std::find(impl_->sockets.begin(), impl_->sockets.end(), bound) != impl_->sockets.end())
+    return Error{Errc::invalid_argument, "media socket added twice"};
+  impl_->sockets.push_back(bound);
+  return {};
+}
+
+bool Relay::serves(std::string_view path) {
+  return path == "/whip" || path.starts_with("/whip/") || path.starts_with("/whep/") ||
+         path.starts_with("/api/");
+}
+
+HttpResponse Relay::handle_http(Instant now, const HttpRequest& request) {
+  HttpResponse r = impl_->route(now, request);
+  if (request.method != "OPTIONS") add_cors_headers(impl_->config.http.cors_origins, request, r);
+  impl_->after_input(now);
+  return r;
+}
+
+void Relay::handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
+                            ByteView data) {
+  impl_->handle_datagram(now, local, from, data);
+  impl_->after_input(now);
+}
+
+void Relay::handle_timeout(Instant now) {
+  for (auto& [id, s] : impl_->sessions) {
+    if (s->ended) continue;
+    if (!s->connected && now - s->created >= kConnectTimeout) {
+      impl_->end_session(now, *s);
+      continue;
+    }
+    if (auto t = s->pc->next_timeout(); t && *t <= now) {
+      s->pc->handle_timeout(now);
+      impl_->mark(*s);
+    }
+  }
+  for (auto& [id, d] : impl_->devices)
+    impl_->device_timers(now, d);
+  impl_->after_input(now);
+}
+
+std::optional<Transmit> Relay::poll_transmit() {
+  if (impl_->transmits.empty()) return std::nullopt;
+  Transmit t = std::move(impl_->transmits.front());
+  impl_->transmits.pop_front();
+  return t;
+}
+
+std::optional<Instant> Relay::next_timeout() const {
+  std::optional<Instant> t;
+  for (const auto& [id, s] : impl_->sessions) {
+    if (s->ended) continue;
+    t = earliest(t, s->pc->next_timeout());
+    if (!s->connected) t = earliest(t, std::optional<Instant>(s->created + kConnectTimeout));
+  }
+  for (const auto& [id, d] : impl_->devices)
+    t = earliest(t, impl_->device_deadline(d));
+  return t;
+}
+
+std::optional<RelayEvent> Relay::poll_event() {
+  if (impl_->events.empty()) return std::nullopt;
+  RelayEvent e = std::move(impl_->events.front());
+  impl_->events.pop_front();
+  return e;
+}
+
+std::string Relay::devices_event_json(Instant now) const {
+  (void)now;
+  return dump_json({{"type", "devices"}, {"devices", impl_->devices_json()}});
+}
+
+void Relay::write_metrics(std::string& out) const {
+  impl_->write_metrics(out);
+}
+
+void Relay::close_all(Instant now) {
+  for (auto& [id, s] : impl_->sessions)
+    impl_->end_session(now, *s);
+  for (auto& [id, d] : impl_->devices) {
+    d.grace_until.reset();
+    d.last_frame.reset();
+    impl_->set_status(now, d, DeviceStatus::offline);
+  }
+  impl_->after_input(now);
+}
+
+}  // namespace cellrtc::server

@@ -1,0 +1,253 @@
+// Whole WHIP/WHEP calls through the relay under virtual time: a device publishes, viewers
+// watch, frames fan out; reconnects within and past the grace period; the control channel.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "support/relay_scenario.h"
+
+namespace cellrtc::testing {
+namespace {
+
+// Sequence numbers strictly increasing (in order, no duplicates).
+bool strictly_increasing(const std::vector<media::FrameHeader>& frames) {
+  for (size_t i = 1; i < frames.size(); ++i)
+    if (frames[i].sequence <= frames[i - 1].sequence) return false;
+  return true;
+}
+
+std::vector<std::string> states(const RelayClient& viewer) {
+  std::vector<std::string> out;
+  for (const auto& m : viewer.control_messages("state"))
+    out.push_back(m.value("state", ""));
+  return out;
+}
+
+TEST(RelayCall, FramesReachEveryViewerInOrderWithoutDuplicates) {
+  RelayScenario s(relay_test_config());
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  std::vector<RelayClient*> viewers;
+  for (int i = 0; i < 3; ++i) {
+    auto& v =
+        s.add_client("viewer" + std::to_string(i), ("192.0.2." + std::to_string(10 + i)).c_str());
+    ASSERT_EQ(s.connect(v, "/whep/cam1", "").status, 201);
+    viewers.push_back(&v);
+  }
+  std::vector<RelayClient*> all = viewers;
+  all.push_back(&device);
+  ASSERT_TRUE(s.run_until_open(all));
+
+  s.stream(device, 1, 30, milliseconds(100));
+  ASSERT_TRUE(s.net.run_until(
+      [&] {
+        for (auto* v : viewers)
+          if (v->frames().size() < 30) return false;
+        return true;
+      },
+      s.net.now() + seconds(10)));
+  for (auto* v : viewers) {
+    auto frames = v->frames();
+    ASSERT_EQ(frames.size(), 30u);
+    EXPECT_TRUE(strictly_increasing(frames));
+    EXPECT_EQ(frames.front().sequence, 1u);
+    EXPECT_EQ(frames.back().sequence, 30u);
+    EXPECT_EQ(states(*v).back(), "live");
+  }
+  std::string metrics;
+  s.relay->relay.write_metrics(metrics);
+  EXPECT_NE(metrics.find("cellrtc_frames_in_total 30\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("cellrtc_frames_out_total 90\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("cellrtc_viewers 3\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("cellrtc_devices_online 1\n"), std::string::npos) << metrics;
+}
+
+TEST(RelayCall, SlowViewerGetsFewerFramesWithoutSlowingOthers) {
+  RelayScenario s(relay_test_config());
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  auto& fast = s.add_client("fast", "192.0.2.10");
+  sim::LinkConfig slow_down;
+  slow_down.delay = milliseconds(40);
+  slow_down.rate_bps = 150'000;  // a tenth of the stream's 1.6 Mbit/s
+  slow_down.queue_limit_bytes = 256 * 1024;
+  sim::LinkConfig slow_up;
+  slow_up.delay = milliseconds(40);
+  auto& slow = s.add_client("slow", "192.0.2.11", sim::Attachment{slow_up, slow_down});
+  ASSERT_EQ(s.connect(fast, "/whep/cam1", "").status, 201);
+  ASSERT_EQ(s.connect(slow, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &fast, &slow}, seconds(20)));
+
+  const int kFrames = 50;
+  s.stream(device, 1, kFrames, milliseconds(100), 20'000);
+  ASSERT_TRUE(
+      s.net.run_until([&] { return fast.frames().size() >= kFrames; }, s.net.now() + seconds(15)));
+  (void)s.net.run_for(seconds(5));
+  auto fast_frames = fast.frames();
+  auto slow_frames = slow.frames();
+  EXPECT_EQ(fast_frames.size(), static_cast<size_t>(kFrames));
+  EXPECT_TRUE(strictly_increasing(fast_frames));
+  EXPECT_TRUE(strictly_increasing(slow_frames));
+  EXPECT_GT(slow_frames.size(), 0u);
+  EXPECT_LT(slow_frames.size(), static_cast<size_t>(kFrames) / 2) << slow_frames.size();
+  // The newest frame reaches the slow viewer in the end: the last one it got is the last sent.
+  ASSERT_FALSE(slow_frames.empty());
+  EXPECT_EQ(slow_frames.back().sequence, static_cast<uint32_t>(kFrames));
+  std::string metrics;
+  s.relay->relay.write_metrics(metrics);
+  EXPECT_NE(metrics.find("cellrtc_frames_in_total 50\n"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("cellrtc_frames_dropped_total 0\n"), std::string::npos) << metrics;
+}
+
+TEST(RelayCall, NewViewerGetsTheLatestFrameAtOnce) {
+  RelayScenario s(relay_test_config());
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device}));
+  s.stream(device, 100, 5, milliseconds(100));
+  (void)s.net.run_for(seconds(2));  // the device stops sending
+  auto& late = s.add_client("late", "192.0.2.20");
+  ASSERT_EQ(s.connect(late, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&late}));
+  ASSERT_TRUE(s.net.run_until([&] { return !late.frames().empty(); }, s.net.now() + seconds(2)));
+  EXPECT_EQ(late.frames().front().sequence, 104u);
+  EXPECT_EQ(states(late).front(), "live");
+}
+
+TEST(RelayCall, DeviceRepublishesWithinGraceAndFramesResume) {
+  RelayScenario s(relay_test_config());
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  auto& viewer = s.add_client("viewer", "192.0.2.10");
+  ASSERT_EQ(s.connect(viewer, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &viewer}));
+  s.stream(device, 1, 10, milliseconds(100));
+  ASSERT_TRUE(
+      s.net.run_until([&] { return viewer.frames().size() >= 10; }, s.net.now() + seconds(5)));
+
+  // The device's connection ends (DTLS close_notify), and it comes back 3 s later.
+  device.ep->pc.close(s.net.now());
+  s.net.wake(*device.ep);
+  ASSERT_TRUE(s.net.run_until([&] { return states(viewer).back() == "reconnecting"; },
+                              s.net.now() + seconds(5)));
+  (void)s.net.run_for(seconds(3));
+  s.renew(device);
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device}));
+  s.stream(device, 11, 10, milliseconds(100));
+  ASSERT_TRUE(
+      s.net.run_until([&] { return viewer.frames().size() >= 20; }, s.net.now() + seconds(5)));
+  auto frames = viewer.frames();
+  EXPECT_TRUE(strictly_increasing(frames));
+  EXPECT_EQ(frames.back().sequence, 20u);
+  EXPECT_EQ(states(viewer), (std::vector<std::string>{"offline", "live", "reconnecting", "live"}));
+  // Same viewer session all along: one WHEP session was ever made.
+  std::string metrics;
+  s.relay->relay.write_metrics(metrics);
+  EXPECT_NE(metrics.find("cellrtc_sessions_total{kind=\"view\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics.find("cellrtc_sessions_total{kind=\"publish\"} 2\n"), std::string::npos);
+  auto device_events = s.relay->events_of("device", "cam1");
+  ASSERT_EQ(device_events.size(), 3u);
+  EXPECT_EQ(device_events[1]["state"], "reconnecting");
+  EXPECT_EQ(device_events[2]["state"], "live");
+}
+
+TEST(RelayCall, DeviceGoneAfterGraceIsOffline) {
+  auto config = relay_test_config();
+  config.relay.reconnect_grace = seconds(5);
+  RelayScenario s(config);
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  auto& viewer = s.add_client("viewer", "192.0.2.10");
+  ASSERT_EQ(s.connect(viewer, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &viewer}));
+  s.stream(device, 1, 3, milliseconds(100));
+  (void)s.net.run_for(seconds(1));
+  auto del = s.request("DELETE", device.location);
+  EXPECT_EQ(del.status, 200);
+  (void)s.net.run_for(seconds(4));
+  EXPECT_EQ(states(viewer).back(), "reconnecting");
+  (void)s.net.run_for(seconds(2));
+  EXPECT_EQ(states(viewer).back(), "offline");
+  EXPECT_TRUE(viewer.open());  // the viewer session stays, waiting for the device
+  auto devices = nlohmann::json::parse(s.request("GET", "/api/devices").body);
+  EXPECT_EQ(devices[0]["state"], "offline");
+  EXPECT_EQ(devices[0]["online"], false);
+  EXPECT_EQ(devices[0]["viewers"], 1);
+}
+
+TEST(RelayCall, ControlChannel) {
+  RelayScenario s(relay_test_config());
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  auto& viewer = s.add_client("viewer", "192.0.2.10");
+  ASSERT_EQ(s.connect(viewer, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &viewer}));
+
+  // The device answers pings; the relay turns the pong into a clock offset for viewers.
+  ASSERT_TRUE(s.net.run_until([&] { return !device.control_messages("ping").empty(); },
+                              s.net.now() + seconds(6)));
+  auto ping = device.control_messages("ping").front();
+  const int64_t device_clock_offset = 1'000'000'000;
+  s.send_control(device, nlohmann::json{{"type", "pong"},
+                                        {"t", ping["t"]},
+                                        {"now_us", s.net.now().us() + device_clock_offset}}
+                             .dump());
+  ASSERT_TRUE(s.net.run_until([&] { return !viewer.control_messages("clock").empty(); },
+                              s.net.now() + seconds(2)));
+  int64_t offset = viewer.control_messages("clock").front()["offset_us"];
+  // Half the round trip of error at most (the pong was sent on arrival of the ping).
+  EXPECT_NEAR(static_cast<double>(offset), static_cast<double>(device_clock_offset), 60'000);
+
+  // Receiver reports while frames arrive.
+  s.stream(device, 1, 20, milliseconds(100));
+  (void)s.net.run_for(seconds(3));
+  auto reports = device.control_messages("report");
+  ASSERT_GE(reports.size(), 1u);
+  EXPECT_GT(reports.front()["frames"].get<int>(), 0);
+  EXPECT_TRUE(reports.front().contains("latency_ms"));
+  EXPECT_EQ(reports.front()["lost"], 0);
+
+  // Telemetry to viewers and events.
+  std::string telemetry = R"({"type":"telemetry","fps":9.8,"kbps":410})";
+  s.send_control(device, telemetry);
+  ASSERT_TRUE(s.net.run_until([&] { return !viewer.control_messages("telemetry").empty(); },
+                              s.net.now() + seconds(2)));
+  EXPECT_EQ(viewer.control_messages("telemetry").front()["fps"], 9.8);
+  auto tev = s.relay->events_of("telemetry", "cam1");
+  ASSERT_EQ(tev.size(), 1u);
+  EXPECT_EQ(tev[0]["kbps"], 410);
+  EXPECT_FALSE(s.relay->events_of("stats", "cam1").empty());
+
+  // Viewer commands reach the device, rebuilt from known fields; pings are answered.
+  s.send_control(viewer, R"({"type":"set","fps":5,"evil":"x"})");
+  s.send_control(viewer, R"({"type":"ping","t":7})");
+  ASSERT_TRUE(s.net.run_until([&] { return !device.control_messages("set").empty(); },
+                              s.net.now() + seconds(2)));
+  auto set = device.control_messages("set").front();
+  EXPECT_EQ(set["fps"], 5);
+  EXPECT_FALSE(set.contains("evil"));
+  ASSERT_TRUE(s.net.run_until([&] { return !viewer.control_messages("pong").empty(); },
+                              s.net.now() + seconds(2)));
+  EXPECT_EQ(viewer.control_messages("pong").front()["t"], 7);
+}
+
+TEST(RelayCall, ViewerControlRefusedWhenDisabled) {
+  auto config = relay_test_config();
+  config.relay.viewer_control = false;
+  RelayScenario s(config);
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  auto& viewer = s.add_client("viewer", "192.0.2.10");
+  ASSERT_EQ(s.connect(viewer, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &viewer}));
+  s.send_control(viewer, R"({"type":"snapshot"})");
+  ASSERT_TRUE(s.net.run_until([&] { return !viewer.control_messages("error").empty(); },
+                              s.net.now() + seconds(2)));
+  EXPECT_EQ(viewer.control_messages("error").front()["reason"], "viewer control is disabled");
+  (void)s.net.run_for(seconds(1));
+  EXPECT_TRUE(device.control_messages("snapshot").empty());
+}
+
+}  // namespace
+}  // namespace cellrtc::testing
