@@ -130,7 +130,8 @@ function renderPlayer() {
   $('o-latency').textContent = fmt(s.latencyMs, 0, ' ms');
   $('o-age').textContent = fmt(s.ageMs, 0, ' ms');
   $('o-seq').textContent = s.lastSeq === null ? '—' : String(s.lastSeq);
-  $('o-dropped').textContent = `${s.framesSkipped} skipped, ${s.framesMissing} missing`;
+  $('o-dropped').textContent =
+      s.framesReceived > 0 ? `${s.framesSkipped} skipped, ${s.framesMissing} missing` : '—';
 
   const notice = $('notice');
   const text = player.notice() || lastDecoderError;
