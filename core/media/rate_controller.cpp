@@ -87,7 +87,7 @@ void RateController::on_link_sample(Instant now, const LinkSample& s) {
 
   if (rtt_queue || buffer_queue) {
     decrease(now, capacity);
-  } else if (dt.count() > 0) {
+  } else if (dt.count() > 0 && !(hold_increase_until_ && now < *hold_increase_until_)) {
     // Increase: 8 % per RTT, and never far above what the path has shown it delivers (when
     // we send less than it could, the delivery rate is our own rate; allow headroom to probe).
     double rtt_s = std::chrono::duration<double>(srtt_.value_or(milliseconds(200))).count();
@@ -108,8 +108,11 @@ void RateController::on_link_sample(Instant now, const LinkSample& s) {
 
 void RateController::on_receiver_report(Instant now, Duration capture_to_arrival) {
   if (capture_to_arrival > config_.max_arrival_latency) {
+    hold_increase_until_ = now + config_.late_report_hold;
     decrease(now, 0);
     retarget();
+  } else {
+    hold_increase_until_.reset();
   }
 }
 

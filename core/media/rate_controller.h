@@ -34,6 +34,9 @@ struct RateControllerConfig {
   Duration rtt_excess_threshold = milliseconds(80);
   // Capture-to-arrival latency reported by the receiver above which we back off.
   Duration max_arrival_latency = milliseconds(800);
+  // After a report of late arrival, no increase for this long (receivers report about once a
+  // second): probing further while frames already arrive late only deepens the queue.
+  Duration late_report_hold = milliseconds(1200);
 };
 
 struct LinkSample {
@@ -81,6 +84,7 @@ class RateController {
   double bitrate_;
   std::optional<Instant> last_update_;
   std::optional<Instant> last_decrease_;
+  std::optional<Instant> hold_increase_until_;  // after a late receiver report
   std::optional<Duration> srtt_;
   struct RttSample {
     Instant at;

@@ -1,0 +1,614 @@
+#include "core/media/control_message.h"
+
+#include <cmath>
+
+namespace cellrtc::media {
+
+namespace {
+
+ControlError error_at(Errc code, const char* reason, size_t offset) {
+  return ControlError{code, reason, offset};
+}
+
+// A recursive-descent reader of the JSON subset above (RFC 8259 grammar).
+class Reader {
+ public:
+  explicit Reader(std::string_view text) : text_(text) {}
+
+  ControlResult<ControlObject> read_document() {
+    skip_space();
+    if (at_end()) return fail(Errc::truncated, "empty message");
+    if (peek() != '{') return fail(Errc::malformed, "a control message must be a JSON object");
+    ControlObject object;
+    if (auto s = read_object(object.fields, 0); !s) return s.error();
+    skip_space();
+    if (!at_end()) return fail(Errc::malformed, "text after the object");
+    return object;
+  }
+
+ private:
+  bool at_end() const { return pos_ >= text_.size(); }
+  char peek() const { return text_[pos_]; }
+  ControlError fail(Errc code, const char* reason) const { return error_at(code, reason, pos_); }
+
+  void skip_space() {
+    while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r'))
+      ++pos_;
+  }
+
+  // At '{'. depth 0 is the message, 1 a nested object (the deepest allowed).
+  Result<void, ControlError> read_object(std::vector<ControlField>& fields, int depth) {
+    ++pos_;  // '{'
+    skip_space();
+    if (at_end()) return fail(Errc::truncated, "object not closed");
+    if (peek() == '}') {
+      ++pos_;
+      return {};
+    }
+    for (;;) {
+      skip_space();
+      if (at_end()) return fail(Errc::truncated, "object not closed");
+      if (peek() != '"') return fail(Errc::malformed, "expected a member name in quotes");
+      if (fields.size() >= kMaxControlFields)
+        return fail(Errc::limit_exceeded, "too many members in an object");
+      ControlField field;
+      if (auto s = read_string(field.key); !s) return s.error();
+      skip_space();
+      if (at_end()) return fail(Errc::truncated, "object not closed");
+      if (peek() != ':') return fail(Errc::malformed, "expected ':' after a member name");
+      ++pos_;
+      skip_space();
+      if (auto s = read_value(field.value, depth); !s) return s.error();
+      fields.push_back(std::move(field));
+      skip_space();
+      if (at_end()) return fail(Errc::truncated, "object not closed");
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      if (peek() == '}') {
+        ++pos_;
+        return {};
+      }
+      return fail(Errc::malformed, "expected ',' or '}' after a member");
+    }
+  }
+
+  Result<void, ControlError> read_value(ControlValue& value, int depth) {
+    if (at_end()) return fail(Errc::truncated, "member without a value");
+    char c = peek();
+    if (c == '"') {
+      value.kind = ControlValue::Kind::string;
+      return read_string(value.text);
+    }
+    if (c == '{') {
+      if (depth >= 1) return fail(Errc::unsupported, "objects nest at most one level");
+      value.kind = ControlValue::Kind::object;
+      return read_object(value.fields, depth + 1);
+    }
+    if (c == '[') return fail(Errc::unsupported, "arrays are not used in control messages");
+    if (c == '-' || (c >= '0' && c <= '9')) return read_number(value);
+    if (literal("true")) {
+      value.kind = ControlValue::Kind::boolean;
+      value.boolean = true;
+      return {};
+    }
+    if (literal("false")) {
+      value.kind = ControlValue::Kind::boolean;
+      value.boolean = false;
+      return {};
+    }
+    if (literal("null")) {
+      value.kind = ControlValue::Kind::null;
+      return {};
+    }
+    return fail(Errc::malformed, "expected a value");
+  }
+
+  bool literal(std::string_view word) {
+    if (text_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+
+  static bool digit(char c) { return c >= '0' && c <= '9'; }
+
+  // RFC 8259 section 6: -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?
+  Result<void, ControlError> read_number(ControlValue& value) {
+    size_t start = pos_;
+    bool negative = false;
+    if (peek() == '-') {
+      negative = true;
+      ++pos_;
+    }
+    if (at_end() || !digit(peek())) return fail(Errc::malformed, "a number needs digits");
+    uint64_t mantissa = 0;
+    int exponent10 = 0;
+    int significant = 0;
+    auto take_digit = [&](char d, bool fraction) {
+      if (significant < 19) {
+        mantissa = mantissa * 10 + static_cast<uint64_t>(d - '0');
+        if (mantissa != 0) ++significant;
+        if (fraction) --exponent10;
+      } else if (!fraction) {
+        ++exponent10;  // digits beyond what a uint64 holds only scale the value
+      }
+    };
+    if (peek() == '0') {
+      ++pos_;
+      if (!at_end() && digit(peek())) return fail(Errc::malformed, "a number has a leading zero");
+    } else {
+      while (!at_end() && digit(peek()))
+        take_digit(text_[pos_++], false);
+    }
+    if (!at_end() && peek() == '.') {
+      ++pos_;
+      if (at_end() || !digit(peek())) return fail(Errc::malformed, "a fraction needs digits");
+      while (!at_end() && digit(peek()))
+        take_digit(text_[pos_++], true);
+    }
+    if (!at_end() && (peek() == 'e' || peek() == 'E')) {
+      ++pos_;
+      bool negative_exponent = false;
+      if (!at_end() && (peek() == '+' || peek() == '-')) negative_exponent = text_[pos_++] == '-';
+      if (at_end() || !digit(peek())) return fail(Errc::malformed, "an exponent needs digits");
+      int e = 0;
+      while (!at_end() && digit(peek())) {
+        if (e < 10000) e = e * 10 + (text_[pos_] - '0');
+        ++pos_;
+      }
+      exponent10 += negative_exponent ? -e : e;
+    }
+    if (pos_ - start > 64) return error_at(Errc::limit_exceeded, "number too long", start);
+    double v = static_cast<double>(mantissa);
+    if (mantissa != 0) {
+      if (exponent10 > 308) return error_at(Errc::limit_exceeded, "number out of range", start);
+      if (exponent10 < -330) {
+        v = 0;
+      } else {
+        // Exact for the integers and short decimals control messages carry.
+        double scale = 1;
+        for (int i = 0; i < (exponent10 < 0 ? -exponent10 : exponent10); ++i)
+          scale *= 10;
+        v = exponent10 < 0 ? v / scale : v * scale;
+        if (std::isinf(v)) return error_at(Errc::limit_exceeded, "number out of range", start);
+      }
+    }
+    value.kind = ControlValue::Kind::number;
+    value.number = negative ? -v : v;
+    value.text.assign(text_.substr(start, pos_ - start));
+    return {};
+  }
+
+  static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  Result<uint32_t, ControlError> read_hex4() {
+    if (text_.size() - pos_ < 4) return fail(Errc::truncated, "\\u escape needs four hex digits");
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) {
+      int h = hex_value(text_[pos_ + static_cast<size_t>(i)]);
+      if (h < 0) return fail(Errc::malformed, "\\u escape needs four hex digits");
+      v = v * 16 + static_cast<uint32_t>(h);
+    }
+    pos_ += 4;
+    return v;
+  }
+
+  static void append_utf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+
+  // At '"'. RFC 8259 section 7: escapes, no raw control characters.
+  Result<void, ControlError> read_string(std::string& out) {
+    ++pos_;
+    for (;;) {
+      if (at_end()) return fail(Errc::truncated, "string not closed");
+      if (out.size() > kMaxControlStringBytes)
+        return fail(Errc::limit_exceeded, "string longer than 256 bytes");
+      char c = text_[pos_++];
+      if (c == '"') return {};
+      if (static_cast<unsigned char>(c) < 0x20)
+        return error_at(Errc::malformed, "control character in a string", pos_ - 1);
+      if (c != '\\') {
+        out.push_back(c);
+        continue;
+      }
+      if (at_end()) return fail(Errc::truncated, "string not closed");
+      char e = text_[pos_++];
+      switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+          out.push_back(e);
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'u': {
+          auto cp = read_hex4();
+          if (!cp) return cp.error();
+          uint32_t code = *cp;
+          if (code >= 0xDC00 && code <= 0xDFFF)
+            return fail(Errc::malformed, "lone low surrogate in \\u escape");
+          if (code >= 0xD800 && code <= 0xDBFF) {
+            if (!literal("\\u")) return fail(Errc::malformed, "high surrogate without its pair");
+            auto low = read_hex4();
+            if (!low) return low.error();
+            if (*low < 0xDC00 || *low > 0xDFFF)
+              return fail(Errc::malformed, "high surrogate without its pair");
+            code = 0x10000 + ((code - 0xD800) << 10) + (*low - 0xDC00);
+          }
+          append_utf8(out, code);
+          break;
+        }
+        default:
+          return error_at(Errc::malformed, "unknown escape in a string", pos_ - 1);
+      }
+    }
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
+ControlError field_error(const char* reason) {
+  return ControlError{Errc::malformed, reason, 0};
+}
+
+// A whole number in [min, max] or absent; anything else is an error with `reason`.
+template <class T>
+Result<void, ControlError> read_whole(const ControlObject& o, std::string_view key, double max,
+                                      T& out, const char* reason) {
+  const ControlValue* v = o.find(key);
+  if (!v || v->kind == ControlValue::Kind::null) return {};
+  if (!v->is_number() || v->number < 0 || v->number > max || v->number != std::floor(v->number))
+    return field_error(reason);
+  out = static_cast<T>(v->number);
+  return {};
+}
+
+Result<void, ControlError> read_fraction(const ControlObject& o, std::string_view key, double max,
+                                         double& out, const char* reason) {
+  const ControlValue* v = o.find(key);
+  if (!v || v->kind == ControlValue::Kind::null) return {};
+  if (!v->is_number() || v->number < 0 || v->number > max) return field_error(reason);
+  out = v->number;
+  return {};
+}
+
+// --- writing
+
+class Writer {
+ public:
+  Writer() {
+    out_.reserve(128);
+    out_.push_back('{');
+  }
+  Writer& string(std::string_view key, std::string_view value) {
+    this->key(key);
+    quoted(value);
+    return *this;
+  }
+  Writer& number(std::string_view key, double value) {
+    this->key(key);
+    out_ += format_control_number(value);
+    return *this;
+  }
+  Writer& raw(std::string_view key, std::string_view json) {
+    this->key(key);
+    out_ += json;
+    return *this;
+  }
+  std::string finish() && {
+    out_.push_back('}');
+    return std::move(out_);
+  }
+
+ private:
+  void key(std::string_view k) {
+    if (out_.size() > 1) out_.push_back(',');
+    quoted(k);
+    out_.push_back(':');
+  }
+  void quoted(std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    if (s.size() > kMaxControlStringBytes) s = s.substr(0, kMaxControlStringBytes);
+    out_.push_back('"');
+    for (char c : s) {
+      auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out_.push_back('\\');
+        out_.push_back(c);
+      } else if (u < 0x20) {
+        out_ += "\\u00";
+        out_.push_back(kHex[u >> 4]);
+        out_.push_back(kHex[u & 15]);
+      } else {
+        out_.push_back(c);
+      }
+    }
+    out_.push_back('"');
+  }
+  std::string out_;
+};
+
+void append_unsigned(std::string& out, uint64_t v) {
+  char digits[24];
+  size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n > 0)
+    out.push_back(digits[--n]);
+}
+
+}  // namespace
+
+const ControlValue* ControlObject::find(std::string_view key) const {
+  for (const auto& f : fields)
+    if (f.key == key) return &f.value;
+  return nullptr;
+}
+
+ControlResult<ControlObject> parse_control_object(std::string_view text) {
+  if (text.size() > kMaxControlMessageBytes)
+    return error_at(Errc::limit_exceeded, "control message longer than 4096 bytes",
+                    kMaxControlMessageBytes);
+  return Reader(text).read_document();
+}
+
+ControlResult<DeviceMessage> decode_device_message(std::string_view text) {
+  auto object = parse_control_object(text);
+  if (!object) return object.error();
+  return decode_device_message(*object);
+}
+
+ControlResult<DeviceMessage> decode_device_message(const ControlObject& o) {
+  const ControlValue* type = o.find("type");
+  if (!type) return field_error("message without a \"type\"");
+  if (!type->is_string()) return field_error("\"type\" must be a string");
+  const std::string& t = type->text;
+  if (t == "ping") {
+    const ControlValue* v = o.find("t");
+    PingMessage ping;
+    if (v) {
+      if (v->kind == ControlValue::Kind::object) return field_error("ping.t must not be an object");
+      ping.t = *v;
+    }
+    return DeviceMessage{std::move(ping)};
+  }
+  if (t == "set") {
+    SetMessage set;
+    if (auto s = read_fraction(o, "fps", 1000, set.fps, "set.fps must be a number from 0 to 1000");
+        !s)
+      return s.error();
+    if (auto s =
+            read_whole(o, "quality", 100, set.quality, "set.quality must be a whole number 0..100");
+        !s)
+      return s.error();
+    if (auto s =
+            read_whole(o, "width", 65535, set.width, "set.width must be a whole number 0..65535");
+        !s)
+      return s.error();
+    if (auto s = read_whole(o, "height", 65535, set.height,
+                            "set.height must be a whole number 0..65535");
+        !s)
+      return s.error();
+    return DeviceMessage{set};
+  }
+  if (t == "snapshot") return DeviceMessage{SnapshotMessage{}};
+  if (t == "report") {
+    ReportMessage r;
+    constexpr double k32 = 4294967295.0;
+    if (auto s = read_whole(o, "seq", k32, r.seq, "report.seq must be a whole number"); !s)
+      return s.error();
+    if (auto s = read_whole(o, "frames", k32, r.frames, "report.frames must be a whole number"); !s)
+      return s.error();
+    if (auto s = read_whole(o, "bytes", 9007199254740992.0, r.bytes,
+                            "report.bytes must be a whole number");
+        !s)
+      return s.error();
+    if (auto s = read_whole(o, "interval_ms", k32, r.interval_ms,
+                            "report.interval_ms must be a whole number");
+        !s)
+      return s.error();
+    if (auto s = read_whole(o, "lost", k32, r.lost, "report.lost must be a whole number"); !s)
+      return s.error();
+    if (const ControlValue* v = o.find("latency_ms"); v && v->kind != ControlValue::Kind::null) {
+      // Latency comes from two clocks and an offset: a slightly negative value is rounding.
+      if (!v->is_number() || v->number > k32 || v->number < -k32)
+        return field_error("report.latency_ms must be a number");
+      r.latency_ms = v->number < 0 ? 0u : static_cast<uint32_t>(v->number);
+    }
+    return DeviceMessage{r};
+  }
+  return DeviceMessage{UnknownMessage{t}};
+}
+
+ControlResult<TelemetryMessage> decode_telemetry(const ControlObject& o) {
+  const ControlValue* type = o.find("type");
+  if (!type || !type->is_string() || type->text != "telemetry")
+    return field_error("not a telemetry message");
+  TelemetryMessage m;
+  if (auto s = read_fraction(o, "fps", 1000, m.fps, "telemetry.fps must be a number"); !s)
+    return s.error();
+  if (auto s = read_fraction(o, "kbps", 1e7, m.kbps, "telemetry.kbps must be a number"); !s)
+    return s.error();
+  uint32_t rtt = 0;
+  if (o.find("rtt_ms")) {
+    if (auto s = read_whole(o, "rtt_ms", 4294967295.0, rtt, "telemetry.rtt_ms must be whole"); !s)
+      return s.error();
+    m.rtt_ms = rtt;
+  }
+  if (auto s = read_whole(o, "quality", 100, m.quality, "telemetry.quality must be 0..100"); !s)
+    return s.error();
+  if (auto s = read_whole(o, "width", 65535, m.width, "telemetry.width must be whole"); !s)
+    return s.error();
+  if (auto s = read_whole(o, "height", 65535, m.height, "telemetry.height must be whole"); !s)
+    return s.error();
+  if (auto s = read_whole(o, "sent", 9007199254740992.0, m.sent, "telemetry.sent must be whole");
+      !s)
+    return s.error();
+  if (auto s = read_whole(o, "dropped", 9007199254740992.0, m.dropped,
+                          "telemetry.dropped must be whole");
+      !s)
+    return s.error();
+  if (const ControlValue* modem = o.find("modem")) {
+    if (modem->kind != ControlValue::Kind::object)
+      return field_error("telemetry.modem must be an object");
+    ControlObject inner{modem->fields};
+    ModemTelemetry mt;
+    for (const char* key : {"rssi_dbm", "bars"}) {
+      const ControlValue* v = inner.find(key);
+      if (!v) continue;
+      if (!v->is_number() || v->number < -1000 || v->number > 1000)
+        return field_error("telemetry.modem numbers must be -1000..1000");
+      (key[0] == 'r' ? mt.rssi_dbm : mt.bars) = static_cast<int>(v->number);
+    }
+    if (const ControlValue* v = inner.find("operator"); v && v->is_string())
+      mt.operator_name = v->text;
+    if (const ControlValue* v = inner.find("tech"); v && v->is_string()) mt.tech = v->text;
+    m.modem = std::move(mt);
+  }
+  return m;
+}
+
+std::string format_control_number(double value) {
+  std::string out;
+  if (!std::isfinite(value)) return "0";
+  if (value < 0) {
+    out.push_back('-');
+    value = -value;
+  }
+  if (value >= 9e15) value = 9e15;
+  // Three decimals, rounded, trailing zeros dropped.
+  auto scaled = static_cast<uint64_t>(std::llround(value * 1000));
+  append_unsigned(out, scaled / 1000);
+  uint64_t fraction = scaled % 1000;
+  if (fraction != 0) {
+    out.push_back('.');
+    char d[3] = {static_cast<char>('0' + fraction / 100),
+                 static_cast<char>('0' + fraction / 10 % 10),
+                 static_cast<char>('0' + fraction % 10)};
+    size_t n = 3;
+    while (n > 0 && d[n - 1] == '0')
+      --n;
+    out.append(d, n);
+  }
+  if (out == "-0") return "0";
+  return out;
+}
+
+std::string encode_pong(const ControlValue& t, Instant now) {
+  Writer w;
+  w.string("type", "pong");
+  switch (t.kind) {
+    case ControlValue::Kind::number:
+      w.raw("t", t.text);  // as it came
+      break;
+    case ControlValue::Kind::string:
+      w.string("t", t.text);
+      break;
+    case ControlValue::Kind::boolean:
+      w.raw("t", t.boolean ? "true" : "false");
+      break;
+    default:
+      w.raw("t", "null");
+      break;
+  }
+  std::string now_us;
+  if (now.us() < 0) {
+    now_us.push_back('-');
+    append_unsigned(now_us, static_cast<uint64_t>(-now.us()));
+  } else {
+    append_unsigned(now_us, static_cast<uint64_t>(now.us()));
+  }
+  w.raw("now_us", now_us);
+  return std::move(w).finish();
+}
+
+std::string encode_telemetry(const TelemetryMessage& m) {
+  Writer w;
+  w.string("type", "telemetry")
+      .number("fps", std::round(m.fps * 10) / 10)
+      .number("kbps", std::round(m.kbps));
+  if (m.rtt_ms) w.number("rtt_ms", *m.rtt_ms);
+  w.number("quality", m.quality)
+      .number("width", m.width)
+      .number("height", m.height)
+      .number("sent", static_cast<double>(m.sent))
+      .number("dropped", static_cast<double>(m.dropped));
+  if (m.modem) {
+    Writer inner;
+    if (m.modem->rssi_dbm) inner.number("rssi_dbm", *m.modem->rssi_dbm);
+    if (m.modem->bars) inner.number("bars", *m.modem->bars);
+    if (!m.modem->operator_name.empty()) inner.string("operator", m.modem->operator_name);
+    if (!m.modem->tech.empty()) inner.string("tech", m.modem->tech);
+    w.raw("modem", std::move(inner).finish());
+  }
+  return std::move(w).finish();
+}
+
+std::string encode_ping(uint64_t t) {
+  return std::move(Writer().string("type", "ping").number("t", static_cast<double>(t))).finish();
+}
+
+std::string encode_set(const SetMessage& set) {
+  Writer w;
+  w.string("type", "set");
+  if (set.fps > 0) w.number("fps", set.fps);
+  if (set.quality > 0) w.number("quality", set.quality);
+  if (set.width > 0) w.number("width", set.width);
+  if (set.height > 0) w.number("height", set.height);
+  return std::move(w).finish();
+}
+
+std::string encode_snapshot() {
+  return std::move(Writer().string("type", "snapshot")).finish();
+}
+
+std::string encode_report(const ReportMessage& r) {
+  Writer w;
+  w.string("type", "report")
+      .number("seq", r.seq)
+      .number("frames", r.frames)
+      .number("bytes", static_cast<double>(r.bytes))
+      .number("interval_ms", r.interval_ms);
+  if (r.latency_ms) w.number("latency_ms", *r.latency_ms);
+  w.number("lost", r.lost);
+  return std::move(w).finish();
+}
+
+}  // namespace cellrtc::media

@@ -1,0 +1,145 @@
+// The control channel's messages (docs/protocol.md, "Control channel"): one JSON object per
+// text message, at most 4096 bytes, every one with a "type". A small codec of its own, so the
+// device (ESP32 included: no exceptions, no JSON library) reads and writes them the same way.
+//
+// What it reads: a JSON object (RFC 8259) of numbers, strings, booleans and null, plus at most
+// one level of nested objects (telemetry's "modem"); arrays and deeper nesting are refused.
+// Limits: kMaxControlMessageBytes, kMaxControlFields per object, kMaxControlStringBytes per
+// string. Errors name what was wrong and where (byte offset).
+//
+//   auto object = parse_control_object(text);        // syntax
+//   auto message = decode_device_message(*object);   // what a device receives, typed
+//   std::string pong = encode_pong(ping.t, now);      // what it sends
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/common/result.h"
+#include "core/common/time.h"
+
+namespace cellrtc::media {
+
+constexpr size_t kMaxControlMessageBytes = 4096;
+constexpr size_t kMaxControlFields = 32;
+constexpr size_t kMaxControlStringBytes = 256;
+
+// A parse or decode error: a code, a literal reason, and the byte offset it was found at (for
+// decode errors, the offset is 0 and the reason names the field).
+struct ControlError {
+  Errc code = Errc::malformed;
+  const char* reason = "";
+  size_t offset = 0;
+};
+
+template <class T>
+using ControlResult = Result<T, ControlError>;
+
+struct ControlField;
+
+// One JSON value of a control message. Numbers keep their text as well, so a value that is
+// echoed (a ping's "t") goes back exactly as it came.
+struct ControlValue {
+  enum class Kind : uint8_t { null, boolean, number, string, object };
+  Kind kind = Kind::null;
+  bool boolean = false;
+  double number = 0;
+  std::string text;                  // a string's content, or a number's literal
+  std::vector<ControlField> fields;  // an object's members (one nesting level)
+
+  bool is_number() const { return kind == Kind::number; }
+  bool is_string() const { return kind == Kind::string; }
+};
+
+struct ControlField {
+  std::string key;
+  ControlValue value;
+};
+
+struct ControlObject {
+  std::vector<ControlField> fields;
+  // The first member named `key`, or null.
+  const ControlValue* find(std::string_view key) const;
+};
+
+ControlResult<ControlObject> parse_control_object(std::string_view text);
+
+// --- typed messages
+
+// Server -> device: answer with a pong at once.
+struct PingMessage {
+  ControlValue t;  // copied into the pong unchanged
+};
+// Viewer (through the server) -> device: limits; 0 or absent means automatic.
+struct SetMessage {
+  double fps = 0;
+  int quality = 0;
+  uint16_t width = 0;
+  uint16_t height = 0;
+};
+struct SnapshotMessage {};
+// Server -> device: what the server received in the last interval.
+struct ReportMessage {
+  uint32_t seq = 0;
+  uint32_t frames = 0;
+  uint64_t bytes = 0;
+  uint32_t interval_ms = 0;
+  std::optional<uint32_t> latency_ms;  // absent until the server has a clock offset
+  uint32_t lost = 0;
+};
+// A well-formed message of a type the device does not know: ignored (docs/protocol.md).
+struct UnknownMessage {
+  std::string type;
+};
+
+using DeviceMessage =
+    std::variant<PingMessage, SetMessage, SnapshotMessage, ReportMessage, UnknownMessage>;
+
+// What a device receives. Errors: no "type", or a known field of the wrong type or range
+// ("set.fps must be a number from 0 to 1000").
+ControlResult<DeviceMessage> decode_device_message(const ControlObject& object);
+ControlResult<DeviceMessage> decode_device_message(std::string_view text);
+
+struct ModemTelemetry {
+  std::optional<int> rssi_dbm;
+  std::optional<int> bars;
+  std::string operator_name;  // "operator" on the wire
+  std::string tech;           // "LTE", "GSM", ...
+};
+
+// Device -> server every 2 s.
+struct TelemetryMessage {
+  double fps = 0;
+  double kbps = 0;
+  std::optional<uint32_t> rtt_ms;
+  int quality = 0;
+  uint16_t width = 0;
+  uint16_t height = 0;
+  uint64_t sent = 0;
+  uint64_t dropped = 0;
+  std::optional<ModemTelemetry> modem;
+};
+
+// Writers. Strings are escaped (RFC 8259 section 7) and cut to kMaxControlStringBytes; the
+// result is at most kMaxControlMessageBytes.
+std::string encode_pong(const ControlValue& t, Instant now);
+std::string encode_telemetry(const TelemetryMessage& telemetry);
+// The server's and viewers' messages, for peers that play them (tests, tools).
+std::string encode_ping(uint64_t t);
+std::string encode_set(const SetMessage& set);
+std::string encode_snapshot();
+std::string encode_report(const ReportMessage& report);
+
+// Typed reading of what a device sends, for peers that play the server.
+ControlResult<TelemetryMessage> decode_telemetry(const ControlObject& object);
+
+// A field's value as the writer formats it: integers without a fraction, others with up to
+// three decimals.
+std::string format_control_number(double value);
+
+}  // namespace cellrtc::media

@@ -1,0 +1,243 @@
+#include "core/media/streaming_session.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace cellrtc::media {
+
+namespace {
+
+// The smaller of two limits where 0 means none.
+template <class T>
+T min_limit(T a, T b) {
+  if (a <= 0) return b;
+  if (b <= 0) return a;
+  return std::min(a, b);
+}
+
+double seconds_between(Instant from, Instant to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+}  // namespace
+
+StreamingSession::StreamingSession(peer::PeerConnection& pc, StreamingSessionConfig config)
+    : pc_(pc), config_(config), controller_(config.rate) {}
+
+Status StreamingSession::open_channels(Instant now) {
+  if (video_ || control_) return Error{Errc::invalid_state, "channels already created"};
+  // docs/protocol.md: a late frame is worth nothing, so it is never retransmitted or waited for.
+  auto video = pc_.create_data_channel(
+      now,
+      datachannel::ChannelParameters{.label = "video", .ordered = false, .max_retransmits = 0u});
+  if (!video) return video.error();
+  auto control = pc_.create_data_channel(now, datachannel::ChannelParameters{.label = "control"});
+  if (!control) return control.error();
+  video_ = *video;
+  control_ = *control;
+  return {};
+}
+
+bool StreamingSession::handle_event(Instant now, const peer::PeerEvent& event) {
+  auto ours = [&](uint16_t id) { return id == video_ || id == control_; };
+  if (const auto* open = std::get_if<datachannel::event::ChannelOpen>(&event)) {
+    if (!ours(open->id)) return false;
+    if (open->id == video_) {
+      video_open_ = true;
+      last_sample_.reset();
+    } else {
+      control_open_ = true;
+      next_telemetry_ = now + config_.telemetry_interval;
+      telemetry_from_ = now;
+      telemetry_frames_from_ = sender_.stats().sent;
+      telemetry_bytes_from_ = sender_.stats().bytes_sent;
+    }
+    return true;
+  }
+  if (const auto* message = std::get_if<datachannel::event::ChannelMessage>(&event)) {
+    if (!ours(message->id)) return false;
+    if (message->id == control_) on_control(now, message->data);
+    return true;  // nothing is expected on video from the server
+  }
+  if (const auto* low = std::get_if<datachannel::event::ChannelBufferedAmountLow>(&event)) {
+    if (!ours(low->id)) return false;
+    try_send(now);
+    return true;
+  }
+  if (const auto* closed = std::get_if<datachannel::event::ChannelClosed>(&event)) {
+    if (!ours(closed->id)) return false;
+    if ((closed->id == video_ && video_open_) || (closed->id == control_ && control_open_))
+      channel_lost_ = true;
+    if (closed->id == video_) video_open_ = false;
+    if (closed->id == control_) control_open_ = false;
+    return true;
+  }
+  return false;
+}
+
+void StreamingSession::on_control(Instant now, const Bytes& data) {
+  auto message = decode_device_message(as_chars(data));
+  if (!message) {
+    ++stats_.control_errors;
+    return;
+  }
+  if (const auto* ping = std::get_if<PingMessage>(&*message)) {
+    // docs/protocol.md: answered at once, so the server's offset estimate holds no queueing.
+    send_control(now, encode_pong(ping->t, now));
+    ++stats_.pings_answered;
+  } else if (const auto* set = std::get_if<SetMessage>(&*message)) {
+    limits_ = ViewerLimits{set->fps, set->quality, set->width, set->height};
+    ++stats_.commands_applied;
+  } else if (std::holds_alternative<SnapshotMessage>(*message)) {
+    if (!snapshot_asked_) snapshot_asked_ = now;
+    ++stats_.commands_applied;
+  } else if (const auto* report = std::get_if<ReportMessage>(&*message)) {
+    ++stats_.reports_received;
+    stats_.last_report = *report;
+    if (report->latency_ms) controller_.on_receiver_report(now, milliseconds(*report->latency_ms));
+  }
+  // Unknown types: ignored (docs/protocol.md).
+}
+
+void StreamingSession::send_control(Instant now, const std::string& text) {
+  if (!control_ || !control_open_) return;
+  (void)pc_.send(now, *control_, as_bytes(text), false);
+}
+
+double StreamingSession::target_fps() const {
+  double fps = min_limit(controller_.target().fps, config_.max_fps);
+  return min_limit(fps, limits_.fps);
+}
+
+int StreamingSession::target_quality() const {
+  int q = min_limit(controller_.target().quality, config_.max_quality);
+  return std::clamp(min_limit(q, limits_.quality), 1, 100);
+}
+
+CaptureRequest StreamingSession::capture_request() const {
+  CaptureRequest r;
+  r.snapshot = snapshot_asked_.has_value();
+  r.quality = r.snapshot ? std::clamp(config_.snapshot_quality, 1, 100) : target_quality();
+  r.width = min_limit(config_.max_width, limits_.width);
+  r.height = min_limit(config_.max_height, limits_.height);
+  return r;
+}
+
+Instant StreamingSession::next_capture(Instant now) const {
+  if (snapshot_asked_ && !snapshot_pending_) return now;
+  if (!last_capture_) return now;
+  double fps = std::max(target_fps(), 0.1);
+  Instant at = *last_capture_ + Duration(static_cast<int64_t>(1e6 / fps));
+  return std::max(at, now);
+}
+
+bool StreamingSession::capture_due(Instant now) const {
+  if (!video_open_ || snapshot_pending_) return false;
+  if (snapshot_asked_) return true;
+  return next_capture(now) <= now;
+}
+
+void StreamingSession::offer_frame(Instant now, EncodedFrame frame) {
+  if (frame.message.size() <= kFrameHeaderSize) return;
+  bool snapshot = snapshot_asked_.has_value();
+  // A snapshot waiting to leave is not replaced by an ordinary frame.
+  if (snapshot_pending_ && !snapshot) {
+    ++blocked_by_snapshot_;
+    stats_.frames_replaced = sender_.stats().replaced + blocked_by_snapshot_;
+    return;
+  }
+  FrameHeader header;
+  header.flags = static_cast<uint8_t>(frame.flags | (snapshot ? frame_flags::kSnapshot : 0));
+  header.sequence = next_sequence_++;
+  header.capture_time_us = static_cast<uint64_t>(std::max<int64_t>(frame.capture_time.us(), 0));
+  header.width = frame.width;
+  header.height = frame.height;
+  header.quality = frame.quality;
+  write_frame_header(header, frame.message.data());
+  if (frame.quality > 0)
+    controller_.on_frame_encoded(frame.quality, frame.message.size() - kFrameHeaderSize);
+  last_capture_ = now;
+  last_width_ = frame.width;
+  last_height_ = frame.height;
+  last_quality_ = frame.quality;
+  if (snapshot) {
+    snapshot_asked_.reset();
+    snapshot_pending_ = true;
+  }
+  ++stats_.frames_offered;
+  sender_.offer(std::move(frame.message));
+  stats_.frames_replaced = sender_.stats().replaced + blocked_by_snapshot_;
+  try_send(now);
+}
+
+void StreamingSession::sample_link(Instant now) {
+  auto sctp = pc_.stats().sctp;
+  if (sctp.srtt) {
+    srtt_ = *sctp.srtt;
+    have_srtt_ = true;
+  }
+  controller_.on_link_sample(now,
+                             LinkSample{sctp.delivery_rate_bps, sctp.srtt, sctp.buffered_amount});
+  last_sample_ = now;
+}
+
+void StreamingSession::try_send(Instant now) {
+  if (!video_ || !video_open_ || !sender_.pending()) return;
+  size_t buffered = pc_.buffered_amount(*video_);
+  auto message = sender_.poll(buffered, controller_.target().max_buffered_bytes);
+  if (!message) return;
+  size_t size = message->size();
+  if (pc_.send(now, *video_, *message, true).ok()) {
+    ++stats_.frames_sent;
+    stats_.bytes_sent += size;
+    if (snapshot_pending_) ++stats_.snapshots_sent;
+  } else {
+    ++stats_.send_failures;
+  }
+  snapshot_pending_ = false;
+}
+
+void StreamingSession::handle_timeout(Instant now) {
+  if (video_open_ && (!last_sample_ || now - *last_sample_ >= config_.link_sample_interval))
+    sample_link(now);
+  if (snapshot_asked_ && now - *snapshot_asked_ > config_.snapshot_timeout) snapshot_asked_.reset();
+  try_send(now);
+  if (control_open_ && next_telemetry_ && now >= *next_telemetry_) send_telemetry(now);
+}
+
+std::optional<Instant> StreamingSession::next_timeout() const {
+  std::optional<Instant> at;
+  if (video_open_) at = last_sample_ ? *last_sample_ + config_.link_sample_interval : Instant{};
+  if (control_open_) at = earliest(at, next_telemetry_);
+  if (snapshot_asked_)
+    at = earliest(at, std::optional<Instant>(*snapshot_asked_ + config_.snapshot_timeout));
+  return at;
+}
+
+TelemetryMessage StreamingSession::telemetry(Instant now) const {
+  TelemetryMessage t;
+  double elapsed = seconds_between(telemetry_from_, now);
+  if (elapsed > 0) {
+    t.fps = static_cast<double>(stats_.frames_sent - telemetry_frames_from_) / elapsed;
+    t.kbps = static_cast<double>(stats_.bytes_sent - telemetry_bytes_from_) * 8 / elapsed / 1000;
+  }
+  if (have_srtt_) t.rtt_ms = static_cast<uint32_t>(srtt_.count() / 1000);
+  t.quality = last_quality_ > 0 ? last_quality_ : target_quality();
+  t.width = last_width_;
+  t.height = last_height_;
+  t.sent = stats_.frames_sent;
+  t.dropped = stats_.frames_replaced + stats_.send_failures;
+  t.modem = modem_;
+  return t;
+}
+
+void StreamingSession::send_telemetry(Instant now) {
+  send_control(now, encode_telemetry(telemetry(now)));
+  ++stats_.telemetry_sent;
+  telemetry_from_ = now;
+  telemetry_frames_from_ = stats_.frames_sent;
+  telemetry_bytes_from_ = stats_.bytes_sent;
+  next_telemetry_ = now + config_.telemetry_interval;
+}
+
+}  // namespace cellrtc::media
