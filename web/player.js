@@ -136,7 +136,7 @@ export class Player {
   async connect() {
     if (this.stopped) return;
     this.retryTimer = null;
-    const session = { pc: null, video: null, control: null, url: null, timers: [] };
+    const session = { pc: null, video: null, control: null, url: null, timers: [], frames: 0 };
     this.session = session;
     this.changed();
     const current = () => this.session === session && !this.stopped;
@@ -315,6 +315,7 @@ export class Player {
   onFrame(buffer) {
     if (!(buffer instanceof ArrayBuffer)) return;
     ++this.framesReceived;
+    ++this.session.frames;
     this.bytesReceived += buffer.byteLength;
     let header;
     try {
@@ -394,11 +395,10 @@ export class Player {
   state() {
     if (this.fatal) return 'error';
     if (this.session && this.session.control && this.session.control.readyState === 'open') {
-      return this.deviceState || 'connecting';
+      // Frames before any `state` message: the device is evidently live.
+      return this.deviceState || (this.session.frames > 0 ? 'live' : 'connecting');
     }
-    if (this.retryTimer) {
-      return this.lastError && this.lastError.kind === 'offline' ? 'offline' : 'reconnecting';
-    }
+    if (this.retryTimer) return 'reconnecting';
     return this.hadSession ? 'reconnecting' : 'connecting';
   }
 
@@ -417,8 +417,8 @@ export class Player {
     }
     if (this.retryTimer && this.lastError) {
       switch (this.lastError.kind) {
-        case 'offline':
-          return `The device is offline (${this.lastError.message}); trying again in ${retryIn()} s.`;
+        case 'busy':
+          return `The server is busy (${this.lastError.message}); trying again in ${retryIn()} s.`;
         case 'unreachable':
           return `The server is unreachable; trying again in ${retryIn()} s.`;
         default:

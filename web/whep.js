@@ -5,8 +5,7 @@
 // Why a request failed, in terms the page can act on:
 //   denied       401/403: the device needs a viewer token (or another one)
 //   unknown      404: no such device
-//   offline      409/503: the device is not publishing now (retry later)
-//   busy         429: too many requests (retry later)
+//   busy         429/503: too many requests, viewers or a server not ready (retry later)
 //   unreachable  the server did not answer at all (retry later)
 //   failed       anything else
 export class WhepError extends Error {
@@ -16,7 +15,7 @@ export class WhepError extends Error {
     this.status = status;
   }
   get retryable() {
-    return this.kind === 'offline' || this.kind === 'busy' || this.kind === 'unreachable' ||
+    return this.kind === 'busy' || this.kind === 'unreachable' ||
            (this.kind === 'failed' && this.status >= 500);
   }
 }
@@ -49,8 +48,7 @@ async function problemText(response) {
 function kindOf(status) {
   if (status === 401 || status === 403) return 'denied';
   if (status === 404) return 'unknown';
-  if (status === 409 || status === 503) return 'offline';
-  if (status === 429) return 'busy';
+  if (status === 429 || status === 503) return 'busy';
   return 'failed';
 }
 
