@@ -126,6 +126,13 @@ const std::vector<Option>& options() {
          return check_range(static_cast<double>(c.http.max_body_bytes), 1024, 16 << 20,
                             "max body bytes");
        }},
+      {"http.max_connections", "--max-connections", "N",
+       "TCP connections at once, HTTP and WebSocket (more are closed at once), 1..100000",
+       SizeRef{[](ServerConfig& c) -> size_t& { return c.http.max_connections; }},
+       [](const ServerConfig& c) {
+         return check_range(static_cast<double>(c.http.max_connections), 1, 100000,
+                            "max connections");
+       }},
       {"relay.udp_port", "--udp-port", "PORT",
        "the media plane's UDP port for every session; 0 picks a free one (printed at start)",
        PortRef{[](ServerConfig& c) -> uint16_t& { return c.relay.udp_port; }}, no_check},

@@ -57,6 +57,7 @@ struct HttpSettings {
   double requests_per_second = 5;  // WHIP/WHEP requests per client address
   double request_burst = 20;
   size_t max_body_bytes = 64 * 1024;
+  size_t max_connections = 1024;  // TCP connections at once (HTTP and WebSocket)
 };
 
 struct ServerConfig {

@@ -187,6 +187,7 @@ TEST(Config, HelpCoversEveryOption) {
       {"--requests-per-second", "http.requests_per_second", "CELLRTC_HTTP_REQUESTS_PER_SECOND"},
       {"--request-burst", "http.request_burst", "CELLRTC_HTTP_REQUEST_BURST"},
       {"--max-body-bytes", "http.max_body_bytes", "CELLRTC_HTTP_MAX_BODY_BYTES"},
+      {"--max-connections", "http.max_connections", "CELLRTC_HTTP_MAX_CONNECTIONS"},
       {"--udp-port", "relay.udp_port", "CELLRTC_RELAY_UDP_PORT"},
       {"--udp-address", "relay.udp_addresses", "CELLRTC_RELAY_UDP_ADDRESSES"},
       {"--public-ip", "relay.public_ips", "CELLRTC_RELAY_PUBLIC_IPS"},
@@ -223,6 +224,7 @@ TEST(Config, HelpCoversEveryOption) {
                        "--requests-per-second=7",
                        "--request-burst=8",
                        "--max-body-bytes=2048",
+                       "--max-connections=5",
                        "--udp-port=9",
                        "--udp-address=::1",
                        "--public-ip=192.0.2.1",
@@ -251,6 +253,7 @@ TEST(Config, HelpCoversEveryOption) {
   EXPECT_EQ(c.http.requests_per_second, 7);
   EXPECT_EQ(c.http.request_burst, 8);
   EXPECT_EQ(c.http.max_body_bytes, 2048u);
+  EXPECT_EQ(c.http.max_connections, 5u);
   EXPECT_EQ(c.relay.udp_port, 9);
   EXPECT_EQ(c.relay.udp_addresses, std::vector<std::string>{"::1"});
   EXPECT_EQ(c.relay.public_ips, std::vector<std::string>{"192.0.2.1"});

@@ -1,0 +1,48 @@
+#include "server/http_metrics.h"
+
+namespace cellrtc::server {
+namespace {
+
+void write_one(std::string& out, const char* name, const char* type, const char* help,
+               uint64_t value) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+  out += name;
+  out += ' ';
+  out += std::to_string(value);
+  out += '\n';
+}
+
+}  // namespace
+
+void HttpMetrics::write(std::string& out) const {
+  out += "# HELP cellrtc_http_requests_total HTTP requests answered, by status code.\n";
+  out += "# TYPE cellrtc_http_requests_total counter\n";
+  for (const auto& [status, count] : responses_by_status) {
+    out += "cellrtc_http_requests_total{status=\"" + std::to_string(status) + "\"} " +
+           std::to_string(count) + "\n";
+  }
+  write_one(out, "cellrtc_http_connections_total", "counter", "TCP connections accepted.",
+            connections_total);
+  write_one(out, "cellrtc_http_connections_active", "gauge", "TCP connections open now.",
+            connections_active);
+  write_one(out, "cellrtc_http_connections_refused_total", "counter",
+            "TCP connections closed at once because the limit was reached.", connections_refused);
+  write_one(out, "cellrtc_http_rate_limited_total", "counter",
+            "WHIP/WHEP requests refused with 429.", rate_limited_total);
+  write_one(out, "cellrtc_websocket_subscribers", "gauge", "WebSocket event subscribers now.",
+            websocket_subscribers);
+  write_one(out, "cellrtc_websocket_messages_total", "counter",
+            "WebSocket event messages queued to subscribers.", websocket_messages_total);
+  write_one(out, "cellrtc_websocket_dropped_total", "counter",
+            "WebSocket subscribers dropped for not keeping up.", websocket_dropped_total);
+}
+
+}  // namespace cellrtc::server
