@@ -606,4 +606,11 @@ const HttpMetrics& HttpFront::metrics() const {
   return impl_->metrics;
 }
 
+size_t HttpFront::open_connections() const {
+  size_t open = 0;
+  for (const auto& [id, weak] : impl_->connections)
+    open += weak.expired() ? 0 : 1;
+  return open;
+}
+
 }  // namespace cellrtc::server
