@@ -1,0 +1,593 @@
+#include "device/agent.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "core/dtls/certificate.h"
+#include "core/peer/peer_connection.h"
+#include "runtime/endpoint_driver.h"
+#include "runtime/interfaces.h"
+#include "runtime/os_random.h"
+
+namespace cellrtc::device {
+
+namespace {
+
+std::string json_escape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string wall_clock() {
+  auto now = std::chrono::system_clock::now();
+  auto t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms.count()));
+  return buf;
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string millis(Duration d) {
+  return std::to_string(d.count() / 1000) + " ms";
+}
+
+std::string seconds_text(Duration d) {
+  return fixed(std::chrono::duration<double>(d).count(), 1) + " s";
+}
+
+// The host of a URL, without brackets: "127.0.0.1", "::1", "example.com".
+std::string url_host(std::string_view url) {
+  size_t scheme = url.find("://");
+  std::string_view rest = scheme == std::string_view::npos ? url : url.substr(scheme + 3);
+  size_t at = rest.find('@');
+  size_t slash = rest.find('/');
+  if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash))
+    rest.remove_prefix(at + 1);
+  if (!rest.empty() && rest.front() == '[') {
+    size_t close = rest.find(']');
+    return std::string(rest.substr(1, close == std::string_view::npos ? 0 : close - 1));
+  }
+  size_t end = rest.find_first_of(":/?#");
+  return std::string(rest.substr(0, end));
+}
+
+}  // namespace
+
+const char* to_string(AgentState state) {
+  switch (state) {
+    case AgentState::connecting:
+      return "connecting";
+    case AgentState::waiting:
+      return "waiting";
+    case AgentState::streaming:
+      return "streaming";
+    case AgentState::restarting:
+      return "restarting-ice";
+    case AgentState::backoff:
+      return "backoff";
+    case AgentState::stopped:
+      return "stopped";
+  }
+  return "?";
+}
+
+// One session's PeerConnection, StreamingSession and sockets, as the driver's endpoint. Every
+// input is followed by the agent's step, which drains events, feeds the camera and supervises.
+class Agent::Connection : public DatagramEndpoint {
+ public:
+  Connection(Agent& agent, peer::PeerConfig config, Random& rng,
+             media::StreamingSessionConfig session_config)
+      : agent_(agent),
+        pc(std::move(config), rng),
+        session(pc, session_config),
+        driver(*agent.loop_, *this) {}
+
+  void handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
+                       ByteView data) override {
+    pc.handle_datagram(now, local, from, data);
+    agent_.on_connection_step(now);
+  }
+  void handle_timeout(Instant now) override {
+    pc.handle_timeout(now);
+    agent_.on_connection_step(now);
+  }
+  std::optional<Transmit> poll_transmit() override { return pc.poll_transmit(); }
+  std::optional<Instant> next_timeout() const override {
+    auto at = earliest(pc.next_timeout(), session.next_timeout());
+    at = earliest(at, capture_at);
+    at = earliest(at, wake_at);
+    return at;
+  }
+
+  Agent& agent_;
+  peer::PeerConnection pc;
+  media::StreamingSession session;
+  std::optional<Instant> capture_at;  // for sources that make frames on demand
+  std::optional<Instant> wake_at;     // the agent's own deadlines (setup, disconnected grace)
+  std::string failure;                // the connection's Failed reason
+  uint64_t generation = 0;
+  bool action_pending = false;     // a teardown or ICE restart is scheduled
+  runtime::EndpointDriver driver;  // last: destroyed first, before what it drives
+};
+
+Result<std::unique_ptr<Agent>, std::string> Agent::create(AgentConfig config,
+                                                          std::unique_ptr<FrameSource> source,
+                                                          LogSink log) {
+  if (!source) return std::string("no camera source");
+  if (config.whip.url.empty()) return std::string("no server URL");
+  auto loop = runtime::EventLoop::create();
+  if (!loop) return std::string("cannot create the event loop: ") + loop.error().message();
+  std::unique_ptr<Agent> agent(
+      new Agent(std::move(config), std::move(*loop), std::move(source), std::move(log)));
+  auto cert = dtls::Certificate::generate(*agent->rng_, "cellrtc-device");
+  if (!cert) return std::string("cannot make the DTLS certificate: ") + cert.error().reason;
+  agent->certificate_ = std::make_unique<dtls::Certificate>(std::move(*cert));
+  if (int fd = agent->source_->poll_fd(); fd >= 0) {
+    Agent* self = agent.get();
+    if (auto s =
+            agent->loop_->watch(fd, {}, [self](runtime::Readiness) { self->on_source_readable(); });
+        !s)
+      return std::string("cannot watch the camera: ") + s.error().message();
+  }
+  return agent;
+}
+
+Agent::Agent(AgentConfig config, std::unique_ptr<runtime::EventLoop> loop,
+             std::unique_ptr<FrameSource> source, LogSink log)
+    : config_(std::move(config)),
+      loop_(std::move(loop)),
+      source_(std::move(source)),
+      log_(std::move(log)),
+      rng_(std::make_unique<runtime::OsRandom>()),
+      whip_(config_.whip),
+      backoff_(config_.backoff) {
+  if (!log_)
+    log_ = [](const std::string& line) {
+      std::fputs(line.c_str(), stdout);
+      std::fputc('\n', stdout);
+      std::fflush(stdout);
+    };
+}
+
+Agent::~Agent() {
+  if (int fd = source_ ? source_->poll_fd() : -1; fd >= 0) loop_->unwatch(fd);
+  if (connection_) {
+    connection_->pc.close(loop_->now());
+    connection_->driver.wake();
+    connection_.reset();
+  }
+}
+
+const media::StreamingSession* Agent::session() const {
+  return connection_ ? &connection_->session : nullptr;
+}
+
+void Agent::log_line(const std::string& event, const std::string& text,
+                     const std::vector<std::pair<std::string, std::string>>& fields) {
+  if (config_.log_format == LogFormat::json) {
+    std::string line = "{\"time\":\"" + wall_clock() + "\",\"event\":\"" + json_escape(event) +
+                       "\",\"message\":\"" + json_escape(text) + "\"";
+    for (const auto& [k, v] : fields)
+      line += ",\"" + json_escape(k) + "\":" + v;
+    line += "}";
+    log_(line);
+  } else {
+    log_(wall_clock() + " " + event + ": " + text);
+  }
+}
+
+void Agent::set_state(AgentState s, const std::string& detail) {
+  if (s == state_ && detail.empty()) return;
+  state_ = s;
+  state_since_ = loop_->now();
+  log_line("state", std::string(to_string(s)) + (detail.empty() ? "" : " (" + detail + ")"),
+           {{"state", "\"" + std::string(to_string(s)) + "\""}});
+}
+
+std::vector<SocketAddress> Agent::local_addresses() const {
+  std::vector<SocketAddress> out;
+  if (!config_.bind.empty()) {
+    for (const auto& ip : config_.bind)
+      out.emplace_back(ip, 0);
+    return out;
+  }
+  if (auto interfaces = runtime::list_interfaces()) {
+    for (const auto& i : *interfaces)
+      out.emplace_back(i.address, 0);
+  }
+  std::string host = url_host(whip_.endpoint());
+  if (host == "localhost" || host.rfind("127.", 0) == 0)
+    out.emplace_back(IpAddress::loopback_v4(), 0);
+  if (host == "::1" || host == "localhost") out.emplace_back(IpAddress::loopback_v6(), 0);
+  return out;
+}
+
+void Agent::connect() {
+  if (stop_requested_.load() || stopped_) return;
+  set_state(AgentState::connecting, whip_.endpoint());
+  ++stats_.publishes;
+  Instant now = loop_->now();
+  peer::PeerConfig pc_config;
+  pc_config.certificate = certificate_.get();
+  auto conn = std::make_unique<Connection>(*this, pc_config, *rng_, config_.session);
+  conn->generation = ++connections_made_;
+  size_t sockets = 0;
+  for (const auto& address : local_addresses()) {
+    auto bound = conn->driver.add_socket(address);
+    if (!bound) {
+      log_line("warning", "cannot bind " + address.to_string() + ": " + bound.error().message());
+      continue;
+    }
+    if (conn->pc.add_host_socket(now, *bound).ok()) ++sockets;
+  }
+  if (sockets == 0) return schedule_retry("no local address to send from");
+  conn->pc.end_of_local_sockets(now);
+  if (auto s = conn->session.open_channels(now); !s)
+    return fatal(2, std::string("cannot create the data channels: ") + s.error().reason);
+  auto offer = conn->pc.create_offer(now);
+  if (!offer) return fatal(2, std::string("cannot make the offer: ") + offer.error().reason);
+
+  auto published = whip_.publish(*offer);
+  if (stop_requested_.load()) return;
+  if (!published) {
+    if (!published.error().retryable()) return fatal(2, published.error().message);
+    return schedule_retry(published.error().message);
+  }
+  ++stats_.sessions;
+  whip_session_ = std::move(*published);
+  std::string servers;
+  for (const auto& s : whip_session_->ice_servers)
+    servers += (servers.empty() ? "" : ", ") + s.url;
+  log_line(
+      "session",
+      whip_session_->resource_url + (servers.empty() ? ""
+                                                     : "; ICE servers offered: " + servers +
+                                                           " (not used: the server is reachable "
+                                                           "directly or not at all)"),
+      {{"resource", "\"" + json_escape(whip_session_->resource_url) + "\""}});
+  now = loop_->now();
+  if (auto s = conn->pc.set_remote_description(now, whip_session_->answer); !s) {
+    std::string reason = std::string("the server's answer was refused: ") + s.error().reason;
+    connection_ = std::move(conn);
+    tear_down(reason, true);
+    return schedule_retry(reason);
+  }
+  connection_ = std::move(conn);
+  setup_deadline_ = now + config_.setup_timeout;
+  disconnected_since_.reset();
+  restarted_ice_ = false;
+  set_state(AgentState::waiting, "answer received; connecting ICE, DTLS, SCTP");
+  on_connection_step(now);
+  connection_->driver.wake();
+}
+
+void Agent::on_connection_step(Instant now) {
+  if (!connection_) return;
+  Connection& c = *connection_;
+  auto drain = [&] {
+    while (auto e = c.pc.poll_event()) {
+      if (c.session.handle_event(now, *e)) continue;
+      if (const auto* f = std::get_if<peer::event::Failed>(&*e)) {
+        c.failure = f->reason;
+      } else if (const auto* s = std::get_if<peer::event::StateChanged>(&*e)) {
+        log_line("peer", peer::to_string(s->state),
+                 {{"peer_state", "\"" + std::string(peer::to_string(s->state)) + "\""}});
+        if (s->state == peer::PeerState::disconnected) disconnected_since_ = now;
+        if (s->state == peer::PeerState::connected) {
+          disconnected_since_.reset();
+          if (state_ == AgentState::restarting) {
+            setup_deadline_.reset();
+            set_state(AgentState::streaming, "ICE restart connected");
+          }
+        }
+      }
+    }
+  };
+  drain();
+  if (state_ == AgentState::waiting && c.session.video_open() && c.session.control_open()) {
+    Duration took = state_since_ ? now - *state_since_ : Duration(0);
+    setup_deadline_.reset();
+    set_state(AgentState::streaming, "channels open " + millis(took) + " after the answer");
+  }
+  if (source_->poll_fd() < 0 && c.session.capture_due(now)) capture(now);
+  c.session.handle_timeout(now);
+  drain();
+  if (state_ == AgentState::streaming && state_since_ &&
+      now - *state_since_ >= config_.stable_after)
+    backoff_.reset();
+
+  // Supervision: decisions that tear down or restart run as their own task, never inside the
+  // driver's callback that is using this connection, and at most one per connection.
+  if (c.action_pending) return;
+  auto defer = [this, &c](std::function<void()> action) {
+    c.action_pending = true;
+    loop_->add_timer(loop_->now(), [this, generation = c.generation, action] {
+      if (connection_ && connection_->generation == generation) action();
+    });
+  };
+  auto replace = [&](std::string reason) {
+    defer([this, reason] {
+      tear_down(reason, true);
+      schedule_retry(reason);
+    });
+  };
+  peer::PeerState ps = c.pc.state();
+  if (ps == peer::PeerState::failed || ps == peer::PeerState::closed)
+    return replace("connection " + std::string(peer::to_string(ps)) +
+                   (c.failure.empty() ? "" : ": " + c.failure));
+  if (c.session.channel_lost()) return replace("the server closed a channel");
+  if (setup_deadline_ && now >= *setup_deadline_)
+    return replace(std::string(state_ == AgentState::restarting ? "ICE restart" : "session") +
+                   " not connected within " + seconds_text(config_.setup_timeout));
+  if (disconnected_since_ && state_ == AgentState::streaming &&
+      now - *disconnected_since_ >= config_.disconnected_grace) {
+    if (config_.ice_restart && !restarted_ice_ && whip_session_)
+      return defer([this] {
+        connection_->action_pending = false;
+        restart_ice(loop_->now());
+      });
+    return replace("disconnected again after an ICE restart");
+  }
+  c.capture_at.reset();
+  if (source_->poll_fd() < 0 && c.session.video_open()) c.capture_at = c.session.next_capture(now);
+  c.wake_at = setup_deadline_;
+  if (disconnected_since_)
+    c.wake_at = earliest(c.wake_at,
+                         std::optional<Instant>(*disconnected_since_ + config_.disconnected_grace));
+}
+
+void Agent::restart_ice(Instant now) {
+  if (!connection_ || !whip_session_) return;
+  restarted_ice_ = true;
+  disconnected_since_.reset();
+  set_state(AgentState::restarting, "no answers from the server for a while");
+  auto& pc = connection_->pc;
+  pc.restart_ice(now);
+  auto offer = pc.create_offer(now);
+  if (!offer) {
+    tear_down(std::string("cannot make the ICE restart offer: ") + offer.error().reason, true);
+    return schedule_retry("ICE restart offer failed");
+  }
+  auto answer = whip_.restart_ice(*whip_session_, *offer);
+  if (stop_requested_.load()) return;
+  if (!answer) {
+    const WhipError& e = answer.error();
+    if (!e.retryable()) {
+      tear_down(e.message, true);
+      return fatal(2, e.message);
+    }
+    std::string reason =
+        e.kind == WhipErrorKind::not_found ? "the server no longer knows the session" : e.message;
+    if (e.kind == WhipErrorKind::not_found) whip_session_.reset();  // nothing to DELETE
+    tear_down(reason, true);
+    return schedule_retry(reason);
+  }
+  now = loop_->now();
+  if (auto s = pc.set_remote_description(now, *answer); !s) {
+    std::string reason =
+        std::string("the server's ICE restart answer was refused: ") + s.error().reason;
+    tear_down(reason, true);
+    return schedule_retry(reason);
+  }
+  ++stats_.ice_restarts;
+  setup_deadline_ = now + config_.setup_timeout;
+  on_connection_step(now);
+  if (connection_) connection_->driver.wake();
+}
+
+void Agent::tear_down(const std::string& reason, bool failure) {
+  if (failure) {
+    ++stats_.failures;
+    last_error_ = reason;
+    log_line("failure", reason, {});
+  }
+  if (connection_) {
+    stats_.frames_sent += connection_->session.stats().frames_sent;
+    stats_.bytes_sent += connection_->session.stats().bytes_sent;
+    connection_->pc.close(loop_->now());
+    connection_->driver.wake();
+    connection_.reset();
+  }
+  setup_deadline_.reset();
+  disconnected_since_.reset();
+  if (whip_session_) {
+    // A session the server still holds is ended, so its viewers see the device go at once.
+    auto ended = whip_.end(*whip_session_, config_.delete_timeout);
+    if (!ended && ended.error().kind != WhipErrorKind::cancelled)
+      log_line("warning", "ending the session: " + ended.error().message);
+    whip_session_.reset();
+  }
+}
+
+void Agent::schedule_retry(const std::string& reason) {
+  if (stop_requested_.load() || stopped_) return;
+  last_error_ = reason;
+  Duration wait = backoff_.next(rng_.get());
+  if (stats_.backoffs.size() < 64) stats_.backoffs.push_back(wait);
+  set_state(AgentState::backoff, reason + "; next try in " + seconds_text(wait));
+  if (retry_timer_) loop_->cancel_timer(*retry_timer_);
+  retry_timer_ = loop_->add_timer(loop_->now() + wait, [this] {
+    retry_timer_.reset();
+    connect();
+  });
+}
+
+void Agent::fatal(int code, const std::string& reason) {
+  last_error_ = reason;
+  log_line("fatal", reason, {});
+  exit_code_ = code;
+  if (connection_ || whip_session_) tear_down(reason, false);
+  stopped_ = true;
+  set_state(AgentState::stopped, reason);
+  loop_->stop();
+}
+
+void Agent::capture(Instant now) {
+  if (!connection_) return;
+  auto& session = connection_->session;
+  media::CaptureRequest request = session.capture_request();
+  CaptureSettings settings;
+  settings.quality = request.quality;
+  settings.wait = Duration(0);
+  // Viewer or configured size limits: the largest size within them with the source's own
+  // aspect ratio, never larger than the source's own.
+  if ((request.width || request.height) && native_width_ && native_height_) {
+    double sx = request.width ? static_cast<double>(request.width) / native_width_ : 1.0;
+    double sy = request.height ? static_cast<double>(request.height) / native_height_ : 1.0;
+    double scale = std::min({sx, sy, 1.0});
+    if (scale < 1.0) {
+      settings.width = static_cast<uint16_t>(std::max(16.0, native_width_ * scale));
+      settings.height = static_cast<uint16_t>(std::max(16.0, native_height_ * scale));
+    }
+  }
+  auto frame = source_->next(now, settings);
+  while (auto note = source_->poll_note())
+    log_line("camera", *note);
+  if (!frame) {
+    if (frame.error().fatal) {
+      std::string reason = "camera: " + frame.error().message;
+      loop_->add_timer(now, [this, reason] { fatal(1, reason); });
+    }
+    return;
+  }
+  ++stats_.camera_frames;
+  if (settings.width == 0) {
+    native_width_ = frame->width;
+    native_height_ = frame->height;
+  }
+  media::EncodedFrame encoded;
+  encoded.message = std::move(frame->message);
+  encoded.width = frame->width;
+  encoded.height = frame->height;
+  encoded.quality = frame->quality;
+  encoded.flags = frame->flags;
+  encoded.capture_time = frame->capture_time;
+  session.offer_frame(now, std::move(encoded));
+}
+
+void Agent::on_source_readable() {
+  Instant now = loop_->now();
+  CaptureSettings settings;
+  settings.wait = Duration(0);
+  if (connection_) settings.quality = connection_->session.capture_request().quality;
+  auto frame = source_->next(now, settings);
+  while (auto note = source_->poll_note())
+    log_line("camera", *note);
+  if (!frame) {
+    if (frame.error().fatal) fatal(1, "camera: " + frame.error().message);
+    return;
+  }
+  ++stats_.camera_frames;
+  if (!connection_ || !connection_->session.capture_due(now)) {
+    ++stats_.camera_skipped;  // newest frame wins: a frame not wanted now is dropped
+    return;
+  }
+  media::EncodedFrame encoded;
+  encoded.message = std::move(frame->message);
+  encoded.width = frame->width;
+  encoded.height = frame->height;
+  encoded.quality = frame->quality;
+  encoded.flags = frame->flags;
+  encoded.capture_time = frame->capture_time;
+  connection_->session.offer_frame(now, std::move(encoded));
+  connection_->driver.wake();
+}
+
+void Agent::print_stats() {
+  stats_timer_ = loop_->add_timer(loop_->now() + config_.stats_interval, [this] { print_stats(); });
+  if (config_.quiet || !connection_ || state_ != AgentState::streaming) return;
+  Instant now = loop_->now();
+  const auto& s = connection_->session.stats();
+  double elapsed = std::chrono::duration<double>(now - stats_from_).count();
+  if (s.frames_sent < stats_frames_from_) stats_frames_from_ = stats_bytes_from_ = 0;
+  double fps = elapsed > 0 ? static_cast<double>(s.frames_sent - stats_frames_from_) / elapsed : 0;
+  double kbps =
+      elapsed > 0 ? static_cast<double>(s.bytes_sent - stats_bytes_from_) * 8 / elapsed / 1000 : 0;
+  stats_from_ = now;
+  stats_frames_from_ = s.frames_sent;
+  stats_bytes_from_ = s.bytes_sent;
+  media::TelemetryMessage t = connection_->session.telemetry(now);
+  std::string rtt = t.rtt_ms ? std::to_string(*t.rtt_ms) + " ms" : "-";
+  std::string latency = s.last_report && s.last_report->latency_ms
+                            ? std::to_string(*s.last_report->latency_ms) + " ms"
+                            : "-";
+  log_line("stats",
+           fixed(fps, 1) + " fps, " + fixed(kbps, 0) + " kbit/s, rtt " + rtt + ", quality " +
+               std::to_string(t.quality) + ", " + std::to_string(t.width) + "x" +
+               std::to_string(t.height) + ", sent " + std::to_string(s.frames_sent) + ", dropped " +
+               std::to_string(s.frames_replaced + s.send_failures) + ", latency " + latency,
+           {{"fps", fixed(fps, 1)},
+            {"kbps", fixed(kbps, 0)},
+            {"rtt_ms", t.rtt_ms ? std::to_string(*t.rtt_ms) : "null"},
+            {"quality", std::to_string(t.quality)},
+            {"sent", std::to_string(s.frames_sent)},
+            {"dropped", std::to_string(s.frames_replaced + s.send_failures)}});
+}
+
+int Agent::run(std::optional<Instant> deadline, const std::function<bool()>& done) {
+  if (!stopped_ && !connection_ && !retry_timer_ && state_ == AgentState::connecting &&
+      stats_.publishes == 0)
+    retry_timer_ = loop_->add_timer(loop_->now(), [this] {
+      retry_timer_.reset();
+      connect();
+    });
+  if (!stats_timer_) {
+    stats_from_ = loop_->now();
+    stats_timer_ =
+        loop_->add_timer(loop_->now() + config_.stats_interval, [this] { print_stats(); });
+  }
+  auto finished = [&] { return stopped_ || (done && done()); };
+  while (!finished()) {
+    Instant until = loop_->now() + seconds(3600);
+    if (deadline) {
+      if (loop_->now() >= *deadline) break;
+      until = std::min(until, *deadline);
+    }
+    loop_->run_until(finished, until);
+  }
+  return exit_code_;
+}
+
+void Agent::stop() {
+  stop_requested_.store(true);
+  whip_.cancel();
+  loop_->post([this] {
+    if (stopped_) return;
+    whip_.reset_cancel();
+    if (retry_timer_) loop_->cancel_timer(*retry_timer_);
+    retry_timer_.reset();
+    tear_down("", false);
+    stopped_ = true;
+    set_state(AgentState::stopped, "stop requested");
+    loop_->stop();
+  });
+}
+
+}  // namespace cellrtc::device

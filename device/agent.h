@@ -1,0 +1,151 @@
+// The Linux device agent: keeps one streaming session to cellrtc-server alive. It publishes
+// with WHIP, drives the PeerConnection from UDP sockets on an EventLoop, feeds camera frames
+// to the StreamingSession at the rate it asks for, and supervises:
+//
+//   connecting --201--> waiting --channels open--> streaming
+//        ^                 |  (not connected in time)   | ICE disconnected for a while
+//        |                 v                            v
+//     backoff <------- torn down <--404/failed--- ICE restart (PATCH, same session)
+//        (exponential with jitter; 401/403 stop the agent: a wrong token does not heal)
+//
+// A session is torn down (and DELETEd, best effort) when the connection fails (ICE failure,
+// consent lost, a DTLS alert, SCTP abort), a channel closes, the ICE restart is refused or does
+// not connect in time. Console: one line per state change, a stats line every few seconds.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/common/backoff.h"
+#include "core/common/socket_address.h"
+#include "core/media/streaming_session.h"
+#include "device/frame_source.h"
+#include "device/whip_client.h"
+#include "runtime/event_loop.h"
+
+namespace cellrtc::device {
+
+enum class LogFormat : uint8_t { text, json };
+
+struct AgentConfig {
+  WhipClientConfig whip;
+  media::StreamingSessionConfig session;
+  BackoffConfig backoff{seconds(1), seconds(30), 0.3};
+  // Local addresses to bind, one UDP socket and host candidate each. Empty: every interface
+  // address that is up (runtime/interfaces.h), plus loopback when the server is on loopback.
+  std::vector<IpAddress> bind;
+  // From the answer to open channels; longer and the session is torn down.
+  Duration setup_timeout = seconds(20);
+  // ICE disconnected (no consent answers) this long: restart ICE through a PATCH.
+  Duration disconnected_grace = seconds(2);
+  bool ice_restart = true;
+  // How long DELETE may take when a session is replaced or the agent stops.
+  Duration delete_timeout = seconds(3);
+  // Streaming this long resets the backoff.
+  Duration stable_after = seconds(30);
+  Duration stats_interval = seconds(5);
+  LogFormat log_format = LogFormat::text;
+  bool quiet = false;  // no stats lines
+};
+
+enum class AgentState : uint8_t { connecting, waiting, streaming, restarting, backoff, stopped };
+const char* to_string(AgentState state);
+
+struct AgentStats {
+  uint64_t publishes = 0;       // POSTs tried
+  uint64_t sessions = 0;        // sessions the server accepted (201)
+  uint64_t ice_restarts = 0;    // PATCHes the server accepted
+  uint64_t failures = 0;        // sessions torn down on a failure
+  uint64_t camera_frames = 0;   // frames the source handed over
+  uint64_t camera_skipped = 0;  // frames read but not wanted (not due, or no session)
+  uint64_t frames_sent = 0;     // over all sessions
+  uint64_t bytes_sent = 0;
+  std::vector<Duration> backoffs;  // every backoff waited, in order (bounded to 64)
+};
+
+class Agent {
+ public:
+  using LogSink = std::function<void(const std::string& line)>;
+
+  // Opens the event loop; the source is opened by the caller (open_source()).
+  static Result<std::unique_ptr<Agent>, std::string> create(AgentConfig config,
+                                                            std::unique_ptr<FrameSource> source,
+                                                            LogSink log = {});
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Runs until stop() or a fatal error (401/403, a broken camera), or `done` holds or
+  // `deadline` passes. Returns the exit code: 0 stopped or still running, 2 not authorized or
+  // misconfigured, 1 the camera failed.
+  int run(std::optional<Instant> deadline = std::nullopt, const std::function<bool()>& done = {});
+  // Thread-safe (a signal thread): ends the session (DELETE) and makes run() return.
+  void stop();
+
+  AgentState state() const { return state_; }
+  const AgentStats& stats() const { return stats_; }
+  // The session's streaming state, while one exists.
+  const media::StreamingSession* session() const;
+  const std::optional<WhipSession>& whip_session() const { return whip_session_; }
+  const std::string& last_error() const { return last_error_; }
+  runtime::EventLoop& loop() { return *loop_; }
+  Instant now() const { return loop_->now(); }
+
+ private:
+  class Connection;
+  Agent(AgentConfig config, std::unique_ptr<runtime::EventLoop> loop,
+        std::unique_ptr<FrameSource> source, LogSink log);
+
+  void set_state(AgentState s, const std::string& detail = {});
+  void log_line(const std::string& event, const std::string& text,
+                const std::vector<std::pair<std::string, std::string>>& fields = {});
+  void connect();
+  void on_connection_step(Instant now);
+  void restart_ice(Instant now);
+  void tear_down(const std::string& reason, bool failure);
+  void schedule_retry(const std::string& reason);
+  void fatal(int code, const std::string& reason);
+  void capture(Instant now);
+  void on_source_readable();
+  void arm_capture_timer();
+  void print_stats();
+  std::vector<SocketAddress> local_addresses() const;
+
+  AgentConfig config_;
+  std::unique_ptr<runtime::EventLoop> loop_;
+  std::unique_ptr<FrameSource> source_;
+  LogSink log_;
+  std::unique_ptr<Random> rng_;
+  std::unique_ptr<dtls::Certificate> certificate_;
+  WhipClient whip_;
+  ExponentialBackoff backoff_;
+
+  std::unique_ptr<Connection> connection_;
+  std::optional<WhipSession> whip_session_;
+  AgentState state_ = AgentState::connecting;
+  std::optional<Instant> state_since_;
+  std::optional<Instant> setup_deadline_;
+  std::optional<Instant> disconnected_since_;
+  uint64_t connections_made_ = 0;
+  uint16_t native_width_ = 0;  // the source's own frame size, from frames taken at it
+  uint16_t native_height_ = 0;
+  bool restarted_ice_ = false;  // this session's ICE restart is used up
+  std::optional<runtime::TimerId> retry_timer_;
+  std::optional<runtime::TimerId> capture_timer_;
+  std::optional<runtime::TimerId> stats_timer_;
+  std::atomic<bool> stop_requested_{false};
+  bool stopped_ = false;
+  int exit_code_ = 0;
+  std::string last_error_;
+  AgentStats stats_;
+  uint64_t stats_frames_from_ = 0;
+  uint64_t stats_bytes_from_ = 0;
+  Instant stats_from_;
+};
+
+}  // namespace cellrtc::device

@@ -1,0 +1,381 @@
+// The device agent against a WHIP server written here: an HTTP server on loopback whose
+// sessions are ICE-lite PeerConnections on their own event loop thread. Frames flow, pings are
+// answered, failures back off, 401 stops, a lost session is replaced, stop() DELETEs.
+#include "device/agent.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "core/common/random.h"
+#include "core/dtls/certificate.h"
+#include "core/media/control_message.h"
+#include "core/media/frame_header.h"
+#include "device/source_spec.h"
+#include "runtime/endpoint_driver.h"
+#include "runtime/event_loop.h"
+#include "support/fake_http_server.h"
+#include "support/peer_endpoint.h"
+
+namespace cellrtc::device {
+namespace {
+
+using testing::FakeHttpServer;
+using testing::HttpRequest;
+using testing::HttpResponse;
+using testing::PeerEndpoint;
+
+// A WHIP server: sessions are PeerConnections driven on a loop thread of their own (the agent
+// blocks its thread while it POSTs, so the answer must be made elsewhere).
+class TestWhipServer {
+ public:
+  TestWhipServer() : rng_(99) {
+    cert_ =
+        std::make_unique<dtls::Certificate>(dtls::Certificate::generate(rng_, "server").value());
+    loop_ = std::move(runtime::EventLoop::create().value());
+    thread_ = std::thread([this] {
+      while (!stopping_.load())
+        loop_->run_for(milliseconds(100));
+    });
+    http_ = std::make_unique<FakeHttpServer>([this](const HttpRequest& r) { return handle(r); });
+  }
+  ~TestWhipServer() {
+    http_.reset();
+    on_loop([this] {
+      sessions_.clear();
+      return 0;
+    });
+    stopping_.store(true);
+    loop_->stop();
+    thread_.join();
+  }
+
+  std::string url() const { return http_->url(); }
+  std::vector<HttpRequest> requests() const { return http_->requests(); }
+
+  // Answers the next POSTs with these statuses before answering normally.
+  void fail_next(std::vector<int> statuses) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    scripted_ = std::move(statuses);
+  }
+
+  template <class F>
+  auto on_loop(F f) -> decltype(f()) {
+    std::promise<decltype(f())> done;
+    auto result = done.get_future();
+    loop_->post([&] { done.set_value(f()); });
+    return result.get();
+  }
+
+  // Frames the newest session received on `video`, parsed.
+  std::vector<media::FrameHeader> frames(int session) {
+    return on_loop([&] {
+      std::vector<media::FrameHeader> out;
+      auto it = sessions_.find(session);
+      if (it == sessions_.end()) return out;
+      auto& peer = *it->second->peer;
+      for (const auto& m : peer.messages) {
+        if (peer.open[m.id] != "video") continue;
+        if (auto f = media::parse_frame(m.data)) out.push_back(f->header);
+      }
+      return out;
+    });
+  }
+  std::vector<std::string> control_messages(int session) {
+    return on_loop([&] {
+      std::vector<std::string> out;
+      auto it = sessions_.find(session);
+      if (it == sessions_.end()) return out;
+      auto& peer = *it->second->peer;
+      for (const auto& m : peer.messages)
+        if (peer.open[m.id] == "control") out.emplace_back(as_chars(m.data));
+      return out;
+    });
+  }
+  bool say(int session, const std::string& text) {
+    return on_loop([&] {
+      auto it = sessions_.find(session);
+      if (it == sessions_.end()) return false;
+      auto& peer = *it->second->peer;
+      for (const auto& [id, label] : peer.open) {
+        if (label != "control") continue;
+        bool ok = peer.pc.send(loop_->now(), id, as_bytes(text), false).ok();
+        peer.drain(loop_->now());
+        it->second->driver->wake();
+        return ok;
+      }
+      return false;
+    });
+  }
+  // A crash: every session disappears without a word; the resources are unknown after it.
+  void drop_sessions() {
+    on_loop([&] {
+      sessions_.clear();
+      return 0;
+    });
+  }
+  int newest_session() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return next_id_ - 1;
+  }
+
+ private:
+  struct Session {
+    std::unique_ptr<PeerEndpoint> peer;
+    std::unique_ptr<runtime::EndpointDriver> driver;
+    std::string offer;
+  };
+
+  HttpResponse status(int code, const char* reason) {
+    HttpResponse r;
+    r.status = code;
+    r.reason = reason;
+    return r;
+  }
+
+  HttpResponse handle(const HttpRequest& request) {
+    if (request.method == "POST" && request.target == "/whip") {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!scripted_.empty()) {
+          int code = scripted_.front();
+          scripted_.erase(scripted_.begin());
+          return status(code, code == 401 ? "Unauthorized" : "Error");
+        }
+      }
+      if (request.header("Authorization") != "Bearer device-token")
+        return status(401, "Unauthorized");
+      int id = 0;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        id = next_id_++;
+      }
+      std::string answer = on_loop([&] {
+        auto s = std::make_unique<Session>();
+        peer::PeerConfig config;
+        config.certificate = cert_.get();
+        config.ice.lite = true;
+        s->peer = std::make_unique<PeerEndpoint>(config, rng_);
+        s->driver = std::make_unique<runtime::EndpointDriver>(*loop_, *s->peer);
+        auto bound = s->driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0));
+        if (!bound) return std::string();
+        Instant now = loop_->now();
+        (void)s->peer->pc.add_host_socket(now, *bound);
+        s->peer->pc.end_of_local_sockets(now);
+        if (!s->peer->pc.set_remote_description(now, request.body).ok()) return std::string();
+        auto a = s->peer->pc.create_answer(now);
+        if (!a) return std::string();
+        s->offer = request.body;
+        s->peer->drain(now);
+        s->driver->wake();
+        sessions_[id] = std::move(s);
+        return *a;
+      });
+      if (answer.empty()) return status(400, "Bad Request");
+      HttpResponse r = status(201, "Created");
+      r.body = answer;
+      r.headers = {{"Content-Type", "application/sdp"},
+                   {"Location", "/whip/" + std::to_string(id)},
+                   {"ETag", "\"1\""}};
+      return r;
+    }
+    int id = request.target.rfind("/whip/", 0) == 0 ? std::atoi(request.target.c_str() + 6) : -1;
+    bool known = on_loop([&] { return sessions_.count(id) > 0; });
+    if (!known) return status(404, "Not Found");
+    if (request.method == "DELETE") {
+      on_loop([&] {
+        sessions_.erase(id);
+        return 0;
+      });
+      return status(200, "OK");
+    }
+    if (request.method == "PATCH") {
+      auto fragment = parse_ice_fragment(request.body);
+      if (!fragment) return status(400, "Bad Request");
+      std::string body = on_loop([&] {
+        auto& s = *sessions_[id];
+        Instant now = loop_->now();
+        std::string offer = apply_ice_fragment(s.offer, *fragment);
+        if (!s.peer->pc.set_remote_description(now, offer).ok()) return std::string();
+        auto a = s.peer->pc.create_answer(now);
+        s.peer->drain(now);
+        s.driver->wake();
+        if (!a) return std::string();
+        auto ours = parse_ice_fragment(*a);
+        std::string out = "a=ice-ufrag:" + ours->ufrag + "\r\na=ice-pwd:" + ours->pwd + "\r\n";
+        for (const auto& c : ours->candidates)
+          out += "a=" + c + "\r\n";
+        return out;
+      });
+      if (body.empty()) return status(400, "Bad Request");
+      HttpResponse r = status(200, "OK");
+      r.body = body;
+      r.headers = {{"Content-Type", "application/trickle-ice-sdpfrag"}, {"ETag", "\"2\""}};
+      return r;
+    }
+    return status(405, "Method Not Allowed");
+  }
+
+  SeededRandom rng_;
+  std::unique_ptr<dtls::Certificate> cert_;
+  std::unique_ptr<runtime::EventLoop> loop_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::map<int, std::unique_ptr<Session>> sessions_;  // on the loop thread only
+  std::mutex mutex_;
+  std::vector<int> scripted_;  // guarded by mutex_
+  int next_id_ = 1;            // guarded by mutex_
+  std::unique_ptr<FakeHttpServer> http_;
+};
+
+struct AgentUnderTest {
+  explicit AgentUnderTest(const std::string& url, std::string token = "device-token") {
+    AgentConfig config;
+    config.whip.url = url;
+    config.whip.token = std::move(token);
+    config.whip.request_timeout = seconds(5);
+    config.bind = {IpAddress::loopback_v4()};
+    config.backoff = {milliseconds(50), milliseconds(400), 0.2};
+    config.stats_interval = seconds(1);
+    auto source = open_source("testpattern:160x120");
+    EXPECT_TRUE(source.ok());
+    auto made = Agent::create(std::move(config), std::move(*source),
+                              [this](const std::string& l) { lines.push_back(l); });
+    EXPECT_TRUE(made.ok()) << (made.ok() ? "" : made.error());
+    agent = std::move(*made);
+  }
+  // Runs until `done` or 30 s (generous: the machine is shared).
+  bool run_until(const std::function<bool()>& done, Duration limit = seconds(30)) {
+    agent->run(agent->now() + limit, done);
+    return done();
+  }
+  std::vector<std::string> lines;
+  std::unique_ptr<Agent> agent;
+};
+
+TEST(Agent, StreamsAnswersPingsAndDeletesOnStop) {
+  TestWhipServer server;
+  AgentUnderTest device(server.url());
+  ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 20; }))
+      << device.agent->last_error();
+  EXPECT_EQ(device.agent->state(), AgentState::streaming);
+  auto frames = server.frames(1);
+  for (size_t i = 1; i < frames.size(); ++i)
+    EXPECT_GT(frames[i].sequence, frames[i - 1].sequence);
+  EXPECT_EQ(frames.back().width, 160);
+  EXPECT_EQ(frames.back().flags & media::frame_flags::kTestPattern,
+            media::frame_flags::kTestPattern);
+
+  ASSERT_TRUE(server.say(1, R"({"type":"ping","t":4242})"));
+  ASSERT_TRUE(device.run_until([&] {
+    for (const auto& m : server.control_messages(1))
+      if (m.find("\"pong\"") != std::string::npos && m.find("4242") != std::string::npos)
+        return true;
+    return false;
+  }));
+  // A viewer's size limit reaches the camera: the test pattern makes smaller frames.
+  ASSERT_TRUE(server.say(1, media::encode_set({0, 0, 80, 0})));
+  ASSERT_TRUE(device.run_until([&] {
+    auto f = server.frames(1);
+    return !f.empty() && f.back().width == 80 && f.back().height == 60;
+  }));
+  ASSERT_TRUE(device.run_until([&] {
+    for (const auto& m : server.control_messages(1))
+      if (m.find("\"telemetry\"") != std::string::npos) return true;
+    return false;
+  }));
+
+  device.agent->stop();
+  EXPECT_EQ(device.agent->run(device.agent->now() + seconds(10)), 0);
+  EXPECT_EQ(device.agent->state(), AgentState::stopped);
+  auto requests = server.requests();
+  ASSERT_GE(requests.size(), 2u);
+  EXPECT_EQ(requests.back().method, "DELETE");
+  EXPECT_EQ(requests.back().target, "/whip/1");
+  bool saw_streaming = false, saw_stats = false;
+  for (const auto& l : device.lines) {
+    saw_streaming |= l.find("state: streaming") != std::string::npos;
+    saw_stats |= l.find("stats: ") != std::string::npos && l.find(" fps, ") != std::string::npos;
+  }
+  EXPECT_TRUE(saw_streaming);
+  EXPECT_TRUE(saw_stats);
+}
+
+TEST(Agent, RetriesServerErrorsWithGrowingBackoff) {
+  TestWhipServer server;
+  server.fail_next({500, 503, 500});
+  AgentUnderTest device(server.url());
+  ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 5; }))
+      << device.agent->last_error();
+  const auto& stats = device.agent->stats();
+  EXPECT_EQ(stats.publishes, 4u);
+  EXPECT_EQ(stats.sessions, 1u);
+  ASSERT_EQ(stats.backoffs.size(), 3u);
+  // 50, 100, 200 ms nominal, each within +-20 %.
+  EXPECT_GE(stats.backoffs[0], milliseconds(40));
+  EXPECT_LE(stats.backoffs[0], milliseconds(60));
+  EXPECT_GE(stats.backoffs[2], milliseconds(160));
+  EXPECT_LE(stats.backoffs[2], milliseconds(240));
+  EXPECT_GT(stats.backoffs[2], stats.backoffs[0]);
+  bool logged = false;
+  for (const auto& l : device.lines)
+    logged |= l.find("state: backoff (POST " + server.url() + "/whip" + ": HTTP 503") !=
+              std::string::npos;
+  EXPECT_TRUE(logged);
+}
+
+TEST(Agent, StopsOnAWrongToken) {
+  TestWhipServer server;
+  AgentUnderTest device(server.url(), "wrong-token");
+  EXPECT_EQ(device.agent->run(device.agent->now() + seconds(20)), 2);
+  EXPECT_EQ(device.agent->state(), AgentState::stopped);
+  EXPECT_EQ(device.agent->stats().publishes, 1u);
+  EXPECT_NE(device.agent->last_error().find("HTTP 401 Unauthorized (check the device token)"),
+            std::string::npos)
+      << device.agent->last_error();
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
+TEST(Agent, ReplacesASessionTheServerLost) {
+  TestWhipServer server;
+  AgentUnderTest device(server.url());
+  ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 5; }));
+  // The server forgets everything; the device notices the silence (ICE consent, RFC 7675),
+  // tries an ICE restart, hears 404 and publishes anew.
+  server.drop_sessions();
+  ASSERT_TRUE(device.run_until(
+      [&] { return server.newest_session() == 2 && server.frames(2).size() >= 5; }, seconds(60)))
+      << device.agent->last_error();
+  bool patched = false;
+  for (const auto& r : server.requests())
+    patched |= r.method == "PATCH" && r.target == "/whip/1";
+  EXPECT_TRUE(patched);
+  EXPECT_EQ(device.agent->stats().sessions, 2u);
+  EXPECT_EQ(device.agent->stats().failures, 1u);
+  auto frames = server.frames(2);
+  for (size_t i = 1; i < frames.size(); ++i)
+    EXPECT_GT(frames[i].sequence, frames[i - 1].sequence);
+}
+
+TEST(Agent, StopDuringABlockedPostReturnsPromptly) {
+  HttpResponse silent;
+  silent.silent = true;
+  FakeHttpServer hanging([&](const HttpRequest&) { return silent; });
+  AgentUnderTest device(hanging.url());
+  std::thread stopper([&] {
+    while (hanging.request_count() == 0)
+      std::this_thread::sleep_for(milliseconds(10));
+    device.agent->stop();
+  });
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(device.agent->run(device.agent->now() + seconds(20)), 0);
+  stopper.join();
+  EXPECT_EQ(device.agent->state(), AgentState::stopped);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4));
+}
+
+}  // namespace
+}  // namespace cellrtc::device
