@@ -15,6 +15,8 @@ void add_cors_headers(const std::vector<std::string>& allowed_origins, const Htt
         std::find(allowed_origins.begin(), allowed_origins.end(), *origin) == allowed_origins.end())
       return;
     response.set_header("Access-Control-Allow-Origin", *origin);
+    // A listed origin may send the viewer-token cookie (cellrtc_viewer) along.
+    response.set_header("Access-Control-Allow-Credentials", "true");
   }
   response.set_header("Access-Control-Expose-Headers", "Location, ETag, Link");
 }

@@ -406,11 +406,14 @@ struct Relay::Impl {
   }
 
   // Closes a session and unhooks it from indices and its device; removed at the next sweep.
-  void end_session(Instant now, Session& s) {
+  // `notify_peer` false drops the DTLS close_notify: for a session the device replaced by
+  // publishing again, whose address may already carry the new session's handshake (a device
+  // that restarts on the same port), where an alert from the old one would break it.
+  void end_session(Instant now, Session& s, bool notify_peer = true) {
     if (s.ended) return;
     s.pc->close(now);
     while (auto t = s.pc->poll_transmit())
-      transmits.push_back(std::move(*t));
+      if (notify_peer) transmits.push_back(std::move(*t));
     while (s.pc->poll_event()) {
     }
     s.ended = true;
@@ -439,6 +442,8 @@ struct Relay::Impl {
     dev.last_seq.reset();
     if (dev.status == DeviceStatus::live) {
       set_status(now, dev, DeviceStatus::reconnecting);
+      dev.grace_until = now + config.relay.reconnect_grace;
+    } else if (dev.status == DeviceStatus::reconnecting && !dev.grace_until) {
       dev.grace_until = now + config.relay.reconnect_grace;
     }
   }
@@ -859,9 +864,9 @@ struct Relay::Impl {
     if (!created) return created.error();
     // A device that publishes again replaces its old session; its viewers stay and see
     // "reconnecting" until the new session's first frame.
-    if (old) end_session(now, *old);
+    if (old) end_session(now, *old, /*notify_peer=*/false);
+    // A grace period that runs keeps running: the new session's first frame ends it (live).
     dev.publisher = created.value().first->id;
-    dev.grace_until.reset();
     HttpResponse r = std::move(created.value().second);
     r.set_header("Location", "/whip/" + dev.publisher);
     return r;

@@ -176,6 +176,52 @@ TEST(RelayCall, DeviceGoneAfterGraceIsOffline) {
   EXPECT_EQ(devices[0]["viewers"], 1);
 }
 
+TEST(RelayCall, ReplacedSessionThatNeverStreamsEndsOffline) {
+  auto config = relay_test_config();
+  config.relay.reconnect_grace = seconds(5);
+  RelayScenario s(config);
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  auto& viewer = s.add_client("viewer", "192.0.2.10");
+  ASSERT_EQ(s.connect(viewer, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &viewer}));
+  s.send_frame(device, 1);
+  (void)s.net.run_for(seconds(1));
+  // The device publishes again (its old session is replaced) but sends nothing.
+  s.renew(device);
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  (void)s.net.run_for(seconds(1));
+  EXPECT_EQ(states(viewer).back(), "reconnecting");
+  (void)s.net.run_for(seconds(5));
+  EXPECT_EQ(states(viewer).back(), "offline");
+  // Its first frame makes it live again.
+  ASSERT_TRUE(s.run_until_open({&device})) << device.ep->failure.value_or("");
+  s.send_frame(device, 2);
+  ASSERT_TRUE(
+      s.net.run_until([&] { return viewer.frames().size() >= 2; }, s.net.now() + seconds(2)));
+  EXPECT_EQ(states(viewer).back(), "live");
+}
+
+TEST(RelayCall, SilentDeviceIsLostWhenConsentExpires) {
+  RelayScenario s(relay_test_config());
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  auto& viewer = s.add_client("viewer", "192.0.2.10");
+  ASSERT_EQ(s.connect(viewer, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &viewer}));
+  s.send_frame(device, 1);
+  (void)s.net.run_for(seconds(1));
+  // The device vanishes without a word (its socket is gone): RFC 7675 consent runs out.
+  (void)s.net.unbind(device.host, device.addr.port());
+  (void)s.net.run_for(seconds(40));
+  auto st = states(viewer);
+  ASSERT_GE(st.size(), 2u);
+  EXPECT_EQ(st[st.size() - 2], "live");
+  EXPECT_EQ(st.back(), "reconnecting");
+  (void)s.net.run_for(seconds(20));
+  EXPECT_EQ(states(viewer).back(), "offline");
+}
+
 TEST(RelayCall, ControlChannel) {
   RelayScenario s(relay_test_config());
   auto& device = s.add_client("device", "203.0.113.10");

@@ -59,6 +59,21 @@ TEST(RelayHttp, PublishCreatesASession) {
   EXPECT_NE(r.body.find("a=end-of-candidates"), std::string::npos);
 }
 
+TEST(RelayHttp, AnswersAnnounceThePublicAddresses) {
+  auto config = relay_test_config();
+  config.relay.public_ips = {"203.0.113.200", "2001:db8::1"};
+  RelayScenario s(config);
+  auto& device = s.add_client("device", "203.0.113.10");
+  auto r = s.connect(device, "/whip", "device-token-1");
+  ASSERT_EQ(r.status, 201);
+  // The bound IPv4 address is replaced by the public one of its family, the port kept; the
+  // IPv6 address has no bound socket to stand for.
+  EXPECT_NE(r.body.find("203.0.113.200 8443 typ host"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("198.51.100.1"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("2001:db8::1"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("a=end-of-candidates"), std::string::npos);
+}
+
 TEST(RelayHttp, PublishRejectsBadRequests) {
   RelayScenario s(relay_test_config());
   auto& device = s.add_client("device", "203.0.113.10");
