@@ -236,7 +236,9 @@ void Agent::connect() {
   Instant now = loop_->now();
   peer::PeerConfig pc_config;
   pc_config.certificate = certificate_.get();
-  auto conn = std::make_unique<Connection>(*this, pc_config, *rng_, config_.session);
+  media::StreamingSessionConfig session_config = config_.session;
+  session_config.first_sequence = next_sequence_;
+  auto conn = std::make_unique<Connection>(*this, pc_config, *rng_, session_config);
   conn->generation = ++connections_made_;
   size_t sockets = 0;
   for (const auto& address : local_addresses()) {
@@ -411,6 +413,7 @@ void Agent::tear_down(const std::string& reason, bool failure) {
   if (connection_) {
     stats_.frames_sent += connection_->session.stats().frames_sent;
     stats_.bytes_sent += connection_->session.stats().bytes_sent;
+    next_sequence_ = connection_->session.next_sequence();
     connection_->pc.close(loop_->now());
     connection_->driver.wake();
     connection_.reset();

@@ -132,7 +132,8 @@ class Agent {
   std::optional<Instant> setup_deadline_;
   std::optional<Instant> disconnected_since_;
   uint64_t connections_made_ = 0;
-  uint16_t native_width_ = 0;  // the source's own frame size, from frames taken at it
+  uint32_t next_sequence_ = 0;  // frame sequence numbers go on across sessions
+  uint16_t native_width_ = 0;   // the source's own frame size, from frames taken at it
   uint16_t native_height_ = 0;
   bool restarted_ice_ = false;  // this session's ICE restart is used up
   std::optional<runtime::TimerId> retry_timer_;

@@ -22,7 +22,7 @@ double seconds_between(Instant from, Instant to) {
 }  // namespace
 
 StreamingSession::StreamingSession(peer::PeerConnection& pc, StreamingSessionConfig config)
-    : pc_(pc), config_(config), controller_(config.rate) {}
+    : pc_(pc), config_(config), controller_(config.rate), next_sequence_(config.first_sequence) {}
 
 Status StreamingSession::open_channels(Instant now) {
   if (video_ || control_) return Error{Errc::invalid_state, "channels already created"};

@@ -48,6 +48,9 @@ struct StreamingSessionConfig {
   int snapshot_quality = 92;
   // A snapshot not sent within this long is given up (the channel never opened, say).
   Duration snapshot_timeout = seconds(10);
+  // The first frame's sequence number: a session that replaces another goes on where it
+  // stopped, so viewers that stayed through the reconnect see one stream.
+  uint32_t first_sequence = 0;
 };
 
 // The viewers' limits from the last "set" (0 = automatic).
@@ -129,6 +132,8 @@ class StreamingSession {
   int target_quality() const;
   const ViewerLimits& viewer_limits() const { return limits_; }
   const StreamingStats& stats() const { return stats_; }
+  // The sequence number the next captured frame gets.
+  uint32_t next_sequence() const { return next_sequence_; }
   const RateController& rate_controller() const { return controller_; }
   // The telemetry message as it would be sent now.
   TelemetryMessage telemetry(Instant now) const;

@@ -345,6 +345,7 @@ TEST(Agent, ReplacesASessionTheServerLost) {
   ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 5; }));
   // The server forgets everything; the device notices the silence (ICE consent, RFC 7675),
   // tries an ICE restart, hears 404 and publishes anew.
+  auto server_frames_before = server.frames(1);
   server.drop_sessions();
   ASSERT_TRUE(device.run_until(
       [&] { return server.newest_session() == 2 && server.frames(2).size() >= 5; }, seconds(60)))
@@ -358,6 +359,10 @@ TEST(Agent, ReplacesASessionTheServerLost) {
   auto frames = server.frames(2);
   for (size_t i = 1; i < frames.size(); ++i)
     EXPECT_GT(frames[i].sequence, frames[i - 1].sequence);
+  // The new session goes on with the sequence where the old one stopped.
+  auto before = server_frames_before;
+  ASSERT_FALSE(before.empty());
+  EXPECT_GT(frames.front().sequence, before.back().sequence);
 }
 
 TEST(Agent, StopDuringABlockedPostReturnsPromptly) {
