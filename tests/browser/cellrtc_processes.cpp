@@ -1,0 +1,221 @@
+#include "browser/cellrtc_processes.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+namespace cellrtc::browser {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// A socket closed on every path.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+sockaddr_in loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+std::chrono::milliseconds left(Clock::time_point deadline) {
+  return std::max(0ms,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+}
+
+}  // namespace
+
+std::string server_binary() {
+  return std::string(CELLRTC_BINARY_DIR) + "/server/cellrtc-server";
+}
+std::string device_binary() {
+  return std::string(CELLRTC_BINARY_DIR) + "/device/cellrtc-device";
+}
+
+std::optional<uint16_t> free_loopback_port() {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    Fd udp(::socket(AF_INET, SOCK_DGRAM, 0));
+    sockaddr_in a = loopback(0);
+    if (udp.get() < 0 || ::bind(udp.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      continue;
+    }
+    socklen_t length = sizeof a;
+    if (::getsockname(udp.get(), reinterpret_cast<sockaddr*>(&a), &length) != 0) continue;
+    const uint16_t port = ntohs(a.sin_port);
+    Fd tcp(::socket(AF_INET, SOCK_STREAM, 0));
+    sockaddr_in t = loopback(port);
+    if (tcp.get() >= 0 && ::bind(tcp.get(), reinterpret_cast<sockaddr*>(&t), sizeof t) == 0) {
+      return port;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> http_get(uint16_t port, const std::string& path,
+                                     std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+  if (fd.get() < 0) return std::nullopt;
+  sockaddr_in a = loopback(port);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
+    return std::nullopt;
+  }
+  pollfd p{fd.get(), POLLOUT, 0};
+  if (::poll(&p, 1, static_cast<int>(left(deadline).count())) != 1) return std::nullopt;
+  int so_error = 0;
+  socklen_t length = sizeof so_error;
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &length);
+  if (so_error != 0) return std::nullopt;
+  const std::string request = "GET " + path +
+                              " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                              "Accept: */*\r\n\r\n";
+  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return std::nullopt;
+  }
+  std::string raw;
+  char buffer[4096];
+  while (raw.size() < (1u << 20)) {
+    p = {fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left(deadline).count())) != 1) return std::nullopt;
+    ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) break;
+    raw.append(buffer, static_cast<size_t>(n));
+  }
+  // "HTTP/1.1 200 OK\r\n...\r\n\r\nbody" (the server sends Content-Length and closes)
+  if (raw.rfind("HTTP/1.", 0) != 0 || raw.size() < 12) return std::nullopt;
+  HttpResponse response;
+  response.status = std::atoi(raw.c_str() + 9);
+  auto body = raw.find("\r\n\r\n");
+  if (body != std::string::npos) response.body = raw.substr(body + 4);
+  return response;
+}
+
+std::unique_ptr<ServerProcess> ServerProcess::start(const ServerOptions& options,
+                                                    std::string* error) {
+  std::string last_failure;
+  // Another process may take a port between picking and binding it: a few attempts.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto http_port = free_loopback_port();
+    auto udp_port = free_loopback_port();
+    if (!http_port || !udp_port || *http_port == *udp_port) {
+      last_failure = "no free port on 127.0.0.1";
+      continue;
+    }
+    std::string device = options.device_id + ":" + options.device_token;
+    if (!options.viewer_token.empty()) device += ":" + options.viewer_token;
+    std::vector<std::string> args = {
+        "--listen=127.0.0.1:" + std::to_string(*http_port),
+        "--udp-port=" + std::to_string(*udp_port),
+        "--udp-address=127.0.0.1",
+        "--device=" + device,
+        "--reconnect-grace=" + std::to_string(options.reconnect_grace_seconds),
+        std::string("--viewer-control=") + (options.viewer_control ? "true" : "false"),
+        std::string("--viewers-need-token=") + (options.viewer_token.empty() ? "false" : "true"),
+        "--web-root=" + std::string(CELLRTC_SOURCE_DIR) + "/web",
+        // Every viewer of a test comes from 127.0.0.1: no rate limit in the way.
+        "--requests-per-second=1000",
+        "--request-burst=1000",
+        "--log-level=debug",
+    };
+    auto process = interop::ChildProcess::spawn(
+        {.program = server_binary(),
+         .args = args,
+         .log_path = interop::interop_log_path(interop::unique_name("cellrtc-server") + ".log"),
+         .capture_stdout = false},
+        error);
+    if (!process) return nullptr;
+    const auto deadline = Clock::now() + 15s;
+    while (Clock::now() < deadline && process->running()) {
+      auto health = http_get(*http_port, "/healthz", 1000ms);
+      if (health && health->status == 200) {
+        return std::unique_ptr<ServerProcess>(
+            new ServerProcess(options, *http_port, *udp_port, std::move(process)));
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    last_failure = "cellrtc-server on 127.0.0.1:" + std::to_string(*http_port) +
+                   " did not answer /healthz: " + process->log_tail();
+    process->stop();
+  }
+  *error = last_failure;
+  return nullptr;
+}
+
+std::string ServerProcess::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(http_port_) + path;
+}
+
+std::optional<nlohmann::json> ServerProcess::devices() {
+  auto response = http_get(http_port_, "/api/devices", 3000ms);
+  if (!response || response->status != 200) return std::nullopt;
+  auto list = nlohmann::json::parse(response->body, nullptr, false);
+  if (list.is_discarded() || !list.is_array()) return std::nullopt;
+  return list;
+}
+
+bool ServerProcess::wait_device_state(const std::string& id, const std::string& state,
+                                      std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (auto list = devices()) {
+      for (const auto& d : *list) {
+        if (d.is_object() && d.value("id", "") == id && d.value("state", "") == state) {
+          return true;
+        }
+      }
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  return false;
+}
+
+std::unique_ptr<DeviceProcess> DeviceProcess::start(const ServerProcess& server,
+                                                    const DeviceOptions& options,
+                                                    std::string* error) {
+  std::vector<std::string> args = {
+      "--server=" + server.url("/whip"),
+      "--token=" + server.options().device_token,
+      "--source=" + options.source,
+      "--fps=" + std::to_string(options.fps),
+      "--bind=127.0.0.1",  // loopback only
+  };
+  auto process = interop::ChildProcess::spawn(
+      {.program = device_binary(),
+       .args = args,
+       .log_path = interop::interop_log_path(interop::unique_name("cellrtc-device") + ".log"),
+       .capture_stdout = false},
+      error);
+  if (!process) return nullptr;
+  return std::unique_ptr<DeviceProcess>(new DeviceProcess(std::move(process)));
+}
+
+void DeviceProcess::kill() {
+  if (process_->running()) ::kill(process_->pid(), SIGKILL);
+  process_->stop();
+}
+
+}  // namespace cellrtc::browser

@@ -1,0 +1,105 @@
+// The real cellrtc-server and cellrtc-device binaries of this build, started for process tests
+// on loopback: the server on free 127.0.0.1 ports with a fixed device token, the device
+// publishing its test pattern to it.
+//
+//   std::string error;
+//   auto server = ServerProcess::start({.device_id = "cam1", .device_token = "t0ken"}, &error);
+//   ASSERT_TRUE(server) << error;
+//   auto device = DeviceProcess::start(*server, &error);   // publishes as cam1
+//   ASSERT_TRUE(device) << error;
+//   ASSERT_TRUE(server->wait_device_state("cam1", "live", 20s)) << server->log_tail();
+//
+// Processes are stopped by their destructors (SIGTERM, then SIGKILL) and die with the test
+// binary (PR_SET_PDEATHSIG in interop::ChildProcess).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "interop/child_process.h"
+
+namespace cellrtc::browser {
+
+// The build's binaries.
+std::string server_binary();
+std::string device_binary();
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+// A plain HTTP/1.1 GET to 127.0.0.1:port (Connection: close); nullopt when nothing answers in
+// time or the answer is not HTTP.
+std::optional<HttpResponse> http_get(uint16_t port, const std::string& path,
+                                     std::chrono::milliseconds timeout);
+
+// A port on 127.0.0.1 free for both TCP and UDP right now.
+std::optional<uint16_t> free_loopback_port();
+
+struct ServerOptions {
+  std::string device_id = "cam1";
+  std::string device_token = "device-token-for-tests";
+  std::string viewer_token{};  // set: viewers need it
+  int reconnect_grace_seconds = 20;
+  bool viewer_control = true;
+};
+
+class ServerProcess {
+ public:
+  // Starts the server and waits until /healthz answers (15 s at most).
+  static std::unique_ptr<ServerProcess> start(const ServerOptions& options, std::string* error);
+
+  const ServerOptions& options() const { return options_; }
+  uint16_t http_port() const { return http_port_; }
+  uint16_t udp_port() const { return udp_port_; }
+  std::string url(const std::string& path = "/") const;
+
+  // GET /api/devices parsed; nullopt if it does not answer with a JSON array.
+  std::optional<nlohmann::json> devices();
+  // Waits until /api/devices shows `id` in `state` (live, reconnecting, offline).
+  bool wait_device_state(const std::string& id, const std::string& state,
+                         std::chrono::milliseconds timeout);
+
+  bool running() { return process_->running(); }
+  std::string log_tail() const { return process_->log_tail(); }
+
+ private:
+  ServerProcess(ServerOptions options, uint16_t http_port, uint16_t udp_port,
+                std::unique_ptr<interop::ChildProcess> process)
+      : options_(std::move(options)),
+        http_port_(http_port),
+        udp_port_(udp_port),
+        process_(std::move(process)) {}
+
+  ServerOptions options_;
+  uint16_t http_port_;
+  uint16_t udp_port_;
+  std::unique_ptr<interop::ChildProcess> process_;
+};
+
+struct DeviceOptions {
+  std::string source = "testpattern:320x240";
+  int fps = 10;
+};
+
+class DeviceProcess {
+ public:
+  // Starts cellrtc-device publishing to `server` with the server's device token.
+  static std::unique_ptr<DeviceProcess> start(const ServerProcess& server,
+                                              const DeviceOptions& options, std::string* error);
+  // SIGKILL: the device vanishes without a goodbye, as a device losing its link would.
+  void kill();
+  std::string log_tail() const { return process_->log_tail(); }
+
+ private:
+  explicit DeviceProcess(std::unique_ptr<interop::ChildProcess> process)
+      : process_(std::move(process)) {}
+  std::unique_ptr<interop::ChildProcess> process_;
+};
+
+}  // namespace cellrtc::browser

@@ -1,0 +1,175 @@
+// The viewer page (web/) in headless Chromium against the real cellrtc-server and cellrtc-device
+// on loopback: the page lists the device, shows its frames in order, its overlay's numbers are
+// sane, the snapshot button saves the JPEG on screen, and errors are explained.
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "browser/browser_test_util.h"
+#include "browser/cellrtc_processes.h"
+#include "browser/viewer_driver.h"
+
+namespace cellrtc::browser {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool binaries_built() {
+  return std::filesystem::exists(server_binary()) && std::filesystem::exists(device_binary());
+}
+
+class ViewerPageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!binaries_built()) GTEST_SKIP() << "cellrtc-server or cellrtc-device not built";
+    std::string error;
+    server_ = ServerProcess::start({.device_id = "cam1"}, &error);
+    ASSERT_TRUE(server_) << error;
+    device_ = DeviceProcess::start(*server_, {}, &error);
+    ASSERT_TRUE(device_) << error;
+    ASSERT_TRUE(server_->wait_device_state("cam1", "live", 20s))
+        << "server: " << server_->log_tail() << "\ndevice: " << device_->log_tail();
+    driver_ = ViewerDriver::start(&error);
+    ASSERT_TRUE(driver_) << error;
+  }
+  void TearDown() override {
+    if (driver_) driver_->close();
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<DeviceProcess> device_;
+  std::unique_ptr<ViewerDriver> driver_;
+};
+
+TEST_F(ViewerPageTest, ListsTheDeviceAndShowsItsFramesInOrder) {
+  ASSERT_TRUE(driver_->request({{"type", "open"}, {"url", server_->url("/")}, {"viewers", 1}}))
+      << driver_->last_error();
+
+  // The list comes from /api/devices and /ws.
+  bool listed = false;
+  for (int i = 0; i < 60 && !listed; ++i) {
+    auto answer = driver_->request({{"type", "devices"}, {"viewer", 0}});
+    ASSERT_TRUE(answer) << driver_->last_error();
+    for (const auto& d : (*answer)["devices"]) {
+      if (d.value("id", "") == "cam1" && d.value("state", "") == "live") listed = true;
+    }
+    if (!listed) std::this_thread::sleep_for(250ms);
+  }
+  ASSERT_TRUE(listed) << "cam1 not listed as live";
+
+  ASSERT_TRUE(driver_->request({{"type", "click"}, {"viewer", 0}, {"device", "cam1"}}))
+      << driver_->last_error();
+  auto first = wait_stats(*driver_, 0, 25s, [](const nlohmann::json& s) {
+    return s.value("framesDrawn", 0) >= 20 && s["latencyMs"].is_number() && s.value("fps", 0.0) > 0;
+  });
+  ASSERT_TRUE(first) << driver_->last_error();
+  const auto& s1 = (*first)["stats"];
+  ASSERT_GE(s1.value("framesDrawn", 0), 20) << first->dump() << "\n" << server_->log_tail();
+  EXPECT_EQ(s1.value("state", ""), "live");
+  EXPECT_EQ(s1.value("badFrames", -1), 0);
+
+  // Frames keep coming, each drawn once and in order; none arrives twice.
+  auto second = wait_stats(*driver_, 0, 10s, [&](const nlohmann::json& s) {
+    return s.value("framesDrawn", 0) >= s1.value("framesDrawn", 0) + 10;
+  });
+  ASSERT_TRUE(second);
+  const auto& s2 = (*second)["stats"];
+  EXPECT_GE(s2.value("framesDrawn", 0), s1.value("framesDrawn", 0) + 10) << second->dump();
+  EXPECT_EQ(strictly_increasing(int_list(s2["seqs"])), "");
+  EXPECT_EQ(strictly_increasing(int_list(s2["receivedSeqs"])), "");
+  EXPECT_GT(s2.value("lastSeq", 0), s1.value("lastSeq", 0));
+
+  // The overlay's numbers are sane: a frame rate a camera can have, a bit rate, a latency that
+  // is neither negative (clock offsets applied the right way round) nor absurd.
+  const double fps = s2.value("fps", 0.0);
+  EXPECT_GT(fps, 0);
+  EXPECT_LE(fps, 60);
+  EXPECT_GT(s2.value("kbps", 0.0), 0);
+  ASSERT_TRUE(s2["latencyMs"].is_number()) << second->dump();
+  EXPECT_GE(s2["latencyMs"].get<double>(), 0) << second->dump();
+  EXPECT_LT(s2["latencyMs"].get<double>(), 5000) << second->dump();
+  const auto& overlay = (*second)["overlay"];
+  std::printf("viewer: %d frames drawn, %.1f fps, %.0f kbit/s, latency %.1f ms; overlay %s\n",
+              s2.value("framesDrawn", 0), fps, s2.value("kbps", 0.0), s2["latencyMs"].get<double>(),
+              overlay.dump().c_str());
+  EXPECT_EQ(overlay.value("badge", ""), "live");
+  for (const char* field : {"fps", "kbps", "latency", "age", "seq"}) {
+    EXPECT_NE(overlay.value(field, "—"), "—") << field << ": " << overlay.dump();
+  }
+
+  // "Save current frame": the JPEG on screen, as the device encoded it.
+  auto shot = driver_->request({{"type", "snapshot"}, {"viewer", 0}});
+  ASSERT_TRUE(shot) << driver_->last_error();
+  EXPECT_GT(shot->value("bytes", 0), 100);
+  EXPECT_EQ(shot->value("head", "").substr(0, 4), "ffd8") << shot->dump();
+  EXPECT_EQ(shot->value("tail", ""), "ffd9") << shot->dump();
+}
+
+TEST_F(ViewerPageTest, ExplainsAnUnknownDevice) {
+  ASSERT_TRUE(driver_->request(
+      {{"type", "open"}, {"url", server_->url("/?device=no-such-camera")}, {"viewers", 1}}))
+      << driver_->last_error();
+  auto answer = wait_stats(*driver_, 0, 15s,
+                           [](const nlohmann::json& s) { return s.value("state", "") == "error"; });
+  ASSERT_TRUE(answer) << driver_->last_error();
+  const auto& s = (*answer)["stats"];
+  ASSERT_EQ(s.value("state", ""), "error") << answer->dump();
+  EXPECT_EQ(s["error"].value("kind", ""), "unknown") << answer->dump();
+  EXPECT_NE((*answer)["overlay"].value("notice", "").find("Unknown device"), std::string::npos)
+      << answer->dump();
+}
+
+}  // namespace
+}  // namespace cellrtc::browser
+
+namespace cellrtc::browser {
+namespace {
+
+// A device whose viewers need a token: without it the page says access is denied and asks for
+// one; the token from the page's URL, or typed into its form, lets the frames through.
+TEST(ViewerTokenTest, AsksForTheViewerTokenAndUsesIt) {
+  if (!binaries_built()) GTEST_SKIP() << "cellrtc-server or cellrtc-device not built";
+  std::string error;
+  auto server = ServerProcess::start(
+      {.device_id = "cam1", .viewer_token = "viewer-secret-for-tests"}, &error);
+  ASSERT_TRUE(server) << error;
+  auto device = DeviceProcess::start(*server, {}, &error);
+  ASSERT_TRUE(device) << error;
+  ASSERT_TRUE(server->wait_device_state("cam1", "live", 20s)) << server->log_tail();
+  auto driver = ViewerDriver::start(&error);
+  ASSERT_TRUE(driver) << error;
+  ASSERT_TRUE(
+      driver->request({{"type", "open"}, {"url", server->url("/?device=cam1")}, {"viewers", 1}}))
+      << driver->last_error();
+  ASSERT_TRUE(driver->request({{"type", "open"},
+                               {"url", server->url("/?device=cam1&token=viewer-secret-for-tests")},
+                               {"viewers", 1}}))
+      << driver->last_error();
+
+  auto denied = wait_stats(*driver, 0, 15s,
+                           [](const nlohmann::json& s) { return s.value("state", "") == "error"; });
+  ASSERT_TRUE(denied) << driver->last_error();
+  EXPECT_EQ((*denied)["stats"]["error"].value("kind", ""), "denied") << denied->dump();
+  EXPECT_TRUE((*denied)["overlay"].value("tokenForm", false)) << denied->dump();
+  EXPECT_EQ((*denied)["stats"].value("framesReceived", -1), 0);
+
+  auto with_url_token = wait_stats(
+      *driver, 1, 20s, [](const nlohmann::json& s) { return s.value("framesDrawn", 0) >= 5; });
+  ASSERT_TRUE(with_url_token) << driver->last_error();
+  EXPECT_GE((*with_url_token)["stats"].value("framesDrawn", 0), 5) << with_url_token->dump();
+
+  ASSERT_TRUE(
+      driver->request({{"type", "token"}, {"viewer", 0}, {"token", "viewer-secret-for-tests"}}))
+      << driver->last_error();
+  auto with_typed_token = wait_stats(
+      *driver, 0, 20s, [](const nlohmann::json& s) { return s.value("framesDrawn", 0) >= 5; });
+  ASSERT_TRUE(with_typed_token) << driver->last_error();
+  EXPECT_GE((*with_typed_token)["stats"].value("framesDrawn", 0), 5) << with_typed_token->dump();
+  EXPECT_FALSE((*with_typed_token)["overlay"].value("tokenForm", true));
+  driver->close();
+}
+
+}  // namespace
+}  // namespace cellrtc::browser
