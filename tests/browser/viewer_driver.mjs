@@ -12,6 +12,8 @@
 //                                                              the overlay's texts
 //   in  {"id":N,"type":"snapshot","viewer":I}                  clicks "Save current frame"; the
 //                                                              download's size, first/last bytes
+//   in  {"id":N,"type":"request_snapshot","viewer":I}          clicks "Request full-quality
+//                                                              snapshot"; the download as above
 //   in  {"id":N,"type":"set","viewer":I,"fps":F,...}           fills the settings form, submits
 //   in  {"id":N,"type":"token","viewer":I,"token":T}           enters T in the token form
 //   in  {"id":N,"type":"throttle","viewer":I,"kbps":K}         the page's network limited to
@@ -141,6 +143,21 @@ async function main() {
   }), 35000, 'launching Chromium');
   emit({ type: 'ready', version: browser.version() });
 
+  // Clicks `button` and reads the file the page downloads: its name, size, first and last bytes.
+  const download = async (page, button) => {
+    const [file] = await Promise.all([
+      page.waitForEvent('download', { timeout: STEP_MS }),
+      page.click(button, { timeout: STEP_MS }),
+    ]);
+    const bytes = readFileSync(await file.path());
+    return {
+      name: file.suggestedFilename(),
+      bytes: bytes.length,
+      head: bytes.subarray(0, 4).toString('hex'),
+      tail: bytes.subarray(Math.max(0, bytes.length - 2)).toString('hex'),
+    };
+  };
+
   const viewers = [];  // {context, page, cdp, console: []}
   const viewer = (i) => {
     if (!Number.isInteger(i) || i < 0 || i >= viewers.length) throw new Error(`no viewer ${i}`);
@@ -202,20 +219,13 @@ async function main() {
       });
       return { stats, overlay, console: v.console.slice(-10) };
     },
+    // "Save current frame": the JPEG on screen, downloaded.
     async snapshot(m) {
-      const { page } = viewer(m.viewer);
-      const [download] = await Promise.all([
-        page.waitForEvent('download', { timeout: STEP_MS }),
-        page.click('#download-snapshot', { timeout: STEP_MS }),
-      ]);
-      const path = await download.path();
-      const bytes = readFileSync(path);
-      return {
-        name: download.suggestedFilename(),
-        bytes: bytes.length,
-        head: bytes.subarray(0, 4).toString('hex'),
-        tail: bytes.subarray(Math.max(0, bytes.length - 2)).toString('hex'),
-      };
+      return download(viewer(m.viewer).page, '#download-snapshot');
+    },
+    // "Request full-quality snapshot": the device sends one, the page downloads it on arrival.
+    async request_snapshot(m) {
+      return download(viewer(m.viewer).page, '#request-snapshot');
     },
     async set(m) {
       const { page } = viewer(m.viewer);

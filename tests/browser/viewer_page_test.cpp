@@ -107,6 +107,39 @@ TEST_F(ViewerPageTest, ListsTheDeviceAndShowsItsFramesInOrder) {
   EXPECT_EQ(shot->value("tail", ""), "ffd9") << shot->dump();
 }
 
+// The page's controls reach the device through the server's control channel: the stream
+// settings (a quality cap shows in the frames' headers) and a full-quality snapshot (a frame
+// with the snapshot flag, which the page downloads as it arrives).
+TEST_F(ViewerPageTest, StreamSettingsAndSnapshotRequestsReachTheDevice) {
+  ASSERT_TRUE(
+      driver_->request({{"type", "open"}, {"url", server_->url("/?device=cam1")}, {"viewers", 1}}))
+      << driver_->last_error();
+  auto live = wait_stats(*driver_, 0, 20s, [](const nlohmann::json& s) {
+    return s.value("framesDrawn", 0) >= 3 && s.value("quality", 0) > 20;
+  });
+  ASSERT_TRUE(live) << driver_->last_error();
+  // On loopback the device's rate controller runs at a high quality (85 when measured).
+  ASSERT_GT((*live)["stats"].value("quality", 0), 20)
+      << "the test pattern should stream above quality 20: " << live->dump();
+
+  ASSERT_TRUE(driver_->request({{"type", "set"}, {"viewer", 0}, {"fps", 5}, {"quality", 20}}))
+      << driver_->last_error();
+  auto capped = wait_stats(*driver_, 0, 15s, [](const nlohmann::json& s) {
+    return s["quality"].is_number() && s.value("quality", 100) <= 20;
+  });
+  ASSERT_TRUE(capped) << driver_->last_error();
+  EXPECT_LE((*capped)["stats"].value("quality", 100), 20) << capped->dump();
+  EXPECT_TRUE((*capped)["stats"]["controlError"].is_null()) << capped->dump();
+  EXPECT_EQ((*capped)["overlay"].value("controlStatus", ""), "Settings sent.");
+
+  auto shot = driver_->request({{"type", "request_snapshot"}, {"viewer", 0}});
+  ASSERT_TRUE(shot) << driver_->last_error();
+  EXPECT_NE(shot->value("name", "").find("snapshot"), std::string::npos) << shot->dump();
+  EXPECT_GT(shot->value("bytes", 0), 100);
+  EXPECT_EQ(shot->value("head", "").substr(0, 4), "ffd8") << shot->dump();
+  EXPECT_EQ(shot->value("tail", ""), "ffd9") << shot->dump();
+}
+
 TEST_F(ViewerPageTest, ExplainsAnUnknownDevice) {
   ASSERT_TRUE(driver_->request(
       {{"type", "open"}, {"url", server_->url("/?device=no-such-camera")}, {"viewers", 1}}))
