@@ -14,22 +14,30 @@
 
 namespace cellrtc::browser {
 
-// Polls a viewer's stats every 250 ms until `done(stats)` holds; the last stats read either way
-// (nullopt if none could be read).
-inline std::optional<nlohmann::json> wait_stats(
+// Polls a viewer every 250 ms until `done(answer)` holds for its stats answer ({"stats",
+// "overlay", "console"}); the last answer read either way (nullopt if none could be read).
+inline std::optional<nlohmann::json> wait_viewer(
     ViewerDriver& driver, int viewer, std::chrono::milliseconds timeout,
-    const std::function<bool(const nlohmann::json& stats)>& done) {
+    const std::function<bool(const nlohmann::json& answer)>& done) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::optional<nlohmann::json> last;
   while (true) {
     auto answer = driver.stats(viewer);
     if (answer) {
       last = *answer;
-      if (done((*answer)["stats"])) return last;
+      if (done(*answer)) return last;
     }
     if (std::chrono::steady_clock::now() >= deadline) return last;
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
+}
+
+// The same with `done` looking at window.cellrtcViewer.stats() alone.
+inline std::optional<nlohmann::json> wait_stats(
+    ViewerDriver& driver, int viewer, std::chrono::milliseconds timeout,
+    const std::function<bool(const nlohmann::json& stats)>& done) {
+  return wait_viewer(driver, viewer, timeout,
+                     [&](const nlohmann::json& answer) { return done(answer["stats"]); });
 }
 
 inline std::vector<int64_t> int_list(const nlohmann::json& value) {

@@ -114,55 +114,80 @@ std::optional<HttpResponse> http_get(uint16_t port, const std::string& path,
   return response;
 }
 
+namespace {
+
+// Starts the server on the given ports and waits for /healthz; nullptr and *error if it does
+// not answer within 15 s.
+std::unique_ptr<interop::ChildProcess> spawn_server(const ServerOptions& options,
+                                                    uint16_t http_port, uint16_t udp_port,
+                                                    std::string* error) {
+  std::string device = options.device_id + ":" + options.device_token;
+  if (!options.viewer_token.empty()) device += ":" + options.viewer_token;
+  std::vector<std::string> args = {
+      "--listen=127.0.0.1:" + std::to_string(http_port),
+      "--udp-port=" + std::to_string(udp_port),
+      "--udp-address=127.0.0.1",
+      "--device=" + device,
+      "--reconnect-grace=" + std::to_string(options.reconnect_grace_seconds),
+      std::string("--viewer-control=") + (options.viewer_control ? "true" : "false"),
+      std::string("--viewers-need-token=") + (options.viewer_token.empty() ? "false" : "true"),
+      "--web-root=" + std::string(CELLRTC_SOURCE_DIR) + "/web",
+      // Every viewer of a test comes from 127.0.0.1: no rate limit in the way.
+      "--requests-per-second=1000",
+      "--request-burst=1000",
+      "--log-level=debug",
+  };
+  auto process = interop::ChildProcess::spawn(
+      {.program = server_binary(),
+       .args = args,
+       .log_path = interop::interop_log_path(interop::unique_name("cellrtc-server") + ".log"),
+       .capture_stdout = false},
+      error);
+  if (!process) return nullptr;
+  const auto deadline = Clock::now() + 15s;
+  while (Clock::now() < deadline && process->running()) {
+    auto health = http_get(http_port, "/healthz", 1000ms);
+    if (health && health->status == 200) return process;
+    std::this_thread::sleep_for(100ms);
+  }
+  *error = "cellrtc-server on 127.0.0.1:" + std::to_string(http_port) +
+           " did not answer /healthz: " + process->log_tail();
+  process->stop();
+  return nullptr;
+}
+
+}  // namespace
+
 std::unique_ptr<ServerProcess> ServerProcess::start(const ServerOptions& options,
                                                     std::string* error) {
-  std::string last_failure;
   // Another process may take a port between picking and binding it: a few attempts.
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto http_port = free_loopback_port();
     auto udp_port = free_loopback_port();
     if (!http_port || !udp_port || *http_port == *udp_port) {
-      last_failure = "no free port on 127.0.0.1";
+      *error = "no free port on 127.0.0.1";
       continue;
     }
-    std::string device = options.device_id + ":" + options.device_token;
-    if (!options.viewer_token.empty()) device += ":" + options.viewer_token;
-    std::vector<std::string> args = {
-        "--listen=127.0.0.1:" + std::to_string(*http_port),
-        "--udp-port=" + std::to_string(*udp_port),
-        "--udp-address=127.0.0.1",
-        "--device=" + device,
-        "--reconnect-grace=" + std::to_string(options.reconnect_grace_seconds),
-        std::string("--viewer-control=") + (options.viewer_control ? "true" : "false"),
-        std::string("--viewers-need-token=") + (options.viewer_token.empty() ? "false" : "true"),
-        "--web-root=" + std::string(CELLRTC_SOURCE_DIR) + "/web",
-        // Every viewer of a test comes from 127.0.0.1: no rate limit in the way.
-        "--requests-per-second=1000",
-        "--request-burst=1000",
-        "--log-level=debug",
-    };
-    auto process = interop::ChildProcess::spawn(
-        {.program = server_binary(),
-         .args = args,
-         .log_path = interop::interop_log_path(interop::unique_name("cellrtc-server") + ".log"),
-         .capture_stdout = false},
-        error);
-    if (!process) return nullptr;
-    const auto deadline = Clock::now() + 15s;
-    while (Clock::now() < deadline && process->running()) {
-      auto health = http_get(*http_port, "/healthz", 1000ms);
-      if (health && health->status == 200) {
-        return std::unique_ptr<ServerProcess>(
-            new ServerProcess(options, *http_port, *udp_port, std::move(process)));
-      }
-      std::this_thread::sleep_for(100ms);
+    auto process = spawn_server(options, *http_port, *udp_port, error);
+    if (process) {
+      return std::unique_ptr<ServerProcess>(
+          new ServerProcess(options, *http_port, *udp_port, std::move(process)));
     }
-    last_failure = "cellrtc-server on 127.0.0.1:" + std::to_string(*http_port) +
-                   " did not answer /healthz: " + process->log_tail();
-    process->stop();
   }
-  *error = last_failure;
   return nullptr;
+}
+
+void ServerProcess::kill() {
+  if (process_->running()) ::kill(process_->pid(), SIGKILL);
+  process_->stop();
+}
+
+bool ServerProcess::restart(std::string* error) {
+  process_->stop();
+  auto process = spawn_server(options_, http_port_, udp_port_, error);
+  if (!process) return false;
+  process_ = std::move(process);
+  return true;
 }
 
 std::string ServerProcess::url(const std::string& path) const {

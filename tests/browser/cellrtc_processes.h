@@ -65,6 +65,11 @@ class ServerProcess {
   bool wait_device_state(const std::string& id, const std::string& state,
                          std::chrono::milliseconds timeout);
 
+  // SIGKILL: the server vanishes, sessions and all.
+  void kill();
+  // Starts it again on the same ports (a fresh process: no sessions, a new DTLS certificate).
+  bool restart(std::string* error);
+
   bool running() { return process_->running(); }
   std::string log_tail() const { return process_->log_tail(); }
 

@@ -206,3 +206,63 @@ TEST(ViewerTokenTest, AsksForTheViewerTokenAndUsesIt) {
 
 }  // namespace
 }  // namespace cellrtc::browser
+
+namespace cellrtc::browser {
+namespace {
+
+// The server goes away under a watching page: the page says the server is unreachable and keeps
+// trying with backoff; once the server is back (same address, a fresh process without the old
+// session) the page has a new session and frames again, without anyone reloading it.
+TEST(ViewerReconnectTest, ComesBackAfterTheServerRestarts) {
+  if (!binaries_built()) GTEST_SKIP() << "cellrtc-server or cellrtc-device not built";
+  std::string error;
+  auto server = ServerProcess::start({.device_id = "cam1"}, &error);
+  ASSERT_TRUE(server) << error;
+  auto device = DeviceProcess::start(*server, {}, &error);
+  ASSERT_TRUE(device) << error;
+  ASSERT_TRUE(server->wait_device_state("cam1", "live", 20s)) << server->log_tail();
+  auto driver = ViewerDriver::start(&error);
+  ASSERT_TRUE(driver) << error;
+  ASSERT_TRUE(
+      driver->request({{"type", "open"}, {"url", server->url("/?device=cam1")}, {"viewers", 1}}))
+      << driver->last_error();
+  auto before = wait_stats(*driver, 0, 20s, [](const nlohmann::json& s) {
+    return s.value("framesDrawn", 0) >= 5 && s.value("sessions", 0) == 1;
+  });
+  ASSERT_TRUE(before) << driver->last_error();
+  ASSERT_GE((*before)["stats"].value("framesDrawn", 0), 5) << before->dump();
+
+  server->kill();
+  const auto killed = std::chrono::steady_clock::now();
+  // Chromium sees the connection go (no answers to its ICE checks), the page gives it a few
+  // seconds, then finds the server unreachable and keeps trying.
+  auto unreachable = wait_viewer(*driver, 0, 30s, [](const nlohmann::json& a) {
+    return a["overlay"].value("notice", "").find("unreachable") != std::string::npos;
+  });
+  ASSERT_TRUE(unreachable) << driver->last_error();
+  ASSERT_NE((*unreachable)["overlay"].value("notice", "").find("unreachable"), std::string::npos)
+      << unreachable->dump();
+  EXPECT_EQ((*unreachable)["stats"].value("state", ""), "reconnecting") << unreachable->dump();
+  const auto noticed = std::chrono::steady_clock::now();
+
+  ASSERT_TRUE(server->restart(&error)) << error;
+  // The device finds the new server by itself too (its own backoff); then frames flow again.
+  const int drawn = (*unreachable)["stats"].value("framesDrawn", 0);
+  auto back = wait_stats(*driver, 0, 40s, [&](const nlohmann::json& s) {
+    return s.value("state", "") == "live" && s.value("sessions", 0) >= 2 &&
+           s.value("framesDrawn", 0) >= drawn + 5;
+  });
+  ASSERT_TRUE(back) << driver->last_error();
+  const auto& s = (*back)["stats"];
+  std::printf("server killed: unreachable after %.1f s, frames again %.1f s after the restart\n",
+              std::chrono::duration<double>(noticed - killed).count(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - noticed).count());
+  EXPECT_EQ(s.value("state", ""), "live") << back->dump() << "\n" << device->log_tail();
+  EXPECT_GE(s.value("sessions", 0), 2) << back->dump();
+  EXPECT_GE(s.value("framesDrawn", 0), drawn + 5) << back->dump() << "\n" << device->log_tail();
+  EXPECT_EQ((*back)["overlay"].value("notice", ""), "") << back->dump();
+  driver->close();
+}
+
+}  // namespace
+}  // namespace cellrtc::browser
