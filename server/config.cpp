@@ -133,6 +133,15 @@ const std::vector<Option>& options() {
          return check_range(static_cast<double>(c.http.max_connections), 1, 100000,
                             "max connections");
        }},
+      {"http.trusted_proxies", "--trusted-proxy", "IP",
+       "a reverse proxy whose X-Forwarded-For names the client (repeatable; nginx: 127.0.0.1)",
+       ListRef{[](ServerConfig& c) -> std::vector<std::string>& { return c.http.trusted_proxies; }},
+       [](const ServerConfig& c) -> std::string {
+         for (const auto& a : c.http.trusted_proxies) {
+           if (auto e = check_address(a, false); !e.empty()) return e;
+         }
+         return {};
+       }},
       {"relay.udp_port", "--udp-port", "PORT",
        "the media plane's UDP port for every session; 0 picks a free one (printed at start)",
        PortRef{[](ServerConfig& c) -> uint16_t& { return c.relay.udp_port; }}, no_check},

@@ -58,6 +58,9 @@ struct HttpSettings {
   double request_burst = 20;
   size_t max_body_bytes = 64 * 1024;
   size_t max_connections = 1024;  // TCP connections at once (HTTP and WebSocket)
+  // Reverse proxies (nginx on the same host: "127.0.0.1") whose X-Forwarded-For names the
+  // client, for rate limits and logs; from any other peer the header is ignored.
+  std::vector<std::string> trusted_proxies;
 };
 
 struct ServerConfig {

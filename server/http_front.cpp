@@ -11,6 +11,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "server/forwarded_client.h"
 #include "server/media_plane.h"
 #include "server/rate_limiter.h"
 #include "server/static_files.h"
@@ -115,7 +116,8 @@ struct HttpFront::Impl : std::enable_shared_from_this<HttpFront::Impl> {
 namespace {
 
 // The conversions between Beast's messages and the relay's plain values.
-HttpRequest to_request(const BeastRequest& beast_request, const std::string& client) {
+HttpRequest to_request(const BeastRequest& beast_request, const std::string& peer,
+                       const std::vector<std::string>& trusted_proxies) {
   HttpRequest request;
   request.method = std::string(beast_request.method_string());
   request.target = std::string(beast_request.target());
@@ -123,7 +125,7 @@ HttpRequest to_request(const BeastRequest& beast_request, const std::string& cli
     request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
   }
   request.body = beast_request.body();
-  request.client = client;
+  request.client = forwarded_client(peer, request.header("X-Forwarded-For"), trusted_proxies);
   return request;
 }
 
@@ -340,20 +342,21 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
     auto started = front_->clock.now();
 
     if (websocket::is_upgrade(request)) {
-      HttpRequest plain = to_request(request, client_);
+      HttpRequest plain = to_request(request, client_, front_->config.http.trusted_proxies);
       if (plain.path() == "/ws" && !front_->stopping) {
         upgraded_ = true;
         beast::get_lowest_layer(stream_).expires_never();
         front_->metrics.count_response(101);
         log_request(plain, 101, started);
-        auto ws = std::make_shared<WebSocketSession<Stream>>(std::move(stream_), front_, client_);
+        auto ws =
+            std::make_shared<WebSocketSession<Stream>>(std::move(stream_), front_, plain.client);
         front_->connections[id_] = ws;
         ws->run(std::move(request), id_);
         return;
       }
     }
 
-    HttpRequest plain = to_request(request, client_);
+    HttpRequest plain = to_request(request, client_, front_->config.http.trusted_proxies);
     HttpResponse response = front_->route(plain);
     front_->metrics.count_response(response.status);
     log_request(plain, response.status, started);
@@ -376,7 +379,7 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
                      {"path", std::string(path.substr(0, 256))},
                      {"status", std::to_string(status)},
                      {"ms", duration},
-                     {"client", client_}});
+                     {"client", request.client}});
   }
 
   // An error found while reading: answered, then the connection closes (the rest of what the

@@ -188,6 +188,7 @@ TEST(Config, HelpCoversEveryOption) {
       {"--request-burst", "http.request_burst", "CELLRTC_HTTP_REQUEST_BURST"},
       {"--max-body-bytes", "http.max_body_bytes", "CELLRTC_HTTP_MAX_BODY_BYTES"},
       {"--max-connections", "http.max_connections", "CELLRTC_HTTP_MAX_CONNECTIONS"},
+      {"--trusted-proxy", "http.trusted_proxies", "CELLRTC_HTTP_TRUSTED_PROXIES"},
       {"--udp-port", "relay.udp_port", "CELLRTC_RELAY_UDP_PORT"},
       {"--udp-address", "relay.udp_addresses", "CELLRTC_RELAY_UDP_ADDRESSES"},
       {"--public-ip", "relay.public_ips", "CELLRTC_RELAY_PUBLIC_IPS"},
@@ -225,6 +226,7 @@ TEST(Config, HelpCoversEveryOption) {
                        "--request-burst=8",
                        "--max-body-bytes=2048",
                        "--max-connections=5",
+                       "--trusted-proxy=127.0.0.1",
                        "--udp-port=9",
                        "--udp-address=::1",
                        "--public-ip=192.0.2.1",
@@ -254,6 +256,7 @@ TEST(Config, HelpCoversEveryOption) {
   EXPECT_EQ(c.http.request_burst, 8);
   EXPECT_EQ(c.http.max_body_bytes, 2048u);
   EXPECT_EQ(c.http.max_connections, 5u);
+  EXPECT_EQ(c.http.trusted_proxies, std::vector<std::string>{"127.0.0.1"});
   EXPECT_EQ(c.relay.udp_port, 9);
   EXPECT_EQ(c.relay.udp_addresses, std::vector<std::string>{"::1"});
   EXPECT_EQ(c.relay.public_ips, std::vector<std::string>{"192.0.2.1"});

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "server/forwarded_client.h"
 #include "server/http_metrics.h"
 #include "server/log.h"
 #include "server/rate_limiter.h"
@@ -156,6 +157,24 @@ TEST(HttpMetrics, PrometheusText) {
   EXPECT_THAT(out, HasSubstr("cellrtc_http_requests_total{status=\"404\"} 1\n"));
   EXPECT_THAT(out, HasSubstr("# TYPE cellrtc_http_connections_active gauge\n"
                              "cellrtc_http_connections_active 3\n"));
+}
+
+TEST(ForwardedClient, BelievesOnlyTrustedProxies) {
+  std::vector<std::string> trusted = {"127.0.0.1", "10.0.0.2"};
+  std::string xff = "6.6.6.6, 203.0.113.7";
+  EXPECT_EQ(forwarded_client("127.0.0.1", &xff, trusted), "203.0.113.7");
+  // Past a chain of trusted proxies to the first that is not one; what the client wrote to the
+  // left of it is ignored.
+  std::string chain = "6.6.6.6, 203.0.113.7, 10.0.0.2";
+  EXPECT_EQ(forwarded_client("127.0.0.1", &chain, trusted), "203.0.113.7");
+  // From an untrusted peer the header means nothing.
+  EXPECT_EQ(forwarded_client("198.51.100.1", &xff, trusted), "198.51.100.1");
+  EXPECT_EQ(forwarded_client("127.0.0.1", nullptr, trusted), "127.0.0.1");
+  std::string junk = "not-an-ip";
+  EXPECT_EQ(forwarded_client("127.0.0.1", &junk, trusted), "127.0.0.1");
+  std::string v6 = "2001:db8::1";
+  EXPECT_EQ(forwarded_client("127.0.0.1", &v6, trusted), "2001:db8::1");
+  EXPECT_EQ(forwarded_client("127.0.0.1", &xff, {}), "127.0.0.1");
 }
 
 }  // namespace
