@@ -10,6 +10,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <memory>
 
 namespace cellrtc::process {
 
@@ -116,7 +118,15 @@ ClientResponse http_request(uint16_t port, const ClientRequest& request) {
 
 struct WebSocketClient::Impl {
   asio::io_context io;
-  websocket::stream<beast::tcp_stream> ws{io};
+  asio::ssl::context tls_context{asio::ssl::context::tls_client};
+  std::unique_ptr<websocket::stream<beast::tcp_stream>> plain;
+  std::unique_ptr<websocket::stream<beast::ssl_stream<beast::tcp_stream>>> tls;
+
+  // Runs `fn` on whichever stream is in use.
+  template <class F>
+  auto with_stream(F fn) {
+    return plain ? fn(*plain) : fn(*tls);
+  }
 };
 
 WebSocketClient::WebSocketClient() : impl_(new Impl) {}
@@ -124,20 +134,37 @@ WebSocketClient::~WebSocketClient() {
   delete impl_;
 }
 
-bool WebSocketClient::connect(uint16_t port, const std::string& target) {
+bool WebSocketClient::connect(uint16_t port, const std::string& target, bool tls) {
+  beast::tcp_stream stream(impl_->io);
   beast::error_code ec;
-  auto& stream = beast::get_lowest_layer(impl_->ws);
   stream.socket().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
   if (ec) {
     error_ = "connect: " + ec.message();
     return false;
   }
   stream.expires_after(std::chrono::seconds(10));
-  impl_->ws.async_handshake("127.0.0.1:" + std::to_string(port), target,
-                            [&](beast::error_code e) { ec = e; });
-  impl_->io.run();
-  impl_->io.restart();
-  stream.expires_never();
+  if (tls) {
+    impl_->tls_context.set_verify_mode(asio::ssl::verify_none);
+    impl_->tls = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(
+        std::move(stream), impl_->tls_context);
+    impl_->tls->next_layer().async_handshake(asio::ssl::stream_base::client,
+                                             [&](beast::error_code e) { ec = e; });
+    impl_->io.run();
+    impl_->io.restart();
+    if (ec) {
+      error_ = "tls handshake: " + ec.message();
+      return false;
+    }
+  } else {
+    impl_->plain = std::make_unique<websocket::stream<beast::tcp_stream>>(std::move(stream));
+  }
+  impl_->with_stream([&](auto& ws) {
+    ws.async_handshake("127.0.0.1:" + std::to_string(port), target,
+                       [&](beast::error_code e) { ec = e; });
+    impl_->io.run();
+    impl_->io.restart();
+    beast::get_lowest_layer(ws).expires_never();
+  });
   if (ec) {
     error_ = "handshake: " + ec.message();
     return false;
@@ -146,36 +173,38 @@ bool WebSocketClient::connect(uint16_t port, const std::string& target) {
 }
 
 std::optional<std::string> WebSocketClient::read(std::chrono::milliseconds timeout) {
-  if (closed_) return std::nullopt;
-  beast::flat_buffer buffer;
-  beast::error_code ec;
-  bool done = false;
-  impl_->ws.async_read(buffer, [&](beast::error_code e, size_t) {
-    ec = e;
-    done = true;
-  });
-  impl_->io.run_for(timeout);
-  if (!done) {
-    // Timed out: the read is abandoned and the connection with it.
-    closed_ = true;
-    error_ = "timeout";
-    beast::get_lowest_layer(impl_->ws).close();
+  if (closed_ || (!impl_->plain && !impl_->tls)) return std::nullopt;
+  return impl_->with_stream([&](auto& ws) -> std::optional<std::string> {
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    bool done = false;
+    ws.async_read(buffer, [&](beast::error_code e, size_t) {
+      ec = e;
+      done = true;
+    });
+    impl_->io.run_for(timeout);
+    if (!done) {
+      // Timed out: the read is abandoned and the connection with it.
+      closed_ = true;
+      error_ = "timeout";
+      beast::get_lowest_layer(ws).close();
+      impl_->io.restart();
+      impl_->io.run();
+      return std::nullopt;
+    }
     impl_->io.restart();
-    impl_->io.run();
-    return std::nullopt;
-  }
-  impl_->io.restart();
-  if (ec == websocket::error::closed) {
-    closed_ = true;
-    error_ = "closed: code " + std::to_string(impl_->ws.reason().code);
-    return std::nullopt;
-  }
-  if (ec) {
-    closed_ = true;
-    error_ = ec.message();
-    return std::nullopt;
-  }
-  return beast::buffers_to_string(buffer.data());
+    if (ec == websocket::error::closed) {
+      closed_ = true;
+      error_ = "closed: code " + std::to_string(ws.reason().code);
+      return std::nullopt;
+    }
+    if (ec) {
+      closed_ = true;
+      error_ = ec.message();
+      return std::nullopt;
+    }
+    return beast::buffers_to_string(buffer.data());
+  });
 }
 
 }  // namespace cellrtc::process

@@ -43,8 +43,9 @@ class WebSocketClient {
   WebSocketClient(const WebSocketClient&) = delete;
   WebSocketClient& operator=(const WebSocketClient&) = delete;
 
-  // Connects and upgrades "ws://127.0.0.1:<port><target>"; false and error() on failure.
-  bool connect(uint16_t port, const std::string& target = "/ws");
+  // Connects and upgrades "ws://127.0.0.1:<port><target>" (wss:// with `tls`, any
+  // certificate); false and error() on failure.
+  bool connect(uint16_t port, const std::string& target = "/ws", bool tls = false);
   // The next text message; nullopt on timeout, error or close (closed() tells which).
   std::optional<std::string> read(std::chrono::milliseconds timeout);
   bool closed() const { return closed_; }

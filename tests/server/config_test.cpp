@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <map>
 
 namespace cellrtc::server {
@@ -275,6 +277,18 @@ TEST(Config, HelpCoversEveryOption) {
   EXPECT_EQ(c.log_level, "warn");
   EXPECT_TRUE(c.log_json);
   ASSERT_EQ(c.devices.size(), 1u);
+}
+
+TEST(Config, CommittedDeploymentExampleIsValid) {
+  std::ifstream in(std::string(CELLRTC_SOURCE_DIR) + "/scripts/deploy/cellrtc.toml");
+  ASSERT_TRUE(in);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ServerConfig config;
+  auto r = apply_toml(text, "cellrtc.toml", config);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(config.http.trusted_proxies, std::vector<std::string>{"127.0.0.1"});
+  EXPECT_EQ(config.turn.urls.size(), 2u);
+  ASSERT_EQ(config.devices.size(), 1u);
 }
 
 TEST(Config, HelpShowsNoSecretDefault) {
