@@ -71,7 +71,7 @@ class ServerProcess {
   bool restart(std::string* error);
 
   bool running() { return process_->running(); }
-  std::string log_tail() const { return process_->log_tail(); }
+  std::string log_tail(size_t max_bytes = 4096) const { return process_->log_tail(max_bytes); }
 
  private:
   ServerProcess(ServerOptions options, uint16_t http_port, uint16_t udp_port,

@@ -20,6 +20,7 @@
 //                                                              K kbit/s down (CDP), 0 = off;
 //                                                              for connections made afterwards
 //   in  {"id":N,"type":"decode_delay","viewer":I,"ms":M}       slows that page's decoder
+//   in  {"id":N,"type":"leave","viewer":I}                     navigates that page to about:blank
 //   in  {"id":N,"type":"screenshot","viewer":I,"path":P}       a PNG of the page, for post-mortems
 //   out {"id":N,"type":"ok",...}  or  {"id":N,"type":"error","error":TEXT}
 //   in  {"type":"close"} or EOF                                closes Chromium, exits 0
@@ -256,6 +257,12 @@ async function main() {
         packetLoss: m.packet_loss || 0,
         packetQueueLength: m.queue_packets || 0,
       });
+      return {};
+    },
+    // Navigates the page away (pagehide: the page ends its WHEP session).
+    async leave(m) {
+      const { page } = viewer(m.viewer);
+      await page.goto('about:blank', { timeout: STEP_MS });
       return {};
     },
     async screenshot(m) {

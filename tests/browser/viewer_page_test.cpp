@@ -140,6 +140,46 @@ TEST_F(ViewerPageTest, StreamSettingsAndSnapshotRequestsReachTheDevice) {
   EXPECT_EQ(shot->value("tail", ""), "ffd9") << shot->dump();
 }
 
+// Leaving the page ends its session at once: the server counts one viewer fewer right away, not
+// after ICE consent runs out (30 s). Chromium closing the connection would end it too, so the
+// server's request log is what shows that the page DELETEd its WHEP resource.
+TEST_F(ViewerPageTest, LeavingThePageEndsItsSession) {
+  auto viewers = [&]() {
+    auto list = server_->devices();
+    if (list) {
+      for (const auto& d : *list) {
+        if (d.value("id", "") == "cam1") return d.value("viewers", -1);
+      }
+    }
+    return -1;
+  };
+  auto wait_viewers = [&](int wanted, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (viewers() != wanted && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(100ms);
+    }
+    return viewers();
+  };
+  ASSERT_TRUE(
+      driver_->request({{"type", "open"}, {"url", server_->url("/?device=cam1")}, {"viewers", 1}}))
+      << driver_->last_error();
+  auto live = wait_stats(*driver_, 0, 20s,
+                         [](const nlohmann::json& s) { return s.value("framesDrawn", 0) >= 3; });
+  ASSERT_TRUE(live) << driver_->last_error();
+  ASSERT_GE((*live)["stats"].value("framesDrawn", 0), 3) << live->dump();
+  ASSERT_EQ(wait_viewers(1, 5s), 1) << server_->log_tail();
+
+  ASSERT_TRUE(driver_->request({{"type", "leave"}, {"viewer", 0}})) << driver_->last_error();
+  EXPECT_EQ(wait_viewers(0, 5s), 0) << server_->log_tail();
+  bool deleted = false;
+  for (int i = 0; i < 30 && !deleted; ++i) {
+    const std::string log = server_->log_tail(1 << 20);
+    deleted = log.find("method=DELETE path=/whep/cam1/") != std::string::npos;
+    if (!deleted) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(deleted) << "no DELETE /whep/cam1/... in the server's log";
+}
+
 TEST_F(ViewerPageTest, ExplainsAnUnknownDevice) {
   ASSERT_TRUE(driver_->request(
       {{"type", "open"}, {"url", server_->url("/?device=no-such-camera")}, {"viewers", 1}}))
