@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "core/sdp/session_description.h"
+#include "server/sdpfrag.h"
 #include "support/relay_scenario.h"
 
 namespace cellrtc::testing {
@@ -220,6 +222,54 @@ TEST(RelayCall, SilentDeviceIsLostWhenConsentExpires) {
   EXPECT_EQ(st.back(), "reconnecting");
   (void)s.net.run_for(seconds(20));
   EXPECT_EQ(states(viewer).back(), "offline");
+}
+
+// RFC 9725 section 4.3.2: the device restarts ICE with a PATCH; the relay answers with its new
+// credentials; checks with the new credentials keep the session, and frames keep flowing.
+TEST(RelayCall, IceRestartByPatchKeepsTheSession) {
+  RelayScenario s(relay_test_config());
+  auto& device = s.add_client("device", "203.0.113.10");
+  auto post = s.connect(device, "/whip", "device-token-1");
+  ASSERT_EQ(post.status, 201);
+  std::string first_answer = post.body;
+  auto& viewer = s.add_client("viewer", "192.0.2.10");
+  ASSERT_EQ(s.connect(viewer, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &viewer}));
+  s.stream(device, 1, 5, milliseconds(100));
+  (void)s.net.run_for(seconds(1));
+
+  // The device's side of the restart: new credentials in a new offer, sent as a fragment.
+  device.ep->pc.restart_ice(s.net.now());
+  auto offer = sdp::parse_sdp(device.ep->pc.create_offer(s.net.now()).value()).value();
+  const auto* data = offer.data_section();
+  std::string frag = "a=ice-ufrag:" + *data->ice_ufrag + "\r\na=ice-pwd:" + *data->ice_pwd +
+                     "\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:" + data->mid +
+                     "\r\n";
+  auto r = s.request(
+      "PATCH", device.location,
+      {{"Content-Type", "application/trickle-ice-sdpfrag"}, {"If-Match", device.etag}}, frag);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto ours = server::parse_sdpfrag(r.body);
+  ASSERT_TRUE(ours.ok());
+  // The answer the fragment implies: the first answer with the relay's new credentials.
+  auto answer = sdp::parse_sdp(first_answer).value();
+  answer.data_section()->ice_ufrag = *ours->ice_ufrag;
+  answer.data_section()->ice_pwd = *ours->ice_pwd;
+  if (answer.ice_ufrag) answer.ice_ufrag = *ours->ice_ufrag;
+  if (answer.ice_pwd) answer.ice_pwd = *ours->ice_pwd;
+  ASSERT_TRUE(device.ep->pc.set_remote_description(s.net.now(), sdp::write_sdp(answer)).ok());
+  device.ep->drain(s.net.now());
+  s.net.wake(*device.ep);
+
+  // Well past the consent timeout: only checks with the new credentials keep it alive.
+  s.stream(device, 6, 400, milliseconds(100));
+  (void)s.net.run_for(seconds(41));
+  EXPECT_FALSE(device.ep->failure.has_value()) << *device.ep->failure;
+  auto frames = viewer.frames();
+  ASSERT_FALSE(frames.empty());
+  EXPECT_GE(frames.back().sequence, 400u);
+  EXPECT_TRUE(strictly_increasing(frames));
+  EXPECT_EQ(states(viewer).back(), "live");
 }
 
 TEST(RelayCall, ControlChannel) {
