@@ -257,7 +257,11 @@ void Agent::connect() {
   if (!offer) return fatal(2, std::string("cannot make the offer: ") + offer.error().reason);
 
   auto published = whip_.publish(*offer);
-  if (stop_requested_.load()) return;
+  if (stop_requested_.load()) {
+    // Stopping: a session the server made anyway is ended by the stop task.
+    if (published) whip_session_ = std::move(*published);
+    return;
+  }
   if (!published) {
     if (!published.error().retryable()) return fatal(2, published.error().message);
     return schedule_retry(published.error().message);
