@@ -34,6 +34,7 @@ void RateController::on_frame_encoded(int quality, size_t bytes) {
   if (quality <= 0 || bytes == 0) return;
   double observed = static_cast<double>(bytes) / quality_factor(quality);
   size_at_q50_ = size_at_q50_ > 0 ? 0.8 * size_at_q50_ + 0.2 * observed : observed;
+  last_frame_bytes_ = bytes;
   retarget();
 }
 
@@ -79,7 +80,10 @@ void RateController::on_link_sample(Instant now, const LinkSample& s) {
     rtt_queue = *srtt_ - *min_rtt > threshold;
   }
   double drain_rate = std::max<double>(static_cast<double>(capacity), config_.min_bitrate_bps);
-  double held_seconds = static_cast<double>(s.buffered_bytes) * 8 / drain_rate;
+  // The frame being sent is not a queue: at a low frame rate the delivery rate is our own,
+  // and one frame in flight is a whole frame interval of it.
+  size_t queued = s.buffered_bytes > last_frame_bytes_ ? s.buffered_bytes - last_frame_bytes_ : 0;
+  double held_seconds = static_cast<double>(queued) * 8 / drain_rate;
   double budget =
       std::chrono::duration<double>(config_.latency_budget + srtt_.value_or(milliseconds(200)))
           .count();

@@ -97,6 +97,7 @@ class RateController {
   };
   std::deque<RateSample> rate_window_;  // for the windowed maximum
   double size_at_q50_ = 0;              // learned bytes of a quality-50 frame
+  size_t last_frame_bytes_ = 0;         // the newest frame's size
 };
 
 }  // namespace cellrtc::media

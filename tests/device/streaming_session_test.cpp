@@ -283,7 +283,8 @@ TEST(StreamingSession, AppliesViewerLimitsAndSnapshots) {
   EXPECT_LE(snapshot - frames.begin(), 1);
   EXPECT_EQ(s.device->session.stats().snapshots_sent, 1u);
 
-  // Limits back to automatic: full size again, the rate controller's frame rate uncapped.
+  // Limits back to automatic: full size again, and the rate climbs back within seconds (the
+  // low frame rate did not drive it to the floor).
   s.server_says(R"({"type":"set"})");
   ASSERT_TRUE(s.net.run_for(seconds(5)).ok());
   mark = s.server->messages.size();
@@ -291,7 +292,7 @@ TEST(StreamingSession, AppliesViewerLimitsAndSnapshots) {
   frames = s.frames(mark);
   std::printf("[ session ] %zu frames in the 5 s from 5 s after limits were lifted\n",
               frames.size());
-  ASSERT_FALSE(frames.empty());
+  EXPECT_GT(frames.size(), 25u);
   EXPECT_DOUBLE_EQ(s.device->session.target_fps(), s.device->session.rate_target().fps);
   EXPECT_EQ(s.device->session.capture_request().width, 0);
   EXPECT_EQ(frames.back().header.width, 640);
