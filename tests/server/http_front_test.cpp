@@ -4,6 +4,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -104,6 +108,54 @@ TEST_F(FrontOnLoopback, ASubscriberThatStopsReadingIsDroppedNotBufferedForever) 
     return 0;
   });
   EXPECT_EQ(fast.read(10s), "{\"type\":\"after\"}");
+}
+
+// A raw connection, for what no ordinary client does step by step.
+class RawConnection {
+ public:
+  explicit RawConnection(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  }
+  ~RawConnection() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  void send(const std::string& text) { (void)!::write(fd_, text.data(), text.size()); }
+  // Reads until `until` has arrived (or 10 s pass, or the peer closes); returns all of it.
+  std::string read_until(const std::string& until) {
+    char buffer[4096];
+    for (int i = 0; i < 1000 && received_.find(until) == std::string::npos; ++i) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 10000) <= 0) break;
+      auto n = ::read(fd_, buffer, sizeof buffer);
+      if (n <= 0) break;
+      received_.append(buffer, static_cast<size_t>(n));
+    }
+    return received_;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string received_;
+};
+
+TEST_F(FrontOnLoopback, AnswersExpectContinueBeforeTheBody) {
+  RawConnection raw(port_);
+  ASSERT_TRUE(raw.connected());
+  const std::string body(2000, 'v');
+  raw.send(
+      "POST /whip HTTP/1.1\r\nHost: x\r\nContent-Type: application/sdp\r\n"
+      "Authorization: Bearer wrong-token-0123456789\r\nExpect: 100-continue\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n");
+  // The interim answer comes with no body sent yet.
+  EXPECT_THAT(raw.read_until("\r\n\r\n"), ::testing::StartsWith("HTTP/1.1 100 Continue\r\n"));
+  raw.send(body);
+  EXPECT_THAT(raw.read_until("\"status\":401"), ::testing::HasSubstr("HTTP/1.1 401 Unauthorized"));
 }
 
 TEST_F(FrontOnLoopback, RoutesWithoutASocket) {
