@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <future>
 #include <map>
 #include <memory>
@@ -15,18 +17,20 @@
 #include "core/media/control_message.h"
 #include "core/media/frame_header.h"
 #include "device/source_spec.h"
+#include "device/stream_source.h"
 #include "runtime/endpoint_driver.h"
 #include "runtime/event_loop.h"
 #include "support/fake_http_server.h"
 #include "support/peer_endpoint.h"
+#include "test_jpegs.h"
 
 namespace cellrtc::device {
 namespace {
 
-using testing::FakeHttpServer;
-using testing::HttpRequest;
-using testing::HttpResponse;
-using testing::PeerEndpoint;
+using cellrtc::testing::FakeHttpServer;
+using cellrtc::testing::HttpRequest;
+using cellrtc::testing::HttpResponse;
+using cellrtc::testing::PeerEndpoint;
 
 // A WHIP server: sessions are PeerConnections driven on a loop thread of their own (the agent
 // blocks its thread while it POSTs, so the answer must be made elsewhere).
@@ -232,7 +236,8 @@ class TestWhipServer {
 };
 
 struct AgentUnderTest {
-  explicit AgentUnderTest(const std::string& url, std::string token = "device-token") {
+  explicit AgentUnderTest(const std::string& url, std::string token = "device-token",
+                          std::unique_ptr<FrameSource> camera = nullptr) {
     AgentConfig config;
     config.whip.url = url;
     config.whip.token = std::move(token);
@@ -240,9 +245,12 @@ struct AgentUnderTest {
     config.bind = {IpAddress::loopback_v4()};
     config.backoff = {milliseconds(50), milliseconds(400), 0.2};
     config.stats_interval = seconds(1);
-    auto source = open_source("testpattern:160x120");
-    EXPECT_TRUE(source.ok());
-    auto made = Agent::create(std::move(config), std::move(*source),
+    if (!camera) {
+      auto source = open_source("testpattern:160x120");
+      EXPECT_TRUE(source.ok());
+      camera = std::move(*source);
+    }
+    auto made = Agent::create(std::move(config), std::move(camera),
                               [this](const std::string& l) { lines.push_back(l); });
     EXPECT_TRUE(made.ok()) << (made.ok() ? "" : made.error());
     agent = std::move(*made);
@@ -363,6 +371,37 @@ TEST(Agent, ReplacesASessionTheServerLost) {
   auto before = server_frames_before;
   ASSERT_FALSE(before.empty());
   EXPECT_GT(frames.front().sequence, before.back().sequence);
+}
+
+TEST(Agent, StreamsACameraThatHasItsOwnRate) {
+  // A source with a descriptor (as V4L2 and stdin are): an MJPEG stream on a pipe at about
+  // 30 fps, faster than the session's 10; the agent reads every frame and sends the ones due.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  auto jpegs = device::testing::small_jpegs(10);
+  std::atomic<bool> stop{false};
+  std::thread camera([&] {
+    for (int i = 0; i < 3000 && !stop.load(); ++i) {
+      const Bytes& j = jpegs[static_cast<size_t>(i) % jpegs.size()];
+      if (::write(fds[1], j.data(), j.size()) != static_cast<ssize_t>(j.size())) break;
+      std::this_thread::sleep_for(milliseconds(33));
+    }
+    ::close(fds[1]);
+  });
+  auto source = StreamSource::open(fds[0], "pipe", true);
+  ASSERT_TRUE(source.ok());
+  TestWhipServer server;
+  AgentUnderTest device(server.url(), "device-token", std::move(*source));
+  bool streamed = device.run_until([&] { return server.frames(1).size() >= 15; });
+  stop.store(true);
+  camera.join();
+  ASSERT_TRUE(streamed) << device.agent->last_error();
+  auto frames = server.frames(1);
+  for (size_t i = 1; i < frames.size(); ++i)
+    EXPECT_GT(frames[i].sequence, frames[i - 1].sequence);
+  EXPECT_EQ(frames.back().width, 160);
+  EXPECT_EQ(frames.back().quality, 0);  // a camera's own JPEG: quality unknown
+  EXPECT_GT(device.agent->stats().camera_frames, device.agent->stats().camera_skipped);
 }
 
 TEST(Agent, StopDuringABlockedPostReturnsPromptly) {
