@@ -149,6 +149,25 @@ Result<std::unique_ptr<Agent>, std::string> Agent::create(AgentConfig config,
   auto cert = dtls::Certificate::generate(*agent->rng_, "cellrtc-device");
   if (!cert) return std::string("cannot make the DTLS certificate: ") + cert.error().reason;
   agent->certificate_ = std::make_unique<dtls::Certificate>(std::move(*cert));
+  if (!agent->config_.modem.port.empty()) {
+    Agent* self = agent.get();
+    agent->modem_poller_ = std::make_unique<ModemPoller>(
+        agent->config_.modem,
+        [self](std::optional<media::ModemTelemetry> telemetry, const std::string& error) {
+          self->loop_->post([self, telemetry, error] {
+            if (!telemetry && error != self->modem_error_)
+              self->log_line("modem", "no telemetry: " + error);
+            if (telemetry && !self->modem_)
+              self->log_line(
+                  "modem", telemetry->tech + " " + telemetry->operator_name + " " +
+                               (telemetry->rssi_dbm ? std::to_string(*telemetry->rssi_dbm) + " dBm"
+                                                    : std::string("no signal")));
+            self->modem_error_ = error;
+            self->modem_ = telemetry;
+            if (self->connection_) self->connection_->session.set_modem(telemetry);
+          });
+        });
+  }
   if (int fd = agent->source_->poll_fd(); fd >= 0) {
     Agent* self = agent.get();
     if (auto s =
@@ -177,6 +196,7 @@ Agent::Agent(AgentConfig config, std::unique_ptr<runtime::EventLoop> loop,
 }
 
 Agent::~Agent() {
+  modem_poller_.reset();  // joins its thread; what it posted is dropped with the loop
   if (int fd = source_ ? source_->poll_fd() : -1; fd >= 0) loop_->unwatch(fd);
   if (connection_) {
     connection_->pc.close(loop_->now());
@@ -240,6 +260,7 @@ void Agent::connect() {
   session_config.first_sequence = next_sequence_;
   auto conn = std::make_unique<Connection>(*this, pc_config, *rng_, session_config);
   conn->generation = ++connections_made_;
+  conn->session.set_modem(modem_);
   size_t sockets = 0;
   for (const auto& address : local_addresses()) {
     auto bound = conn->driver.add_socket(address);

@@ -25,6 +25,7 @@
 #include "core/common/socket_address.h"
 #include "core/media/streaming_session.h"
 #include "device/frame_source.h"
+#include "device/modem_poller.h"
 #include "device/whip_client.h"
 #include "runtime/event_loop.h"
 
@@ -49,6 +50,8 @@ struct AgentConfig {
   // Streaming this long resets the backoff.
   Duration stable_after = seconds(30);
   Duration stats_interval = seconds(5);
+  // The modem's AT port, asked every 30 s for the telemetry's "modem" object; empty: none.
+  ModemPollerConfig modem;
   LogFormat log_format = LogFormat::text;
   bool quiet = false;  // no stats lines
 };
@@ -93,6 +96,7 @@ class Agent {
   const media::StreamingSession* session() const;
   const std::optional<WhipSession>& whip_session() const { return whip_session_; }
   const std::string& last_error() const { return last_error_; }
+  const std::optional<media::ModemTelemetry>& modem() const { return modem_; }
   runtime::EventLoop& loop() { return *loop_; }
   Instant now() const { return loop_->now(); }
 
@@ -144,6 +148,9 @@ class Agent {
   int exit_code_ = 0;
   std::string last_error_;
   AgentStats stats_;
+  std::optional<media::ModemTelemetry> modem_;
+  std::string modem_error_;
+  std::unique_ptr<ModemPoller> modem_poller_;  // after loop_: its callback posts to the loop
   uint64_t stats_frames_from_ = 0;
   uint64_t stats_bytes_from_ = 0;
   Instant stats_from_;

@@ -41,11 +41,13 @@ const char* usage() {
          "                    to 25)\n"
          "  --quality N       at most JPEG quality N, 1..100 (default: what the link carries)\n"
          "  --ca-file FILE    trust the CAs in this PEM file for https (instead of the system's)\n"
+         "  --modem PORT      the modem's AT port (e.g. /dev/ttyUSB2), asked every 30 s for\n"
+         "                    signal, operator and technology (sent in the telemetry)\n"
          "  --bind ADDR       send from this local address (repeatable; default: every\n"
          "                    interface, plus loopback when the server is on loopback)\n"
          "  --config FILE     key = value settings in TOML: server, token, source, width,\n"
-         "                    height, fps, quality, ca_file, bind (string or array), quiet,\n"
-         "                    json_log; command-line options override the file\n"
+         "                    height, fps, quality, ca_file, modem, bind (string or array),\n"
+         "                    quiet, json_log; command-line options override the file\n"
          "  --quiet           no stats lines, only state changes and errors\n"
          "  --json-log        one JSON object per line instead of text\n"
          "  --help            this text\n"
@@ -65,6 +67,7 @@ struct Options {
   double fps = 0;
   int quality = 0;
   std::string ca_file;
+  std::string modem;
   std::vector<std::string> bind;
   bool quiet = false;
   bool json_log = false;
@@ -123,6 +126,8 @@ std::optional<std::string> load_config_file(const std::string& path, Options& o)
       error = need_string(o.source);
     } else if (k == "ca_file") {
       error = need_string(o.ca_file);
+    } else if (k == "modem") {
+      error = need_string(o.modem);
     } else if (k == "width" || k == "height") {
       auto v = need_int(16, 8192);
       if (!v)
@@ -219,6 +224,8 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
       if (auto e = need(o.source)) return e;
     } else if (a == "--ca-file") {
       if (auto e = need(o.ca_file)) return e;
+    } else if (a == "--modem") {
+      if (auto e = need(o.modem)) return e;
     } else if (a == "--bind") {
       if (auto e = need(v)) return e;
       o.bind.push_back(v);
@@ -288,6 +295,7 @@ int main(int argc, char** argv) {
   config.session.max_fps = options.fps;
   config.session.max_quality = options.quality;
   if (options.fps > 0) config.session.rate.max_fps = std::max(options.fps, 1.0);
+  config.modem.port = options.modem;
   config.quiet = options.quiet;
   config.log_format = options.json_log ? LogFormat::json : LogFormat::text;
   for (const auto& b : options.bind) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <future>
@@ -23,6 +24,8 @@
 #include "support/fake_http_server.h"
 #include "support/peer_endpoint.h"
 #include "test_jpegs.h"
+#include "tools/modem-sim/pty.h"
+#include "tools/modem-sim/sim_modem.h"
 
 namespace cellrtc::device {
 namespace {
@@ -237,7 +240,8 @@ class TestWhipServer {
 
 struct AgentUnderTest {
   explicit AgentUnderTest(const std::string& url, std::string token = "device-token",
-                          std::unique_ptr<FrameSource> camera = nullptr) {
+                          std::unique_ptr<FrameSource> camera = nullptr,
+                          std::string modem_port = {}) {
     AgentConfig config;
     config.whip.url = url;
     config.whip.token = std::move(token);
@@ -245,6 +249,8 @@ struct AgentUnderTest {
     config.bind = {IpAddress::loopback_v4()};
     config.backoff = {milliseconds(50), milliseconds(400), 0.2};
     config.stats_interval = seconds(1);
+    config.modem.port = std::move(modem_port);
+    config.modem.timeout = seconds(5);
     if (!camera) {
       auto source = open_source("testpattern:160x120");
       EXPECT_TRUE(source.ok());
@@ -402,6 +408,68 @@ TEST(Agent, StreamsACameraThatHasItsOwnRate) {
   EXPECT_EQ(frames.back().width, 160);
   EXPECT_EQ(frames.back().quality, 0);  // a camera's own JPEG: quality unknown
   EXPECT_GT(device.agent->stats().camera_frames, device.agent->stats().camera_skipped);
+}
+
+// The simulated A7670E on a pseudo-terminal, run on a thread in real time.
+class ModemOnPty {
+ public:
+  explicit ModemOnPty(modemsim::Scenario scenario) : sim_(std::move(scenario)) {
+    std::string error;
+    pty_ = modemsim::Pty::open(false, &error);
+    if (!pty_) return;
+    sim_.start(now());
+    thread_ = std::thread([this] {
+      uint8_t buf[1024];
+      while (!stop_.load()) {
+        sim_.handle_timeout(now());
+        while (auto out = sim_.poll_transmit())
+          (void)!::write(pty_->master(), out->data(), out->size());
+        pollfd p{pty_->master(), POLLIN, 0};
+        if (::poll(&p, 1, 5) > 0 && (p.revents & POLLIN)) {
+          ssize_t n = ::read(pty_->master(), buf, sizeof buf);
+          if (n > 0) sim_.handle_bytes(now(), ByteView(buf, static_cast<size_t>(n)));
+        }
+      }
+    });
+  }
+  ~ModemOnPty() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  std::string path() const { return pty_ ? pty_->slave_path() : ""; }
+
+ private:
+  static Instant now() {
+    auto t = std::chrono::steady_clock::now().time_since_epoch();
+    return Instant::from_us(std::chrono::duration_cast<std::chrono::microseconds>(t).count());
+  }
+  modemsim::SimModem sim_;
+  std::optional<modemsim::Pty> pty_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST(Agent, SendsModemTelemetry) {
+  auto scenario = *modemsim::scenario_by_name("lte_fallback");
+  scenario.registration_delay = Duration{0};
+  ModemOnPty modem(scenario);
+  ASSERT_FALSE(modem.path().empty());
+  TestWhipServer server;
+  AgentUnderTest device(server.url(), "device-token", nullptr, modem.path());
+  std::optional<media::TelemetryMessage> seen;
+  ASSERT_TRUE(device.run_until([&] {
+    for (const auto& m : server.control_messages(1)) {
+      auto o = media::parse_control_object(m);
+      if (!o) continue;
+      auto t = media::decode_telemetry(*o);
+      if (t && t->modem) seen = *t;
+    }
+    return seen.has_value();
+  }));
+  EXPECT_EQ(seen->modem->rssi_dbm, -73);
+  EXPECT_EQ(seen->modem->bars, 4);
+  EXPECT_EQ(seen->modem->operator_name, "20205");
+  EXPECT_EQ(seen->modem->tech, "EDGE");
 }
 
 TEST(Agent, StopDuringABlockedPostReturnsPromptly) {
