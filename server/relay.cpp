@@ -78,6 +78,9 @@ struct Session {
   bool connected = false;
   bool ended = false;  // closed; removed at the next sweep
   bool dirty = false;  // events or datagrams to drain
+  // pc->next_timeout() as of the last service(): every change to the connection marks the
+  // session dirty and is serviced, so next_timeout() reads this instead of asking each one.
+  std::optional<Instant> deadline;
   std::optional<uint16_t> video;
   std::optional<uint16_t> control;
   bool video_open = false;
@@ -495,6 +498,7 @@ struct Relay::Impl {
     if (s.kind == SessionKind::view) pump_viewer(now, s);
     while (auto t = s.pc->poll_transmit())
       transmits.push_back(std::move(*t));
+    s.deadline = s.pc->next_timeout();
   }
 
   void handle_peer_event(Instant now, Session& s, peer::PeerEvent e) {
@@ -778,6 +782,7 @@ struct Relay::Impl {
       return method_not_allowed(kPublishMethods);
     }
     if (path.starts_with("/whip/")) {
+      if (m == "OPTIONS") return cors_preflight(config.http.cors_origins, req, kResourceMethods);
       std::string id(path.substr(6));
       Session* s = find_session(id);
       if (!s || s->kind != SessionKind::publish)
@@ -788,10 +793,14 @@ struct Relay::Impl {
       std::string_view rest = path.substr(6);
       size_t slash = rest.find('/');
       std::string device(rest.substr(0, slash));
+      // A preflight is answered before any lookup: the browser sends it without credentials,
+      // and only the actual request's status should tell what exists.
+      if (m == "OPTIONS")
+        return cors_preflight(config.http.cors_origins, req,
+                              slash == std::string_view::npos ? kPublishMethods : kResourceMethods);
       if (devices.find(device) == devices.end())
         return HttpResponse::problem(404, "no such device");
       if (slash == std::string_view::npos) {
-        if (m == "OPTIONS") return cors_preflight(config.http.cors_origins, req, kPublishMethods);
         if (m == "POST") return view(now, req, device);
         return method_not_allowed(kPublishMethods);
       }
@@ -905,7 +914,6 @@ struct Relay::Impl {
   // PATCH and DELETE on /whip/<id> and /whep/<device>/<id> (RFC 9725 sections 4.3 and 4.4).
   HttpResponse resource(Instant now, const HttpRequest& req, Session& s) {
     const std::string& m = req.method;
-    if (m == "OPTIONS") return cors_preflight(config.http.cors_origins, req, kResourceMethods);
     if (m == "DELETE") {
       end_session(now, s);
       HttpResponse r;
@@ -1152,7 +1160,7 @@ std::optional<Instant> Relay::next_timeout() const {
   std::optional<Instant> t;
   for (const auto& [id, s] : impl_->sessions) {
     if (s->ended) continue;
-    t = earliest(t, s->pc->next_timeout());
+    t = earliest(t, s->deadline);
     if (!s->connected) t = earliest(t, std::optional<Instant>(s->created + kConnectTimeout));
   }
   for (const auto& [id, d] : impl_->devices)

@@ -150,6 +150,11 @@ TEST(RelayHttp, CorsPreflightAndOrigins) {
   EXPECT_NE(pre.header("Access-Control-Allow-Headers")->find("If-Match"), std::string::npos);
   EXPECT_EQ(*pre.header("Access-Control-Expose-Headers"), "Location, ETag, Link");
   EXPECT_EQ(pre.header("Link"), nullptr);
+  // Preflights answer before any lookup (a browser sends them without credentials).
+  auto unknown =
+      s.request("OPTIONS", "/whep/nodevice/0123", {{"Origin", "https://viewer.example"}});
+  EXPECT_EQ(unknown.status, 204);
+  EXPECT_EQ(*unknown.header("Access-Control-Allow-Methods"), "PATCH, DELETE, OPTIONS");
   auto other = s.request("OPTIONS", "/whip", {{"Origin", "https://evil.example"}});
   EXPECT_EQ(other.header("Access-Control-Allow-Origin"), nullptr);
   auto devices = s.request("GET", "/api/devices", {{"Origin", "https://viewer.example"}});
