@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -126,14 +127,28 @@ class Child {
   std::vector<std::string> lines_;
 };
 
+std::vector<std::string> server_args(uint16_t http_port, uint16_t udp_port,
+                                     const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {std::string(CELLRTC_BINARY_DIR) + "/server/cellrtc-server",
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(http_port),
+                                   "--udp-port",
+                                   std::to_string(udp_port),
+                                   "--udp-address",
+                                   "127.0.0.1",
+                                   "--device",
+                                   std::string("cam1:") + kToken,
+                                   "--reconnect-grace",
+                                   "60"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
 struct Server {
   // Starts cellrtc-server; `http_port`/`udp_port` 0 pick free ones.
-  Server(uint16_t http_port, uint16_t udp_port, const std::string& log)
-      : child({std::string(CELLRTC_BINARY_DIR) + "/server/cellrtc-server", "--listen",
-               "127.0.0.1:" + std::to_string(http_port), "--udp-port", std::to_string(udp_port),
-               "--udp-address", "127.0.0.1", "--device", std::string("cam1:") + kToken,
-               "--reconnect-grace", "60"},
-              log) {
+  Server(uint16_t http_port, uint16_t udp_port, const std::string& log,
+         const std::vector<std::string>& extra = {})
+      : child(server_args(http_port, udp_port, extra), log) {
     if (auto l = child.wait_for("listening ", seconds(20))) url = l->substr(10);
     if (auto l = child.wait_for("media udp ", seconds(5))) {
       auto address = SocketAddress::parse(l->substr(10));
@@ -302,6 +317,63 @@ TEST(EndToEnd, DeviceToServerToViewerAndBackAfterAServerRestart) {
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("method=DELETE path=/whip/"), std::string::npos) << text;
   std::filesystem::remove_all(logs);
+}
+
+TEST(EndToEnd, WhipOverHttpsVerifiesTheServerCertificate) {
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("cellrtc-e2e-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  // A CA and a certificate for 127.0.0.1 signed by it.
+  std::string cmd =
+      "cd " + dir +
+      " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+      "-subj /CN=cellrtc-test-ca -keyout ca.key -out ca.pem 2>/dev/null"
+      " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+      "-subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>/dev/null"
+      " && printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext"
+      " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile san.ext -out server.pem 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  Server server(0, 0, dir + "/server.log",
+                {"--tls-certificate", dir + "/server.pem", "--tls-key", dir + "/server.key"});
+  ASSERT_TRUE(server.ready);
+  ASSERT_EQ(server.url.rfind("https://", 0), 0u) << server.url;
+
+  SeededRandom rng(3);
+  auto cert = dtls::Certificate::generate(rng, "d").value();
+  peer::PeerConfig config;
+  config.certificate = &cert;
+  peer::PeerConnection pc(config, rng);
+  (void)pc.add_host_socket(Instant{}, SocketAddress(IpAddress::loopback_v4(), 40100));
+  pc.end_of_local_sockets(Instant{});
+  (void)pc.create_data_channel(Instant{}, {.label = "video"});
+  std::string offer = pc.create_offer(Instant{}).value();
+
+  WhipClientConfig whip;
+  whip.url = server.url;
+  whip.token = kToken;
+  whip.request_timeout = seconds(10);
+  {
+    // The system's CAs do not know ours: refused, as a TLS failure.
+    WhipClient client(whip);
+    auto r = client.publish(offer);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind, WhipErrorKind::tls) << r.error().message;
+    EXPECT_TRUE(r.error().retryable());
+  }
+  {
+    whip.ca_file = dir + "/ca.pem";
+    WhipClient client(whip);
+    auto r = client.publish(offer);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->resource_url.rfind(server.url + "/whip/", 0), 0u) << r->resource_url;
+    auto ended = client.end(*r);
+    ASSERT_TRUE(ended.ok()) << ended.error().message;
+    EXPECT_TRUE(*ended);
+  }
+  server.child.signal(SIGTERM);
+  EXPECT_EQ(server.child.wait(seconds(10)), 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
