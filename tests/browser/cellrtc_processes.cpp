@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <thread>
 
 namespace cellrtc::browser {
@@ -52,6 +53,9 @@ std::string server_binary() {
 }
 std::string device_binary() {
   return std::string(CELLRTC_BINARY_DIR) + "/device/cellrtc-device";
+}
+std::string modem_sim_binary() {
+  return std::string(CELLRTC_BINARY_DIR) + "/tools/modem-sim/cellrtc-modem-sim";
 }
 
 std::optional<uint16_t> free_loopback_port() {
@@ -228,6 +232,7 @@ std::unique_ptr<DeviceProcess> DeviceProcess::start(const ServerProcess& server,
       "--fps=" + std::to_string(options.fps),
       "--bind=127.0.0.1",  // loopback only
   };
+  if (!options.modem.empty()) args.push_back("--modem=" + options.modem);
   auto process = interop::ChildProcess::spawn(
       {.program = device_binary(),
        .args = args,
@@ -236,6 +241,27 @@ std::unique_ptr<DeviceProcess> DeviceProcess::start(const ServerProcess& server,
       error);
   if (!process) return nullptr;
   return std::unique_ptr<DeviceProcess>(new DeviceProcess(std::move(process)));
+}
+
+std::unique_ptr<ModemSimProcess> ModemSimProcess::start(const std::string& link,
+                                                        std::string* error) {
+  std::filesystem::remove(link);
+  auto process = interop::ChildProcess::spawn(
+      {.program = modem_sim_binary(),
+       .args = {"--link", link, "--seconds", "120"},
+       .log_path = interop::interop_log_path(interop::unique_name("cellrtc-modem-sim") + ".log"),
+       .capture_stdout = false},
+      error);
+  if (!process) return nullptr;
+  const auto deadline = Clock::now() + 5s;
+  while (Clock::now() < deadline && !std::filesystem::exists(link)) {
+    std::this_thread::sleep_for(50ms);
+  }
+  if (!std::filesystem::exists(link)) {
+    *error = "cellrtc-modem-sim made no " + link + ": " + process->log_tail();
+    return nullptr;
+  }
+  return std::unique_ptr<ModemSimProcess>(new ModemSimProcess(link, std::move(process)));
 }
 
 void DeviceProcess::kill() {

@@ -28,6 +28,7 @@ namespace cellrtc::browser {
 // The build's binaries.
 std::string server_binary();
 std::string device_binary();
+std::string modem_sim_binary();
 
 struct HttpResponse {
   int status = 0;
@@ -90,6 +91,21 @@ class ServerProcess {
 struct DeviceOptions {
   std::string source = "testpattern:320x240";
   int fps = 10;
+  std::string modem{};  // the modem's AT port (a simulated modem's pty) for the telemetry
+};
+
+// cellrtc-modem-sim serving a simulated A7670E on a pseudo-terminal reachable at `link`.
+class ModemSimProcess {
+ public:
+  // Starts it and waits (5 s at most) for `link` to appear.
+  static std::unique_ptr<ModemSimProcess> start(const std::string& link, std::string* error);
+  const std::string& port() const { return link_; }
+
+ private:
+  ModemSimProcess(std::string link, std::unique_ptr<interop::ChildProcess> process)
+      : link_(std::move(link)), process_(std::move(process)) {}
+  std::string link_;
+  std::unique_ptr<interop::ChildProcess> process_;
 };
 
 class DeviceProcess {

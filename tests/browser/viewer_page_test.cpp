@@ -306,3 +306,48 @@ TEST(ViewerReconnectTest, ComesBackAfterTheServerRestarts) {
 
 }  // namespace
 }  // namespace cellrtc::browser
+
+namespace cellrtc::browser {
+namespace {
+
+// A device with a (simulated) modem: its telemetry carries the modem's signal and operator, and
+// the page shows them as signal bars and the operator's name.
+TEST(ViewerModemTest, ShowsTheModemsSignalAndOperator) {
+  if (!binaries_built() || !std::filesystem::exists(modem_sim_binary())) {
+    GTEST_SKIP() << "cellrtc-server, cellrtc-device or cellrtc-modem-sim not built";
+  }
+  std::string error;
+  const std::string link = interop::interop_log_path(interop::unique_name("modem") + ".pty");
+  auto modem = ModemSimProcess::start(link, &error);
+  ASSERT_TRUE(modem) << error;
+  const auto modem_started = std::chrono::steady_clock::now();
+  auto server = ServerProcess::start({.device_id = "cam1"}, &error);
+  ASSERT_TRUE(server) << error;
+  auto driver = ViewerDriver::start(&error);
+  ASSERT_TRUE(driver) << error;
+  // The simulated modem registers 4 s after it starts; the device asks it at once and then every
+  // 30 s, so it starts once the modem has a network to tell of.
+  std::this_thread::sleep_until(modem_started + 5s);
+  auto device = DeviceProcess::start(*server, {.modem = modem->port()}, &error);
+  ASSERT_TRUE(device) << error;
+  ASSERT_TRUE(server->wait_device_state("cam1", "live", 20s)) << server->log_tail();
+  ASSERT_TRUE(
+      driver->request({{"type", "open"}, {"url", server->url("/?device=cam1")}, {"viewers", 1}}))
+      << driver->last_error();
+  auto shown = wait_viewer(*driver, 0, 20s, [](const nlohmann::json& a) {
+    return !a["overlay"].value("signal", "").empty();
+  });
+  ASSERT_TRUE(shown) << driver->last_error();
+  const auto& modem_telemetry = (*shown)["stats"]["telemetry"]["modem"];
+  ASSERT_TRUE(modem_telemetry.is_object()) << shown->dump() << "\n" << device->log_tail();
+  const std::string operator_name = modem_telemetry.value("operator", "");
+  EXPECT_FALSE(operator_name.empty()) << shown->dump();
+  EXPECT_NE((*shown)["overlay"].value("signal", "").find(operator_name), std::string::npos)
+      << shown->dump();
+  EXPECT_GE(modem_telemetry.value("bars", -1), 0) << shown->dump();
+  EXPECT_LE(modem_telemetry.value("bars", 99), 5) << shown->dump();
+  driver->close();
+}
+
+}  // namespace
+}  // namespace cellrtc::browser
