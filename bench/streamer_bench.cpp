@@ -1,6 +1,6 @@
 // The adaptive newest-frame-wins streamer against a sender that behaves like the original
 // design, on cellular link profiles in the simulator, in the same run.
-// Usage: streamer_bench [--seconds S] [--out FILE.json]
+// Usage: streamer_bench [--seconds S] [--link NAME] [--out FILE.json]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -48,13 +48,16 @@ sim::Attachment link(const Profile& p) {
 int main(int argc, char** argv) {
   int seconds_to_run = 120;
   const char* out_path = nullptr;
+  const char* only_link = nullptr;  // run one profile
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) {
       seconds_to_run = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--link") && i + 1 < argc) {
+      only_link = argv[++i];
     } else if (!std::strcmp(argv[i], "--out") && i + 1 < argc) {
       out_path = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--seconds S] [--out FILE.json]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--seconds S] [--link NAME] [--out FILE.json]\n", argv[0]);
       return 2;
     }
   }
@@ -65,6 +68,7 @@ int main(int argc, char** argv) {
   std::printf("%-9s %-9s %6s %9s %6s %9s %9s %9s %5s\n", "link", "streamer", "fps", "kbit/s",
               "util", "p50 ms", "p95 ms", "p99 ms", "q");
   for (const auto& p : kProfiles) {
+    if (only_link && std::strcmp(only_link, p.name) != 0) continue;
     for (auto kind : {StreamerKind::adaptive, StreamerKind::original}) {
       PeerScenario s(42, link(p));
       if (p.halves) {

@@ -25,6 +25,9 @@ struct StreamingResult {
   uint64_t frames_captured = 0;
   uint64_t frames_received = 0;
   double mean_quality = 0;
+  double mean_pixels = 0;  // of the frames encoded
+  uint32_t resolution_downs = 0;
+  uint32_t resolution_ups = 0;
   double percentile(double p) const {
     if (latencies_ms.empty()) return -1;
     std::vector<double> v = latencies_ms;
@@ -35,10 +38,14 @@ struct StreamingResult {
 
 struct CameraModel {
   double fps = 15;
+  uint16_t width = 640;
+  uint16_t height = 480;
   size_t bytes_at_q50 = 15'000;  // a 640x480 OV2640 frame at quality 50 (10-40 KB range)
-  size_t size(int quality, Random& rng) const {
+  // A JPEG's size follows quality about exponentially and is about proportional to pixels.
+  size_t size(int quality, uint16_t w, uint16_t h, Random& rng) const {
     double noise = 0.85 + 0.3 * rng.unit();
-    return static_cast<size_t>(static_cast<double>(bytes_at_q50) *
+    double pixels = static_cast<double>(w) * h / (static_cast<double>(width) * height);
+    return static_cast<size_t>(static_cast<double>(bytes_at_q50) * pixels *
                                std::exp(0.028 * (quality - 50)) * noise);
   }
 };
@@ -57,14 +64,19 @@ inline StreamingResult run_streaming(PeerScenario& s, StreamerKind kind, Duratio
   if (!s.start(milliseconds(200), channel) || !s.run_until_open(seconds(60))) return result;
 
   SeededRandom camera_rng(7);
-  media::RateController controller;
+  media::RateControllerConfig rate_config;
+  rate_config.max_fps = camera.fps;  // the controller knows its camera's frame rate
+  media::RateController controller(rate_config);
   media::FrameSender sender;
   Instant start = s.net.now();
   Instant end = start + length;
   uint32_t sequence = 0;
-  Instant last_encode = start - seconds(10);
+  // The adaptive streamer takes camera frames at its target rate on average: the ideal time of
+  // the last one taken, which the camera's own frame times lag by up to one camera interval.
+  std::optional<Instant> encode_slot;
   std::optional<Bytes> original_pending;  // the original design's frame waiting to be accepted
   double quality_sum = 0;
+  double pixel_sum = 0;
   uint64_t frames_encoded = 0;
 
   // The device's loop: every 5 ms (the original design's back-off step) look at the link.
@@ -83,25 +95,34 @@ inline StreamingResult run_streaming(PeerScenario& s, StreamerKind kind, Duratio
         controller.on_link_sample(now, {st.delivery_rate_bps, st.srtt, buffered});
         const auto& target = controller.target();
         Duration encode_interval = Duration(static_cast<int64_t>(1e6 / target.fps));
-        if (capture && now - last_encode >= encode_interval - milliseconds(5)) {
-          last_encode = now;
-          size_t n = camera.size(target.quality, camera_rng);
-          controller.on_frame_encoded(target.quality, n);
+        if (capture && (!encode_slot || now >= *encode_slot + encode_interval - milliseconds(5))) {
+          encode_slot = encode_slot ? *encode_slot + encode_interval : now;
+          if (now - *encode_slot > encode_interval) encode_slot = now;
+          uint16_t w = target.width ? target.width : camera.width;
+          uint16_t h = target.height ? target.height : camera.height;
+          size_t n = camera.size(target.quality, w, h, camera_rng);
+          controller.on_frame_encoded(target.quality, n, w, h);
           quality_sum += target.quality;
+          pixel_sum += static_cast<double>(w) * h;
           ++frames_encoded;
-          media::FrameHeader h{0,   sequence++, static_cast<uint64_t>(now.us()),
-                               640, 480,        static_cast<uint8_t>(target.quality)};
-          sender.offer(media::encode_frame(h, Bytes(n, 0xAB)));
+          media::FrameHeader hd{0, sequence++, static_cast<uint64_t>(now.us()),
+                                w, h,          static_cast<uint8_t>(target.quality)};
+          sender.offer(media::encode_frame(hd, Bytes(n, 0xAB)));
         }
         if (auto m = sender.poll(buffered, target.max_buffered_bytes))
           (void)pc.send(now, s.channel_id, *m, true);
       } else {
         if (capture) {
-          size_t n = camera.size(original_quality, camera_rng);
+          size_t n = camera.size(original_quality, camera.width, camera.height, camera_rng);
           quality_sum += original_quality;
+          pixel_sum += static_cast<double>(camera.width) * camera.height;
           ++frames_encoded;
-          media::FrameHeader h{0,   sequence++, static_cast<uint64_t>(now.us()),
-                               640, 480,        static_cast<uint8_t>(original_quality)};
+          media::FrameHeader h{0,
+                               sequence++,
+                               static_cast<uint64_t>(now.us()),
+                               camera.width,
+                               camera.height,
+                               static_cast<uint8_t>(original_quality)};
           original_pending = media::encode_frame(h, Bytes(n, 0xAB));  // the newest frame
         }
         // Send as fast as the stack accepts; a failed send is tried again 5 ms later.
@@ -132,6 +153,9 @@ inline StreamingResult run_streaming(PeerScenario& s, StreamerKind kind, Duratio
   result.fps = static_cast<double>(result.frames_received) / secs;
   result.goodput_bps = static_cast<double>(bytes) * 8 / secs;
   result.mean_quality = frames_encoded ? quality_sum / static_cast<double>(frames_encoded) : 0;
+  result.mean_pixels = frames_encoded ? pixel_sum / static_cast<double>(frames_encoded) : 0;
+  result.resolution_downs = controller.stats().resolution_downs;
+  result.resolution_ups = controller.stats().resolution_ups;
   return result;
 }
 

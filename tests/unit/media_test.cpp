@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/media/frame_header.h"
 #include "core/media/frame_sender.h"
 #include "core/media/jpeg_info.h"
@@ -144,6 +146,104 @@ TEST(RateController, SpendsBitsOnFrameRateThenQualityAndNeverGoesBelowMinQuality
   EXPECT_GE(high.target().fps, cfg.preferred_fps);
   // Every target leaves room for at least one frame in the transport.
   EXPECT_GT(high.target().max_buffered_bytes, 15'000u);
+}
+
+TEST(RateController, RaisesFrameRateAndQualityTogetherUpToTheCameraRate) {
+  RateControllerConfig cfg;
+  cfg.max_fps = 15;
+  double last_fps = 0;
+  int last_quality = 0;
+  for (uint64_t bps : {60'000, 300'000, 800'000, 1'300'000, 2'000'000}) {
+    cfg.initial_bitrate_bps = bps;
+    RateController c(cfg);
+    c.on_frame_encoded(50, 15'000, 640, 480);
+    EXPECT_GE(c.target().fps, last_fps) << bps;
+    EXPECT_GE(c.target().quality, last_quality) << bps;
+    EXPECT_LE(c.target().fps, cfg.max_fps);
+    // What it plans fits the bitrate.
+    double frame_bits = 15'000 * 8 * std::exp(0.028 * (c.target().quality - 50));
+    EXPECT_LE(c.target().fps * frame_bits, static_cast<double>(bps) * 1.01) << bps;
+    last_fps = c.target().fps;
+    last_quality = c.target().quality;
+  }
+  // 1.3 Mbit/s: near the camera's rate at a quality near good_quality.
+  cfg.initial_bitrate_bps = 1'300'000;
+  RateController c(cfg);
+  c.on_frame_encoded(50, 15'000, 640, 480);
+  EXPECT_GE(c.target().fps, 13);
+  EXPECT_GE(c.target().quality, 35);
+}
+
+TEST(RateController, AFrameJustHandedOverIsNotAQueue) {
+  RateControllerConfig cfg;
+  cfg.initial_bitrate_bps = 300'000;
+  RateController c(cfg);
+  c.on_frame_encoded(25, 7'400, 640, 480);
+  Instant t;
+  // 384 kbit/s, 200 ms RTT: every 200 ms a 7.4 KB frame is handed over and drains within
+  // about 350 ms (serialization plus the round trip to its acknowledgement).
+  for (int i = 0; i < 400; ++i) {
+    t += milliseconds(20);
+    int in_frame = i % 10;
+    size_t buffered = in_frame < 8 ? 7'400 - static_cast<size_t>(in_frame) * 900 : 0;
+    c.on_link_sample(t, {300'000, milliseconds(220), buffered});
+  }
+  EXPECT_EQ(c.stats().decreases_buffered, 0u);
+  EXPECT_GE(c.target().bitrate_bps, 300'000u);
+  // A transport that never drains is a queue.
+  for (int i = 0; i < 100; ++i) {
+    t += milliseconds(20);
+    c.on_link_sample(t, {300'000, milliseconds(220), 40'000});
+  }
+  EXPECT_GT(c.stats().decreases_buffered, 0u);
+}
+
+TEST(RateController, StepsResolutionDownWhenEvenMinQualityIsTooSlowAndBackUp) {
+  RateControllerConfig cfg;
+  cfg.initial_bitrate_bps = 20'000;
+  cfg.min_bitrate_bps = 8'000;
+  cfg.max_bitrate_bps = 20'000;
+  RateController c(cfg);
+  Instant t;
+  // A quality-25 640x480 frame is about 7.4 KB: 20 kbit/s carries one every 3 s.
+  c.on_frame_encoded(50, 15'000, 640, 480);
+  EXPECT_EQ(c.target().width, 0);
+  for (int i = 0; i < 200; ++i) {  // 4 s
+    t += milliseconds(20);
+    c.on_link_sample(t, {20'000, milliseconds(1000), 0});
+  }
+  EXPECT_EQ(c.target().width, 320);
+  EXPECT_EQ(c.target().height, 240);
+  EXPECT_EQ(c.stats().resolution_downs, 1u);
+  // Frames of the new size teach the same bytes per pixel: 320x240 carries about 1.4 fps,
+  // enough: no further step, however long.
+  c.on_frame_encoded(25, 1'850, 320, 240);
+  for (int i = 0; i < 1000; ++i) {  // 20 s
+    t += milliseconds(20);
+    c.on_link_sample(t, {20'000, milliseconds(1000), 0});
+  }
+  EXPECT_EQ(c.target().width, 320);
+  EXPECT_EQ(c.stats().resolution_downs, 1u);
+  EXPECT_EQ(c.stats().resolution_ups, 0u);
+  EXPECT_GE(c.target().fps, 1.0);
+
+  // More room: back to the source's size once 640x480 would reach resolution_up_fps.
+  cfg.initial_bitrate_bps = 20'000;
+  cfg.max_bitrate_bps = 400'000;
+  RateController up(cfg);
+  up.on_frame_encoded(50, 15'000, 640, 480);
+  for (int i = 0; i < 200; ++i) {
+    t += milliseconds(20);
+    up.on_link_sample(t, {20'000, milliseconds(1000), 0});
+  }
+  ASSERT_EQ(up.target().width, 320);
+  for (int i = 0; i < 3000 && up.target().width != 0; ++i) {  // at most 60 s
+    t += milliseconds(20);
+    up.on_link_sample(t, {400'000, milliseconds(200), 0});
+  }
+  EXPECT_EQ(up.target().width, 0);
+  EXPECT_EQ(up.stats().resolution_ups, 1u);
+  EXPECT_GE(static_cast<double>(up.target().bitrate_bps) / (7'400 * 8), cfg.resolution_up_fps);
 }
 
 }  // namespace
