@@ -19,10 +19,20 @@ double seconds_between(Instant from, Instant to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
+// The device's frame-rate limit is the most the controller plans for.
+RateControllerConfig rate_config(const StreamingSessionConfig& config) {
+  RateControllerConfig rate = config.rate;
+  if (config.max_fps > 0) rate.max_fps = std::min(rate.max_fps, config.max_fps);
+  return rate;
+}
+
 }  // namespace
 
 StreamingSession::StreamingSession(peer::PeerConnection& pc, StreamingSessionConfig config)
-    : pc_(pc), config_(config), controller_(config.rate), next_sequence_(config.first_sequence) {}
+    : pc_(pc),
+      config_(config),
+      controller_(rate_config(config)),
+      next_sequence_(config.first_sequence) {}
 
 Status StreamingSession::open_channels(Instant now) {
   if (video_ || control_) return Error{Errc::invalid_state, "channels already created"};
@@ -120,15 +130,22 @@ CaptureRequest StreamingSession::capture_request() const {
   r.quality = r.snapshot ? std::clamp(config_.snapshot_quality, 1, 100) : target_quality();
   r.width = min_limit(config_.max_width, limits_.width);
   r.height = min_limit(config_.max_height, limits_.height);
+  // The size the link carries (a snapshot is taken at the full size the limits allow).
+  if (!r.snapshot) {
+    r.width = min_limit(r.width, controller_.target().width);
+    r.height = min_limit(r.height, controller_.target().height);
+  }
   return r;
 }
 
 Instant StreamingSession::next_capture(Instant now) const {
   if (snapshot_asked_ && !snapshot_pending_) return now;
-  if (!last_capture_) return now;
-  double fps = std::max(target_fps(), 0.1);
-  Instant at = *last_capture_ + Duration(static_cast<int64_t>(1e6 / fps));
-  return std::max(at, now);
+  if (!capture_slot_) return now;
+  return std::max(*capture_slot_ + capture_interval(), now);
+}
+
+Duration StreamingSession::capture_interval() const {
+  return Duration(static_cast<int64_t>(1e6 / std::max(target_fps(), 0.1)));
 }
 
 bool StreamingSession::capture_due(Instant now) const {
@@ -155,8 +172,14 @@ void StreamingSession::offer_frame(Instant now, EncodedFrame frame) {
   header.quality = frame.quality;
   write_frame_header(header, frame.message.data());
   if (frame.quality > 0)
-    controller_.on_frame_encoded(frame.quality, frame.message.size() - kFrameHeaderSize);
-  last_capture_ = now;
+    controller_.on_frame_encoded(frame.quality, frame.message.size() - kFrameHeaderSize,
+                                 frame.width, frame.height);
+  // Frames are due at the target rate on average: a camera delivering at its own rate hands
+  // them over up to one of its intervals after the ideal time, and that lag is not held
+  // against the next frame (at most one interval of it, so a pause brings no burst).
+  Duration interval = capture_interval();
+  capture_slot_ = capture_slot_ ? *capture_slot_ + interval : now;
+  if (now - *capture_slot_ > interval || *capture_slot_ > now) capture_slot_ = now;
   last_width_ = frame.width;
   last_height_ = frame.height;
   last_quality_ = frame.quality;

@@ -160,7 +160,10 @@ class StreamingSession {
   bool channel_lost_ = false;
 
   uint32_t next_sequence_ = 0;
-  std::optional<Instant> last_capture_;
+  Duration capture_interval() const;
+
+  // The ideal time of the last frame captured (the target rate's schedule).
+  std::optional<Instant> capture_slot_;
   std::optional<Instant> snapshot_asked_;  // a snapshot is wanted and not yet captured
   bool snapshot_pending_ = false;          // a snapshot frame waits to leave
   uint64_t blocked_by_snapshot_ = 0;       // frames dropped while a snapshot waited
