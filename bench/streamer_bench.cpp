@@ -65,8 +65,8 @@ int main(int argc, char** argv) {
       "{\n  \"benchmark\": \"streamer\",\n  \"seconds\": " + std::to_string(seconds_to_run) +
       ",\n  \"runs\": [\n";
   bool first = true;
-  std::printf("%-9s %-9s %6s %9s %6s %9s %9s %9s %5s\n", "link", "streamer", "fps", "kbit/s",
-              "util", "p50 ms", "p95 ms", "p99 ms", "q");
+  std::printf("%-9s %-9s %6s %9s %6s %9s %9s %9s %5s %6s\n", "link", "streamer", "fps", "kbit/s",
+              "util", "p50 ms", "p95 ms", "p99 ms", "q", "kpx");
   for (const auto& p : kProfiles) {
     if (only_link && std::strcmp(only_link, p.name) != 0) continue;
     for (auto kind : {StreamerKind::adaptive, StreamerKind::original}) {
@@ -81,16 +81,18 @@ int main(int argc, char** argv) {
       double capacity = p.halves ? p.up_bps * (1 - 0.5 * 30.0 / seconds_to_run) : p.up_bps;
       double util = r.goodput_bps / capacity;
       const char* name = kind == StreamerKind::adaptive ? "adaptive" : "original";
-      std::printf("%-9s %-9s %6.1f %9.1f %5.0f%% %9.0f %9.0f %9.0f %5.1f\n", p.name, name, r.fps,
-                  r.goodput_bps / 1000, util * 100, r.percentile(0.5), r.percentile(0.95),
-                  r.percentile(0.99), r.mean_quality);
+      // kpx: the mean picture size of the frames encoded, in thousands of pixels.
+      std::printf("%-9s %-9s %6.1f %9.1f %5.0f%% %9.0f %9.0f %9.0f %5.1f %6.0f\n", p.name, name,
+                  r.fps, r.goodput_bps / 1000, util * 100, r.percentile(0.5), r.percentile(0.95),
+                  r.percentile(0.99), r.mean_quality, r.mean_pixels / 1000);
       char line[512];
       std::snprintf(line, sizeof line,
                     "%s    {\"link\": \"%s\", \"streamer\": \"%s\", \"fps\": %.2f, "
                     "\"goodput_bps\": %.0f, \"utilisation\": %.3f, \"latency_ms_p50\": %.0f, "
-                    "\"latency_ms_p95\": %.0f, \"latency_ms_p99\": %.0f, \"mean_quality\": %.1f}",
+                    "\"latency_ms_p95\": %.0f, \"latency_ms_p99\": %.0f, \"mean_quality\": %.1f, "
+                    "\"mean_pixels\": %.0f}",
                     first ? "" : ",\n", p.name, name, r.fps, r.goodput_bps, util, r.percentile(0.5),
-                    r.percentile(0.95), r.percentile(0.99), r.mean_quality);
+                    r.percentile(0.95), r.percentile(0.99), r.mean_quality, r.mean_pixels);
       json += line;
       first = false;
     }

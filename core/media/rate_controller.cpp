@@ -15,6 +15,7 @@ constexpr double kDecrease = 0.85;
 // How far above the delivery rate the path has shown the bitrate may probe. Frames sized for
 // a rate the path does not carry wait in the transport or are dropped there.
 constexpr double kProbeHeadroom = 1.2;
+constexpr double kAppLimitedHeadroom = 1.5;
 
 // How a JPEG's size grows with its quality relative to quality 50 (libjpeg scale): roughly
 // exponential over the useful range (measured on test-pattern and camera frames: about x0.4 at
@@ -145,8 +146,13 @@ void RateController::on_link_sample(Instant now, const LinkSample& s) {
     double rtt_s = to_seconds(rtt);
     double dt_s = to_seconds(dt);
     double next = bitrate_ * (1 + 0.08 * std::min(dt_s / rtt_s, 1.0)) + 2'000 * dt_s;
-    double ceiling = capacity > 0 ? std::max(kProbeHeadroom * static_cast<double>(capacity),
-                                             static_cast<double>(capacity) + 8'000)
+    // When the transport drained completely within the window, the sender (a frame-rate
+    // limit, a small frame) and not the path set the delivery rate: probe further above it.
+    bool app_limited = standing == 0;
+    double headroom = app_limited ? kAppLimitedHeadroom : kProbeHeadroom;
+    double step = app_limited ? 64'000 : 8'000;
+    double ceiling = capacity > 0 ? std::max(headroom * static_cast<double>(capacity),
+                                             static_cast<double>(capacity) + step)
                                   : next;
     if (next > bitrate_ && bitrate_ < ceiling) {
       bitrate_ = std::min(next, ceiling);
