@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <toml++/toml.h>
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -294,7 +295,13 @@ int main(int argc, char** argv) {
   config.whip.ca_file = options.ca_file;
   config.session.max_fps = options.fps;
   config.session.max_quality = options.quality;
-  if (options.fps > 0) config.session.rate.max_fps = std::max(options.fps, 1.0);
+  if (options.fps > 0) {
+    // The rate controller's frame rates stay ordered (min <= preferred <= max).
+    auto& rate = config.session.rate;
+    rate.max_fps = std::max(options.fps, 0.1);
+    rate.preferred_fps = std::min(rate.preferred_fps, rate.max_fps);
+    rate.min_fps = std::min(rate.min_fps, rate.preferred_fps);
+  }
   config.modem.port = options.modem;
   config.quiet = options.quiet;
   config.log_format = options.json_log ? LogFormat::json : LogFormat::text;
