@@ -26,7 +26,7 @@ namespace cellrtc::browser {
 class ViewerDriver {
  public:
   static std::unique_ptr<ViewerDriver> start(
-      std::string* error, std::chrono::seconds lifetime = std::chrono::seconds(55));
+      std::string* error, std::chrono::seconds lifetime = std::chrono::seconds(90));
 
   // Sends `request` with a fresh "id" and waits for its answer. The answer (type "ok"), or
   // nullopt with last_error() saying why (an "error" answer, a timeout, the script gone).
