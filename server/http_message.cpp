@@ -20,26 +20,6 @@ const std::string* find_header(const std::vector<HttpHeader>& headers, std::stri
   return nullptr;
 }
 
-// JSON string escaping for the problem body (details may quote client input).
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
 }  // namespace
 
 const std::string* HttpRequest::header(std::string_view name) const {
@@ -96,6 +76,25 @@ HttpResponse HttpResponse::problem(int status, std::string_view detail) {
   append_json_string(r.body, detail);
   r.body += "}";
   return r;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
 }
 
 std::string_view status_reason(int status) {

@@ -41,6 +41,10 @@ struct HttpResponse {
   static HttpResponse problem(int status, std::string_view detail);
 };
 
+// Appends `s` as a JSON string literal: quotes, backslashes and control characters escaped
+// (problem details and log lines may quote client input).
+void append_json_string(std::string& out, std::string_view s);
+
 // The reason phrase of a status code ("Created"), or "Unknown".
 std::string_view status_reason(int status);
 

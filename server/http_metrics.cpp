@@ -1,10 +1,8 @@
 #include "server/http_metrics.h"
 
 namespace cellrtc::server {
-namespace {
-
-void write_one(std::string& out, const char* name, const char* type, const char* help,
-               uint64_t value) {
+void write_metric(std::string& out, std::string_view name, std::string_view type,
+                  std::string_view help, uint64_t value) {
   out += "# HELP ";
   out += name;
   out += ' ';
@@ -20,8 +18,6 @@ void write_one(std::string& out, const char* name, const char* type, const char*
   out += '\n';
 }
 
-}  // namespace
-
 void HttpMetrics::write(std::string& out) const {
   out += "# HELP cellrtc_http_requests_total HTTP requests answered, by status code.\n";
   out += "# TYPE cellrtc_http_requests_total counter\n";
@@ -29,20 +25,21 @@ void HttpMetrics::write(std::string& out) const {
     out += "cellrtc_http_requests_total{status=\"" + std::to_string(status) + "\"} " +
            std::to_string(count) + "\n";
   }
-  write_one(out, "cellrtc_http_connections_total", "counter", "TCP connections accepted.",
-            connections_total);
-  write_one(out, "cellrtc_http_connections_active", "gauge", "TCP connections open now.",
-            connections_active);
-  write_one(out, "cellrtc_http_connections_refused_total", "counter",
-            "TCP connections closed at once because the limit was reached.", connections_refused);
-  write_one(out, "cellrtc_http_rate_limited_total", "counter",
-            "WHIP/WHEP requests refused with 429.", rate_limited_total);
-  write_one(out, "cellrtc_websocket_subscribers", "gauge", "WebSocket event subscribers now.",
-            websocket_subscribers);
-  write_one(out, "cellrtc_websocket_messages_total", "counter",
-            "WebSocket event messages queued to subscribers.", websocket_messages_total);
-  write_one(out, "cellrtc_websocket_dropped_total", "counter",
-            "WebSocket subscribers dropped for not keeping up.", websocket_dropped_total);
+  write_metric(out, "cellrtc_http_connections_total", "counter", "TCP connections accepted.",
+               connections_total);
+  write_metric(out, "cellrtc_http_connections_active", "gauge", "TCP connections open now.",
+               connections_active);
+  write_metric(out, "cellrtc_http_connections_refused_total", "counter",
+               "TCP connections closed at once because the limit was reached.",
+               connections_refused);
+  write_metric(out, "cellrtc_http_rate_limited_total", "counter",
+               "WHIP/WHEP requests refused with 429.", rate_limited_total);
+  write_metric(out, "cellrtc_websocket_subscribers", "gauge", "WebSocket event subscribers now.",
+               websocket_subscribers);
+  write_metric(out, "cellrtc_websocket_messages_total", "counter",
+               "WebSocket event messages queued to subscribers.", websocket_messages_total);
+  write_metric(out, "cellrtc_websocket_dropped_total", "counter",
+               "WebSocket subscribers dropped for not keeping up.", websocket_dropped_total);
 }
 
 }  // namespace cellrtc::server

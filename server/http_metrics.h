@@ -6,8 +6,13 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace cellrtc::server {
+
+// One sample with its HELP and TYPE lines: "# HELP name help", "# TYPE name type", "name value".
+void write_metric(std::string& out, std::string_view name, std::string_view type,
+                  std::string_view help, uint64_t value);
 
 struct HttpMetrics {
   std::map<int, uint64_t> responses_by_status;  // cellrtc_http_requests_total{status="..."}

@@ -1,5 +1,7 @@
 #include "server/log.h"
 
+#include "server/http_message.h"
+
 #include <chrono>
 #include <ctime>
 
@@ -7,25 +9,6 @@ namespace cellrtc::server {
 namespace {
 
 constexpr std::string_view kLevelNames[] = {"error", "warn", "info", "debug"};
-
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
 
 // Plain values are quoted when they hold a space, a quote, '=' or a control character, so one
 // line always splits back into the same fields.

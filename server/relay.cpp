@@ -19,6 +19,7 @@
 #include "core/stun/stun_message.h"
 #include "server/control_messages.h"
 #include "server/cors.h"
+#include "server/http_metrics.h"
 #include "server/newest_frame_slot.h"
 #include "server/resource_id.h"
 #include "server/sdpfrag.h"
@@ -1042,20 +1043,8 @@ struct Relay::Impl {
   }
 
   void write_metrics(std::string& out) const {
-    auto metric = [&](const char* name, const char* type, const char* help, auto value) {
-      out += "# HELP ";
-      out += name;
-      out += ' ';
-      out += help;
-      out += "\n# TYPE ";
-      out += name;
-      out += ' ';
-      out += type;
-      out += '\n';
-      out += name;
-      out += ' ';
-      out += std::to_string(value);
-      out += '\n';
+    auto metric = [&](const char* name, const char* type, const char* help, uint64_t value) {
+      write_metric(out, name, type, help, value);
     };
     size_t online = 0;
     for (const auto& [id, d] : devices)

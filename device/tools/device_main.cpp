@@ -102,8 +102,10 @@ std::optional<std::string> load_config_file(const std::string& path, Options& o)
   } catch (const toml::parse_error& e) {
     return path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description());
   }
-  for (const auto& [key, node] : table) {
-    std::string k(key.str());
+  for (const auto& entry : table) {
+    // Not a structured binding: lambdas below capture the node (clang 14 cannot capture one).
+    const toml::node& node = entry.second;
+    std::string k(entry.first.str());
     std::string where = path + ":" + std::to_string(node.source().begin.line) + ": " + k;
     auto need_string = [&](std::string& out) -> std::optional<std::string> {
       if (!node.is_string()) return where + " must be a string";
