@@ -25,6 +25,8 @@ packages=(
   coturn python3-aiortc openssl
   # network namespaces for the lab; nginx as a reverse proxy in the deployment tests
   iproute2 nginx-light
+  # scripts/run.sh waits for the server with curl
+  curl
   # browser tests: real WebRTC peers, driven by playwright-core/puppeteer-core from package.json
   chromium firefox-esr nodejs npm
 )
