@@ -23,8 +23,10 @@ packages=(
   # independent peers for interop tests: coturn (STUN/TURN), aioice/aiortc (ICE, WebRTC),
   # openssl (s_server/s_client as DTLS peers)
   coturn python3-aiortc openssl
-  # network namespaces for the lab; nginx as a reverse proxy in the deployment tests
-  iproute2 nginx-light
+  # the cellular lab: namespaces, NAT (nftables, conntrack timeouts), iperf3 and ping to check
+  # the link emulator, gnuplot for the benchmark plots; nginx as a reverse proxy in the
+  # deployment tests
+  iproute2 nftables conntrack iperf3 iputils-ping gnuplot-nox nginx-light
   # scripts/run.sh waits for the server with curl
   curl
   # browser tests: real WebRTC peers, driven by playwright-core/puppeteer-core from package.json
