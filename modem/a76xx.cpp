@@ -59,6 +59,18 @@ bool quotable(std::string_view s, size_t max) {
   return true;
 }
 
+// [A76XX] 5.2.5 and 5.2.16: <cid> 1..15; AT+CGAUTH=? gives 50 as the longest user and password.
+constexpr int kMaxCid = 15;
+constexpr size_t kMaxCredential = 50;
+
+// [A76XX] 10.2.3 / 10.2.4: the rates AT+IPR and AT+IPREX take.
+bool listed_rate(uint32_t baud) {
+  static constexpr std::array<uint32_t, 15> kRates = {300,    600,    1200,   2400,    4800,
+                                                      9600,   19200,  38400,  57600,   115200,
+                                                      230400, 460800, 921600, 1842000, 3686400};
+  return std::find(kRates.begin(), kRates.end(), baud) != kRates.end();
+}
+
 }  // namespace
 
 std::optional<int> to_int(std::string_view s) {
@@ -161,8 +173,8 @@ const char* technology_name(AccessTech act) {
       return "HSPA";
     case AccessTech::eutran:
       return "LTE";
-    case AccessTech::ec_gsm_iot:
-      return "EC-GSM-IoT";
+    case AccessTech::utran_hspa_plus:
+      return "HSPA+";
     case AccessTech::eutran_nb_s1:
       return "NB-IoT";
     case AccessTech::unknown:
@@ -232,8 +244,9 @@ std::optional<Registration> parse_registration(std::string_view line, bool read_
     r.n = *n;
   }
   auto stat = to_int((*f)[i++]);
-  if (!stat || *stat < 0 || *stat > 10) return std::nullopt;
-  r.stat = static_cast<RegStatus>(*stat);
+  if (!stat || *stat < 0 || *stat > 11) return std::nullopt;
+  // SIMCom numbers "emergency bearer services only" 11 (see a76xx.h).
+  r.stat = *stat == 11 ? RegStatus::emergency_only : static_cast<RegStatus>(*stat);
   if (i + 1 < f->size()) {
     if (!(*f)[i].empty()) r.area = hex_value((*f)[i]);
     if (!(*f)[i + 1].empty()) r.cell = hex_value((*f)[i + 1]);
@@ -371,6 +384,9 @@ std::optional<PdnEvent> parse_cgev(std::string_view line) {
   } else if (starts_with(rest, "ME PDN ACT")) {
     e.kind = PdnEvent::Kind::pdn_activated;
     e.cid = tail_cid("ME PDN ACT");
+  } else if (starts_with(rest, "NW PDN ACT")) {
+    e.kind = PdnEvent::Kind::pdn_activated;
+    e.cid = tail_cid("NW PDN ACT");
   } else if (starts_with(rest, "NW PDN DEACT")) {
     e.kind = PdnEvent::Kind::pdn_deactivated;
     e.cid = tail_cid("NW PDN DEACT");
@@ -388,7 +404,7 @@ std::optional<PdnEvent> parse_cgev(std::string_view line) {
 // --- builders
 
 Result<std::string> cgdcont(int cid, std::string_view apn, std::string_view pdp_type) {
-  if (cid < 1 || cid > 24) return Error{Errc::invalid_argument, "PDP context id out of range"};
+  if (cid < 1 || cid > kMaxCid) return Error{Errc::invalid_argument, "PDP context id out of range"};
   if (pdp_type != "IP" && pdp_type != "IPV6" && pdp_type != "IPV4V6")
     return Error{Errc::invalid_argument, "unknown PDP type"};
   if (apn.size() > 100) return Error{Errc::invalid_argument, "APN longer than 100 octets"};
@@ -406,8 +422,8 @@ Result<std::string> cgdcont(int cid, std::string_view apn, std::string_view pdp_
 }
 
 Result<std::string> cgauth(int cid, Auth auth, std::string_view user, std::string_view password) {
-  if (cid < 1 || cid > 24) return Error{Errc::invalid_argument, "PDP context id out of range"};
-  if (!quotable(user, 64) || !quotable(password, 64))
+  if (cid < 1 || cid > kMaxCid) return Error{Errc::invalid_argument, "PDP context id out of range"};
+  if (!quotable(user, kMaxCredential) || !quotable(password, kMaxCredential))
     return Error{Errc::invalid_argument, "APN user or password not quotable"};
   std::string out =
       "AT+CGAUTH=" + std::to_string(cid) + "," + std::to_string(static_cast<int>(auth));
@@ -430,12 +446,13 @@ std::string cnmp(NetworkMode mode) {
 }
 
 Result<std::string> ipr(uint32_t baud) {
-  static constexpr std::array<uint32_t, 15> kRates = {300,    600,    1200,   2400,    4800,
-                                                      9600,   19200,  38400,  57600,   115200,
-                                                      230400, 460800, 921600, 3000000, 3686400};
-  if (std::find(kRates.begin(), kRates.end(), baud) == kRates.end() && baud != 3200000)
-    return Error{Errc::invalid_argument, "baud rate the A76xx does not list"};
+  if (!listed_rate(baud)) return Error{Errc::invalid_argument, "baud rate the A76xx does not list"};
   return "AT+IPR=" + std::to_string(baud);
+}
+
+Result<std::string> iprex(uint32_t baud) {
+  if (!listed_rate(baud)) return Error{Errc::invalid_argument, "baud rate the A76xx does not list"};
+  return "AT+IPREX=" + std::to_string(baud);
 }
 
 std::string dial(int cid) {

@@ -114,8 +114,10 @@ struct AtEngineConfig {
   size_t max_queue = 16;
   size_t max_response_lines = 64;
   // Lines starting with one of these are URCs unless they carry the in-flight command's
-  // response prefix. The A76xx set (SIMCom A76XX Series AT Command Manual, the URC list of
-  // chapter 2 and the commands themselves) plus the TS 27.007 ones.
+  // response prefix: the TS 27.007 ones, the SIMCom ones of the A76XX Series AT Command
+  // Manual V1.09 (its commands' URCs), and the boot messages that manual does not list
+  // (*ATREADY, SMS DONE, PB DONE from published A7670G logs, RDY from the SIM7600 manual;
+  // see modem/a76xx.h).
   std::vector<std::string> urc_prefixes = {"+CREG:",  "+CGREG:",
                                            "+CEREG:", "+CPIN:",
                                            "RDY",     "+CFUN:",

@@ -3,10 +3,11 @@
 //
 // Frame (TS 27.010 section 5.2.1):  F9 | address | control | length (1 or 2 octets) | info |
 // FCS | F9.  Address: EA (bit 1), C/R (bit 2), DLCI (bits 3-8). Length: EA in bit 1; with EA = 0
-// a second octet carries bits 8-15 of the length (A76xx modems use it for frames over 127
-// octets). FCS (section 5.2.1.6, annex B): CRC-8 with generator x^8 + x^2 + x + 1, reflected,
-// initial value 0xFF, sent as its ones' complement, over address, control and length only for
-// UIH frames and over the information field too for the other types.
+// a second octet carries bits 8-15 of the length (A76xx modems default to N1 = 1500, A76XX
+// Series AT Command Manual V1.09 section 10.2.8, so they send it for frames over 127 octets). FCS
+// (section 5.2.1.6, annex B): CRC-8 with generator x^8 + x^2 + x + 1, reflected, initial value
+// 0xFF, sent as its ones' complement, over address, control and length only for UIH frames and over
+// the information field too for the other types.
 #pragma once
 
 #include <cstddef>

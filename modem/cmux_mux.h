@@ -12,10 +12,11 @@
 // channel in turn; after each channel opens an MSC command announces our V.24 signals
 // (RTC, RTR, DV), which some modems want before they pass data. Each SABM is retried after
 // T1 up to N2 times (section 5.7); DM refuses a channel. Close-down (section 5.8.2): CLD on
-// DLCI 0, answered by a CLD response. A76xx firmware does not always answer CLD, so after T1
-// the multiplexer tries DISC on DLCI 0 and, failing that too, declares itself closed anyway
-// (Closed{clean = false}); the caller then resynchronises the AT port, which may still need
-// the blind close sequence (close_sequence()) or a reset.
+// DLCI 0, answered by a CLD response. A7670 firmware does not exit CMUX cleanly (esp_modem's
+// documentation, quoted in esphome/esphome pull request 6721), so after T1 the multiplexer
+// tries DISC on DLCI 0 and, failing that too, declares itself closed anyway (Closed{clean =
+// false}); the caller then resynchronises the AT port, which may still need the blind close
+// sequence (close_sequence()) or a reset.
 #pragma once
 
 #include <cstdint>

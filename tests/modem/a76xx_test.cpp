@@ -1,6 +1,7 @@
 #include "modem/a76xx.h"
 
 #include <gtest/gtest.h>
+#include <string>
 
 namespace cellrtc::modem::a76xx {
 namespace {
@@ -84,12 +85,21 @@ TEST(A76xxRegistration, UrcForms) {
   // Field counts that only fit one form win over the caller's guess.
   EXPECT_EQ(parse_registration("+CEREG: 1", true)->stat, RegStatus::home);
   EXPECT_EQ(parse_registration("+CEREG: 0,1", false)->n, 0);
-  EXPECT_FALSE(parse_registration("+CEREG: 0,11", true));
+  EXPECT_FALSE(parse_registration("+CEREG: 0,12", true));
   EXPECT_FALSE(parse_registration("+CSQ: 1,1", true));
   EXPECT_TRUE(is_registered(RegStatus::home));
   EXPECT_TRUE(is_registered(RegStatus::roaming));
   EXPECT_FALSE(is_registered(RegStatus::searching));
   EXPECT_FALSE(is_registered(RegStatus::denied));
+}
+
+TEST(A76xxRegistration, SimcomEmergencyOnlyIsEleven) {
+  // A76XX manual 4.2.1 / 5.2.1 / 5.2.2: 11 "attached for emergency bearer services only".
+  auto e = parse_registration("+CEREG: 0,11", true);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->stat, RegStatus::emergency_only);
+  EXPECT_FALSE(is_registered(e->stat));
+  EXPECT_EQ(parse_registration("+CREG: 8", false)->stat, RegStatus::emergency_only);
 }
 
 TEST(A76xxCops, OperatorAndTechnology) {
@@ -106,6 +116,8 @@ TEST(A76xxCops, OperatorAndTechnology) {
   EXPECT_EQ(edge->name, "vodafone GR");
   EXPECT_STREQ(technology_name(*edge->act), "EDGE");
   EXPECT_STREQ(technology_name(*parse_cops("+COPS: 0,0,\"X\",0")->act), "GSM");
+  // SIMCom's <AcT> 8 is "UTRAN HSPA+" (A76XX manual 4.2.2), not TS 27.007's EC-GSM-IoT.
+  EXPECT_STREQ(technology_name(*parse_cops("+COPS: 0,2,\"46001\",8")->act), "HSPA+");
   auto none = parse_cops("+COPS: 0");
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->name.empty());
@@ -146,6 +158,14 @@ TEST(A76xxCgev, PdnEvents) {
   auto d = parse_cgev("+CGEV: NW PDN DEACT 1");
   ASSERT_TRUE(d);
   EXPECT_EQ(d->kind, PdnEvent::Kind::pdn_deactivated);
+  auto nw = parse_cgev("+CGEV: NW PDN ACT 2,0");
+  ASSERT_TRUE(nw);
+  EXPECT_EQ(nw->kind, PdnEvent::Kind::pdn_activated);
+  EXPECT_EQ(nw->cid, 2);
+  auto me = parse_cgev("+CGEV: ME PDN ACT 8,1");
+  ASSERT_TRUE(me);
+  EXPECT_EQ(me->kind, PdnEvent::Kind::pdn_activated);
+  EXPECT_EQ(me->cid, 8);
   EXPECT_EQ(parse_cgev("+CGEV: ME DETACH")->kind, PdnEvent::Kind::me_detach);
   EXPECT_EQ(parse_cgev("+CGEV: NW DETACH")->kind, PdnEvent::Kind::nw_detach);
   EXPECT_EQ(parse_cgev("+CGEV: NW MODIFY 1,0,0")->kind, PdnEvent::Kind::other);
@@ -157,7 +177,14 @@ TEST(A76xxBuilders, Commands) {
   EXPECT_FALSE(cgdcont(1, "bad\"apn").ok());
   EXPECT_FALSE(cgdcont(1, "a..b").ok());
   EXPECT_FALSE(cgdcont(0, "x").ok());
+  EXPECT_TRUE(cgdcont(15, "x").ok());  // A76XX manual 5.2.5: <cid> 1..15
+  EXPECT_FALSE(cgdcont(16, "x").ok());
+  // A76XX manual 5.2.16: AT+CGAUTH=<cid>,<auth_type>,<passwd>,<user>: password first.
   EXPECT_EQ(*cgauth(1, Auth::pap, "user", "pass"), "AT+CGAUTH=1,1,\"pass\",\"user\"");
+  EXPECT_EQ(*cgauth(1, Auth::chap, "", "pass"), "AT+CGAUTH=1,2,\"pass\"");
+  EXPECT_TRUE(cgauth(1, Auth::pap, std::string(50, 'u'), "p").ok());  // AT+CGAUTH=? says 50
+  EXPECT_FALSE(cgauth(1, Auth::pap, std::string(51, 'u'), "p").ok());
+  EXPECT_FALSE(cgauth(16, Auth::pap, "u", "p").ok());
   EXPECT_EQ(*cgauth(1, Auth::none, "", ""), "AT+CGAUTH=1,0");
   EXPECT_FALSE(cgauth(1, Auth::chap, "u\"", "p").ok());
   EXPECT_EQ(*cpin("1234"), "AT+CPIN=\"1234\"");
@@ -166,10 +193,17 @@ TEST(A76xxBuilders, Commands) {
   EXPECT_EQ(cnmp(NetworkMode::automatic), "AT+CNMP=2");
   EXPECT_EQ(cnmp(NetworkMode::gsm_only), "AT+CNMP=13");
   EXPECT_EQ(cnmp(NetworkMode::lte_only), "AT+CNMP=38");
-  EXPECT_EQ(cnmp(NetworkMode::gsm_lte), "AT+CNMP=51");
+  EXPECT_EQ(cnmp(NetworkMode::wcdma_only), "AT+CNMP=14");
   EXPECT_EQ(*ipr(921600), "AT+IPR=921600");
   EXPECT_EQ(*ipr(115200), "AT+IPR=115200");
+  EXPECT_EQ(*ipr(1842000), "AT+IPR=1842000");  // A76XX manual 10.2.3's list
+  EXPECT_EQ(*ipr(3686400), "AT+IPR=3686400");
+  EXPECT_FALSE(ipr(3000000).ok());
+  EXPECT_FALSE(ipr(3200000).ok());
+  EXPECT_FALSE(ipr(0).ok());  // autobauding: not offered
   EXPECT_FALSE(ipr(123456).ok());
+  EXPECT_EQ(*iprex(921600), "AT+IPREX=921600");
+  EXPECT_FALSE(iprex(3000000).ok());
   EXPECT_EQ(dial(1), "ATD*99#");
   EXPECT_EQ(dial(3), "ATD*99***3#");
   EXPECT_TRUE(dial_command(1, seconds(30)).enters_data_mode);
