@@ -397,7 +397,7 @@ void ConnectionSupervisor::begin_configure(Instant now, Reason why) {
   submit(now, a76xx::echo_off(), Tag::echo_off);
   submit(now, a76xx::verbose_errors(), Tag::cmee);
   if (config_.network_mode)
-    submit(now, AtCommand(a76xx::cnmp(*config_.network_mode), seconds(3)), Tag::cnmp);
+    submit(now, AtCommand(a76xx::cnmp(*config_.network_mode), seconds(10)), Tag::cnmp);
 }
 
 void ConnectionSupervisor::begin_sim(Instant now) {
@@ -606,7 +606,7 @@ void ConnectionSupervisor::on_deadline(Instant now) {
           if (reset_phase_ == 0) {
             power_->set_power_key(false);
             reset_phase_ = 1;
-            deadline_ = now + seconds(2);
+            deadline_ = now + config_.power_off_wait;
           } else if (reset_phase_ == 1) {
             power_->set_power_key(true);
             reset_phase_ = 2;
@@ -746,7 +746,7 @@ void ConnectionSupervisor::on_response(Instant now, Tag tag, const AtResponse& r
         begin_sync(now);
         return;
       }
-      // ERROR here (a SIM7670G asked for GSM) is reported but not fatal.
+      // ERROR here (a mode the module lacks; a SIM7670G has no AT+CNMP) is reported, not fatal.
       if (!r.ok()) events_.push_back(sup_event::Warning{Reason::configure_failed});
       after_configure(now);
       return;
@@ -810,12 +810,14 @@ void ConnectionSupervisor::on_response(Instant now, Tag tag, const AtResponse& r
           fail(now, Reason::sim_missing, true);
           return;
         case SimState::failure:
-          fail(now, Reason::sim_failure, true);
-          return;
         case SimState::not_ready:
         case SimState::unknown:
+          // A76xx: "SIM failure" also while the SIM initialises after boot (supervisor.h).
           if (++sim_tries_ >= config_.sim_not_ready_retries) {
-            fail(now, Reason::sim_not_ready, false);
+            if (sim == SimState::failure)
+              fail(now, Reason::sim_failure, true);
+            else
+              fail(now, Reason::sim_not_ready, false);
             return;
           }
           deadline_ = now + config_.sim_retry_interval;

@@ -22,10 +22,13 @@
 // - modem not answering AT: retry; then +++ with guard times (a previous host left it in data
 //   mode) and ATH; then the CMUX close-down sequence (left in CMUX mode); then a hard reset
 //   through the GPIO interface (reset line, then power key, then supply), waiting up to
-//   boot_timeout for *ATREADY (an A76xx reboot can take about 2 minutes);
-// - SIM missing, failed or locked: long backoff, then look again. A PIN is sent once per SIM
-//   insertion; a PIN the SIM rejects is never retried (that would burn the PUK counter), the
-//   supervisor stays in sim_blocked until restarted with another PIN;
+//   boot_timeout for *ATREADY (an A7670 boots in about 9 s on USB and 11 s on the UART,
+//   "A7670 Series Hardware Design" V1.06 table 11; boot_timeout leaves a wide margin);
+// - SIM missing, failed or locked: long backoff, then look again. "SIM failure" (+CME ERROR:
+//   13) is retried like "not ready" first: an A7670G answers AT+CPIN? with it while the SIM
+//   is still initialising after *ATREADY (LilyGO-T-A76XX's published A7670G boot log). A PIN is
+//   sent once per SIM insertion; a PIN the SIM rejects is never retried (that would burn the PUK
+//   counter), the supervisor stays in sim_blocked until restarted with another PIN;
 // - no registration within registration_timeout: radio off and on (AT+CFUN=0/1) and automatic
 //   operator selection (AT+COPS=0), then a hard reset after radio_cycles_before_reset;
 // - registration denied: long backoff, never a tight loop;
@@ -100,12 +103,20 @@ struct SupervisorConfig {
   int cid = 1;
   std::optional<a76xx::NetworkMode> network_mode;  // AT+CNMP; absent leaves the modem's
 
+  // Control line timings, from SIMCom's "A7670 Series Hardware Design" V1.06 (in Chinese,
+  // "A7670系列硬件设计手册"), section 3.2: PWRKEY low for Ton (typically 50 ms; no minimum
+  // given) switches the module on (table 11); low for Toff >= 2.5 s switches it off, shutdown
+  // takes about 2 s and the next switch-on must wait Toff-on >= 2 s after it (table 12);
+  // RESET low for Treset >= 2 s, 2.5 s recommended (table 13). The same section asks not to
+  // cut VBAT without switching off first (the flash can suffer): the supply step is the last
+  // resort, for a module that answered neither RESET nor PWRKEY.
   bool power_on_at_start = false;  // pulse the power key first (board powers the modem off)
-  Duration power_key_pulse = milliseconds(1000);  // A76xx: PWRKEY low >= 50 ms turns it on
-  Duration power_off_pulse = milliseconds(3000);  // A76xx: >= 2.5 s turns it off
-  Duration reset_pulse = milliseconds(2500);
+  Duration power_key_pulse = milliseconds(1000);  // >= Ton, well short of Toff
+  Duration power_off_pulse = milliseconds(3000);  // >= Toff (2.5 s)
+  Duration power_off_wait = seconds(4);           // key released to next press: shutdown + Toff-on
+  Duration reset_pulse = milliseconds(2500);      // Treset, recommended value
   Duration supply_off_time = seconds(5);
-  Duration boot_timeout = seconds(120);
+  Duration boot_timeout = seconds(120);       // typical boot 9-11 s (table 11): a wide margin
   Duration boot_probe_interval = seconds(3);  // AT while waiting for *ATREADY
 
   int sync_attempts = 5;  // AT with no answer before the recovery steps

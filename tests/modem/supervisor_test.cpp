@@ -154,6 +154,23 @@ TEST(SupervisorTest, RebootWhileRegisteringStartsOver) {
   EXPECT_EQ(b.sup().telemetry().hard_resets, 0u);
 }
 
+TEST(SupervisorTest, SimFailureWhileTheSimInitialisesIsRetriedNotBackedOff) {
+  // An A7670G answers AT+CPIN? with +CME ERROR: 13 between *ATREADY and +CPIN: READY.
+  auto sc = scenario("powered_off");
+  sc.boot_time = seconds(5);
+  sc.sim_init_time = seconds(4);
+  auto cfg = test_config();
+  cfg.power_on_at_start = true;
+  SupervisorBench b(sc, cfg, false);
+  b.start();
+  ASSERT_TRUE(b.run_until([&] { return online(b); }, seconds(60)));
+  EXPECT_FALSE(b.first_time_in(SupervisorState::backoff));
+  const auto sim_check = b.first_time_in(SupervisorState::checking_sim);
+  const auto registering = b.first_time_in(SupervisorState::registering);
+  ASSERT_TRUE(sim_check && registering);
+  EXPECT_GE(*registering - *sim_check, seconds(2));  // it waited for the SIM, retrying
+}
+
 TEST(SupervisorTest, DialFailuresBackOffThenCycleTheRadio) {
   auto sc = scenario("normal");
   sc.failing_dials = 4;

@@ -116,7 +116,7 @@ std::optional<Scenario> scenario_by_name(std::string_view name) {
   }
   if (name == "powered_off") {
     s.powered = false;
-    s.boot_time = seconds(100);  // a slow A76xx boot; the manual allows up to about 2 minutes
+    s.boot_time = seconds(100);  // far slower than the 9-11 s the hardware design gives
     return s;
   }
   if (name == "garbage") {
@@ -255,19 +255,21 @@ void SimModem::radio_cycled(Instant now) {
 
 void SimModem::finish_boot(Instant now) {
   phase_ = SimPhase::command;
-  // The USB AT port sees *ATREADY: 1 (RDY goes to the UART only).
+  // A76xx boards print *ATREADY: 1 (RDY is the SIM7600's; see modem/a76xx.h).
   emit_line(now, "*ATREADY: 1");
+  const Instant sim_at = now + sc_.sim_init_time;
+  sim_init_until_ = sim_at;
   if (!sc_.sim_inserted) {
-    emit_line(now + milliseconds(300), "+CPIN: SIM REMOVED");
+    emit_line(sim_at, "+CPIN: SIM REMOVED");
     return;
   }
   if (!sim_unlocked_) {
-    emit_line(now + milliseconds(300), "+CPIN: SIM PIN");
+    emit_line(sim_at, "+CPIN: SIM PIN");
     return;
   }
-  emit_line(now + milliseconds(300), "+CPIN: READY");
-  emit_line(now + milliseconds(1500), "SMS DONE");
-  emit_line(now + milliseconds(2500), "PB DONE");
+  emit_line(sim_at, "+CPIN: READY");
+  emit_line(sim_at + milliseconds(1200), "SMS DONE");
+  emit_line(sim_at + milliseconds(2200), "PB DONE");
   sim_ready(now);
 }
 
@@ -349,6 +351,9 @@ void SimModem::execute(Instant now, std::string_view raw) {
   }
   if (cmd == "+CPIN?") {
     if (!sc_.sim_inserted) return cme(at, 10, "SIM not inserted");
+    // An A7670G answers "SIM failure" between *ATREADY and +CPIN: READY (LilyGO-T-A76XX's
+    // published boot log).
+    if (sim_init_until_ && now < *sim_init_until_) return cme(at, 13, "SIM failure");
     if (!sim_unlocked_) {
       emit_line(at, pin_attempts_ > 0 ? "+CPIN: SIM PIN" : "+CPIN: SIM PUK");
       return ok(at);
@@ -421,13 +426,14 @@ void SimModem::execute(Instant now, std::string_view raw) {
     return ok(at);
   }
   if (starts_with(cmd, "+CNMP=")) {
+    // A76XX manual 4.2.7: 2, 13, 14, 38, ERROR for a mode the module lacks (the A7670E has no
+    // WCDMA); the SIM767XX manual (SIM7670G) has no AT+CNMP.
     const std::string mode = cmd.substr(6);
-    if (mode == "2" || mode == "38") return ok(at);
-    if ((mode == "13" || mode == "51") && sc_.model == Model::a7670e) return ok(at);
+    if (sc_.model == Model::a7670e && (mode == "2" || mode == "13" || mode == "38")) return ok(at);
     return error(at);
   }
   if (starts_with(cmd, "+CGDCONT=") || starts_with(cmd, "+CGAUTH=") || starts_with(cmd, "+IPR=") ||
-      cmd == "&W")
+      starts_with(cmd, "+IPREX=") || cmd == "&W")
     return ok(at);
   if (cmd == "D*99#" || cmd == "D*99***1#") {
     ++stats_.dials;

@@ -36,6 +36,9 @@ struct Scenario {
   Model model = Model::a7670e;
   bool powered = true;               // already booted when the test starts
   Duration boot_time = seconds(12);  // power-on to *ATREADY
+  // *ATREADY to +CPIN: <code>; AT+CPIN? answers "+CME ERROR: 13" (SIM failure) meanwhile, as
+  // an A7670G does (modem/a76xx.h).
+  Duration sim_init_time = milliseconds(300);
   bool sim_inserted = true;
   std::string sim_pin;                       // non-empty: the SIM asks for this PIN
   Duration registration_delay = seconds(4);  // SIM ready to registered
@@ -149,7 +152,8 @@ class SimModem {
   bool sim_unlocked_ = false;
   int pin_attempts_ = 3;
   std::optional<Instant> boot_done_at_;
-  std::optional<Instant> registered_at_;  // when registration completes (if not denied)
+  std::optional<Instant> sim_init_until_;  // AT+CPIN? answers "SIM failure" until then
+  std::optional<Instant> registered_at_;   // when registration completes (if not denied)
   bool call_up_ = false;
   bool no_carrier_done_ = false;
   bool hang_done_ = false;
