@@ -63,7 +63,12 @@ std::string base64(const uint8_t* data, size_t size) {
   return out;
 }
 
-std::string config_text(const CoturnOptions& o, uint16_t port, const std::string& dir) {
+bool tls_enabled(const CoturnOptions& o) {
+  return !o.tls_cert_pem.empty() && !o.tls_key_pem.empty();
+}
+
+std::string config_text(const CoturnOptions& o, uint16_t port, uint16_t tls_port,
+                        const std::string& dir) {
   std::string c;
   c += "# Generated for one interop test run; removed when the server stops.\n";
   c += "listening-ip=127.0.0.1\n";
@@ -71,7 +76,15 @@ std::string config_text(const CoturnOptions& o, uint16_t port, const std::string
   c += "listening-port=" + std::to_string(port) + "\n";
   c += "min-port=" + std::to_string(o.min_relay_port) + "\n";
   c += "max-port=" + std::to_string(o.max_relay_port) + "\n";
-  c += "no-tls\nno-dtls\nno-cli\n";
+  if (tls_enabled(o)) {
+    // The certificate and key were written next to the configuration.
+    c += "tls-listening-port=" + std::to_string(tls_port) + "\n";
+    c += "cert=" + dir + "/cert.pem\n";
+    c += "pkey=" + dir + "/key.pem\n";
+    c += "no-dtls\nno-cli\n";
+  } else {
+    c += "no-tls\nno-dtls\nno-cli\n";
+  }
   c += "fingerprint\n";
   c += "use-auth-secret\n";
   c += "static-auth-secret=" + o.static_auth_secret + "\n";
@@ -174,9 +187,20 @@ std::unique_ptr<CoturnServer> CoturnServer::start(const CoturnOptions& options,
     }
     std::string dir = dir_template;
     std::string config_path = dir + "/turnserver.conf";
+    std::optional<uint16_t> tls_port;
+    if (tls_enabled(options)) {
+      for (int i = 0; i < kPortPickAttempts && (!tls_port || *tls_port == *port); ++i)
+        tls_port = pick_free_loopback_port();
+      if (!tls_port || *tls_port == *port) return fail("no second free port on 127.0.0.1");
+      std::ofstream cert(dir + "/cert.pem");
+      cert << options.tls_cert_pem;
+      std::ofstream key(dir + "/key.pem");
+      key << options.tls_key_pem;
+      if (!cert || !key) return fail("cannot write the TLS certificate into " + dir);
+    }
     {
       std::ofstream config(config_path);
-      config << config_text(options, *port, dir);
+      config << config_text(options, *port, tls_port.value_or(0), dir);
       if (!config) return fail("cannot write " + config_path);
     }
 
@@ -195,8 +219,9 @@ std::unique_ptr<CoturnServer> CoturnServer::start(const CoturnOptions& options,
 
     SocketAddress address(IpAddress::loopback_v4(), *port);
     if (answers_stun_binding(address, options.startup_timeout)) {
+      SocketAddress tls_address(IpAddress::loopback_v4(), tls_port.value_or(0));
       return std::unique_ptr<CoturnServer>(
-          new CoturnServer(options, address, dir, std::move(process)));
+          new CoturnServer(options, address, tls_address, dir, std::move(process)));
     }
     bool exited = !process->running();
     int status = process->stop();

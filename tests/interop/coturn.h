@@ -8,7 +8,8 @@
 //   auto [username, password] = coturn->rest_credentials("device-1");  // for TURN tests
 //   // ~CoturnServer: SIGTERM, bounded wait, SIGKILL; its temporary config is removed.
 //
-// Configuration: listening-ip and relay-ip 127.0.0.1; no TLS, DTLS, CLI or web admin; TURN REST
+// Configuration: listening-ip and relay-ip 127.0.0.1; no DTLS, CLI or web admin, and no TLS
+// unless CoturnOptions carry a certificate and key (then TLS on its own port); TURN REST
 // API authentication (use-auth-secret with a static secret) in a fixed realm; no multicast
 // peers; no database, pid file or log under /var. coturn refuses peers on loopback addresses
 // by default, which blocks relaying between two loopback agents: TURN relay tests set
@@ -41,6 +42,10 @@ struct CoturnOptions {
   uint16_t min_relay_port = 49152;
   uint16_t max_relay_port = 65535;
   bool verbose = false;  // coturn's --verbose, for debugging a test
+  // TURN over TLS (turns:): a certificate and its key in PEM. When both are set coturn also
+  // listens for TLS on a second port (tls_address()); otherwise TLS stays off.
+  std::string tls_cert_pem{};
+  std::string tls_key_pem{};
   // How long start() waits for coturn to answer a STUN Binding request, per attempt.
   std::chrono::milliseconds startup_timeout{5000};
 };
@@ -60,6 +65,8 @@ class CoturnServer {
   // The STUN/TURN listening address (UDP and TCP): 127.0.0.1:<port>.
   SocketAddress address() const { return address_; }
   uint16_t port() const { return address_.port(); }
+  // The TLS listening address (127.0.0.1:<port>) when CoturnOptions set a certificate.
+  SocketAddress tls_address() const { return tls_address_; }
   const std::string& realm() const { return options_.realm; }
   const std::string& static_auth_secret() const { return options_.static_auth_secret; }
 
@@ -73,15 +80,17 @@ class CoturnServer {
   std::string log_tail(size_t max_bytes = 4096) const { return process_->log_tail(max_bytes); }
 
  private:
-  CoturnServer(CoturnOptions options, SocketAddress address, std::string config_dir,
-               std::unique_ptr<ChildProcess> process)
+  CoturnServer(CoturnOptions options, SocketAddress address, SocketAddress tls_address,
+               std::string config_dir, std::unique_ptr<ChildProcess> process)
       : options_(std::move(options)),
         address_(address),
+        tls_address_(tls_address),
         config_dir_(std::move(config_dir)),
         process_(std::move(process)) {}
 
   CoturnOptions options_;
   SocketAddress address_;
+  SocketAddress tls_address_;
   std::string config_dir_;
   std::unique_ptr<ChildProcess> process_;
 };
