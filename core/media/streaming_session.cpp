@@ -32,14 +32,19 @@ StreamingSession::StreamingSession(peer::PeerConnection& pc, StreamingSessionCon
     : pc_(pc),
       config_(config),
       controller_(rate_config(config)),
+      fixed_sender_(config.fixed),
       next_sequence_(config.first_sequence) {}
 
 Status StreamingSession::open_channels(Instant now) {
   if (video_ || control_) return Error{Errc::invalid_state, "channels already created"};
   // docs/protocol.md: a late frame is worth nothing, so it is never retransmitted or waited for.
-  auto video = pc_.create_data_channel(
-      now,
-      datachannel::ChannelParameters{.label = "video", .ordered = false, .max_retransmits = 0u});
+  // The original design's sender (fixed pacing) used a reliable ordered channel.
+  datachannel::ChannelParameters video_parameters{.label = "video"};
+  if (!fixed()) {
+    video_parameters.ordered = false;
+    video_parameters.max_retransmits = 0u;
+  }
+  auto video = pc_.create_data_channel(now, video_parameters);
   if (!video) return video.error();
   auto control = pc_.create_data_channel(now, datachannel::ChannelParameters{.label = "control"});
   if (!control) return control.error();
@@ -59,8 +64,8 @@ bool StreamingSession::handle_event(Instant now, const peer::PeerEvent& event) {
       control_open_ = true;
       next_telemetry_ = now + config_.telemetry_interval;
       telemetry_from_ = now;
-      telemetry_frames_from_ = sender_.stats().sent;
-      telemetry_bytes_from_ = sender_.stats().bytes_sent;
+      telemetry_frames_from_ = stats_.frames_sent;
+      telemetry_bytes_from_ = stats_.bytes_sent;
     }
     return true;
   }
@@ -115,12 +120,13 @@ void StreamingSession::send_control(Instant now, const std::string& text) {
 }
 
 double StreamingSession::target_fps() const {
-  double fps = min_limit(controller_.target().fps, config_.max_fps);
+  double fps = min_limit(fixed() ? config_.fixed.fps : controller_.target().fps, config_.max_fps);
   return min_limit(fps, limits_.fps);
 }
 
 int StreamingSession::target_quality() const {
-  int q = min_limit(controller_.target().quality, config_.max_quality);
+  int q = min_limit(fixed() ? config_.fixed.quality : controller_.target().quality,
+                    config_.max_quality);
   return std::clamp(min_limit(q, limits_.quality), 1, 100);
 }
 
@@ -131,7 +137,7 @@ CaptureRequest StreamingSession::capture_request() const {
   r.width = min_limit(config_.max_width, limits_.width);
   r.height = min_limit(config_.max_height, limits_.height);
   // The size the link carries (a snapshot is taken at the full size the limits allow).
-  if (!r.snapshot) {
+  if (!r.snapshot && !fixed()) {
     r.width = min_limit(r.width, controller_.target().width);
     r.height = min_limit(r.height, controller_.target().height);
   }
@@ -188,8 +194,13 @@ void StreamingSession::offer_frame(Instant now, EncodedFrame frame) {
     snapshot_pending_ = true;
   }
   ++stats_.frames_offered;
-  sender_.offer(std::move(frame.message));
-  stats_.frames_replaced = sender_.stats().replaced + blocked_by_snapshot_;
+  if (fixed()) {
+    fixed_sender_.offer(std::move(frame.message));
+    stats_.frames_replaced = fixed_sender_.stats().replaced + blocked_by_snapshot_;
+  } else {
+    sender_.offer(std::move(frame.message));
+    stats_.frames_replaced = sender_.stats().replaced + blocked_by_snapshot_;
+  }
   try_send(now);
 }
 
@@ -205,6 +216,7 @@ void StreamingSession::sample_link(Instant now) {
 }
 
 void StreamingSession::try_send(Instant now) {
+  if (fixed()) return try_send_fixed(now);
   if (!video_ || !video_open_ || !sender_.pending()) return;
   size_t buffered = pc_.buffered_amount(*video_);
   auto message = sender_.poll(buffered, controller_.target().max_buffered_bytes);
@@ -218,6 +230,22 @@ void StreamingSession::try_send(Instant now) {
     ++stats_.send_failures;
   }
   snapshot_pending_ = false;
+}
+
+void StreamingSession::try_send_fixed(Instant now) {
+  if (!video_ || !video_open_) return;
+  const Bytes* message = fixed_sender_.due(now);
+  if (!message) return;
+  size_t size = message->size();
+  if (pc_.send(now, *video_, *message, true).ok()) {
+    fixed_sender_.sent();
+    ++stats_.frames_sent;
+    stats_.bytes_sent += size;
+    if (snapshot_pending_) ++stats_.snapshots_sent;
+    snapshot_pending_ = false;
+  } else {
+    fixed_sender_.refused(now);  // tried again after the back-off, never given up
+  }
 }
 
 void StreamingSession::handle_timeout(Instant now) {
@@ -234,6 +262,7 @@ std::optional<Instant> StreamingSession::next_timeout() const {
   if (control_open_) at = earliest(at, next_telemetry_);
   if (snapshot_asked_)
     at = earliest(at, std::optional<Instant>(*snapshot_asked_ + config_.snapshot_timeout));
+  if (fixed() && video_open_) at = earliest(at, fixed_sender_.next_try());
   return at;
 }
 

@@ -28,13 +28,21 @@
 #include "core/common/result.h"
 #include "core/common/time.h"
 #include "core/media/control_message.h"
+#include "core/media/fixed_pacing.h"
 #include "core/media/frame_sender.h"
 #include "core/media/rate_controller.h"
 #include "core/peer/peer_connection.h"
 
 namespace cellrtc::media {
 
+// adaptive: RateController + FrameSender on an unordered channel without retransmission
+// (docs/protocol.md). fixed: the original design's sender (fixed_pacing.h) at a fixed frame rate
+// and quality on a reliable ordered `video` channel, kept to compare against.
+enum class Pacing : uint8_t { adaptive, fixed };
+
 struct StreamingSessionConfig {
+  Pacing pacing = Pacing::adaptive;
+  FixedPacingConfig fixed;  // pacing == fixed
   RateControllerConfig rate;
   Duration telemetry_interval = seconds(2);
   // How often the transport's state (delivery rate, RTT, buffered bytes) is sampled.
@@ -143,12 +151,15 @@ class StreamingSession {
   void send_control(Instant now, const std::string& text);
   void sample_link(Instant now);
   void try_send(Instant now);
+  void try_send_fixed(Instant now);
+  bool fixed() const { return config_.pacing == Pacing::fixed; }
   void send_telemetry(Instant now);
 
   peer::PeerConnection& pc_;
   StreamingSessionConfig config_;
   RateController controller_;
   FrameSender sender_;
+  FixedPacingSender fixed_sender_;
   ViewerLimits limits_;
   StreamingStats stats_;
   std::optional<ModemTelemetry> modem_;

@@ -359,5 +359,63 @@ TEST(StreamingSession, ReportsALostChannel) {
       s.net.run_until([&] { return s.device->session.channel_lost(); }, s.net.now() + seconds(5)));
 }
 
+// The original design's sender, for comparisons: every frame at the fixed rate and quality on a
+// reliable ordered channel; with a link that carries them, none is missing.
+TEST(StreamingSession, FixedPacingSendsEveryFrameOnAReliableOrderedChannel) {
+  media::StreamingSessionConfig config;
+  config.pacing = media::Pacing::fixed;
+  config.fixed.fps = 10;
+  config.fixed.quality = 40;
+  SessionScenario s(8, config);
+  ASSERT_TRUE(s.connect());
+  const auto* video = s.server->pc.channels().find(s.server_channel("video"));
+  ASSERT_NE(video, nullptr);
+  EXPECT_TRUE(video->params.ordered);
+  EXPECT_TRUE(video->params.reliable());
+
+  ASSERT_TRUE(s.net.run_for(seconds(10)).ok());
+  auto frames = s.frames();
+  // 10 fps for 10 s (about 9 KB each: 0.73 Mbit/s on the 1 Mbit/s link), a few in flight.
+  ASSERT_GE(frames.size(), 95u);
+  EXPECT_LE(frames.size(), 101u);
+  for (size_t i = 1; i < frames.size(); ++i)
+    EXPECT_EQ(frames[i].header.sequence, frames[i - 1].header.sequence + 1);
+  for (const auto& f : frames) {
+    EXPECT_EQ(f.header.quality, 40);
+    EXPECT_EQ(f.header.width, 640);
+  }
+  for (const auto& r : s.device->requests) {
+    EXPECT_EQ(r.quality, 40);
+    EXPECT_EQ(r.width, 0);
+  }
+  EXPECT_EQ(s.device->session.stats().frames_replaced, 0u);
+  EXPECT_EQ(s.device->session.stats().send_failures, 0u);
+}
+
+TEST(FixedPacingSender, TriesAgainAfterTheBackOffAndANewFrameAtOnce) {
+  media::FixedPacingSender sender({.fps = 10, .quality = 40, .retry = milliseconds(5)});
+  Instant t0 = Instant::from_us(1'000'000);
+  EXPECT_EQ(sender.due(t0), nullptr);
+  EXPECT_FALSE(sender.next_try().has_value());
+  sender.offer(Bytes(10, 1));
+  ASSERT_NE(sender.due(t0), nullptr);
+  sender.refused(t0);
+  EXPECT_EQ(sender.due(t0 + milliseconds(4)), nullptr);
+  EXPECT_EQ(sender.next_try(), t0 + milliseconds(5));
+  ASSERT_NE(sender.due(t0 + milliseconds(5)), nullptr);
+  sender.refused(t0 + milliseconds(5));
+  sender.offer(Bytes(20, 2));  // the camera's next frame replaces it and is tried at once
+  const Bytes* m = sender.due(t0 + milliseconds(6));
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->size(), 20u);
+  sender.sent();
+  EXPECT_FALSE(sender.pending());
+  EXPECT_EQ(sender.stats().offered, 2u);
+  EXPECT_EQ(sender.stats().sent, 1u);
+  EXPECT_EQ(sender.stats().refused, 2u);
+  EXPECT_EQ(sender.stats().replaced, 1u);
+  EXPECT_EQ(sender.stats().bytes_sent, 20u);
+}
+
 }  // namespace
 }  // namespace cellrtc

@@ -1,14 +1,15 @@
 // A device streaming camera frames to the server through the simulator, with either the
-// adaptive newest-frame-wins streamer or a sender that behaves like the original design (a
-// reliable ordered channel, each newest frame sent as soon as the stack accepts it, 5 ms
-// back-off after a failed send, fixed JPEG quality). The camera is a model: frame sizes follow
-// quality the way JPEG's do, with some noise. Measures what a viewer would see.
+// adaptive newest-frame-wins streamer or a sender that behaves like the original design
+// (media::FixedPacingSender: a reliable ordered channel, each newest frame sent as soon as the
+// stack accepts it, 5 ms back-off after a failed send, fixed JPEG quality). The camera is a model:
+// frame sizes follow quality the way JPEG's do, with some noise. Measures what a viewer would see.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "core/media/fixed_pacing.h"
 #include "core/media/frame_header.h"
 #include "core/media/frame_sender.h"
 #include "core/media/rate_controller.h"
@@ -74,7 +75,9 @@ inline StreamingResult run_streaming(PeerScenario& s, StreamerKind kind, Duratio
   // The adaptive streamer takes camera frames at its target rate on average: the ideal time of
   // the last one taken, which the camera's own frame times lag by up to one camera interval.
   std::optional<Instant> encode_slot;
-  std::optional<Bytes> original_pending;  // the original design's frame waiting to be accepted
+  // The original design's sender: every camera frame at the fixed quality.
+  media::FixedPacingSender original(
+      media::FixedPacingConfig{.fps = camera.fps, .quality = original_quality});
   double quality_sum = 0;
   double pixel_sum = 0;
   uint64_t frames_encoded = 0;
@@ -123,11 +126,15 @@ inline StreamingResult run_streaming(PeerScenario& s, StreamerKind kind, Duratio
                                camera.width,
                                camera.height,
                                static_cast<uint8_t>(original_quality)};
-          original_pending = media::encode_frame(h, Bytes(n, 0xAB));  // the newest frame
+          original.offer(media::encode_frame(h, Bytes(n, 0xAB)));  // the newest frame
         }
         // Send as fast as the stack accepts; a failed send is tried again 5 ms later.
-        if (original_pending && pc.send(now, s.channel_id, *original_pending, true).ok())
-          original_pending.reset();
+        if (const Bytes* m = original.due(now)) {
+          if (pc.send(now, s.channel_id, *m, true).ok())
+            original.sent();
+          else
+            original.refused(now);
+        }
       }
       s.device->drain(now);
       s.net.wake(*s.device);
