@@ -277,6 +277,10 @@ void Agent::connect() {
   auto offer = conn->pc.create_offer(now);
   if (!offer) return fatal(2, std::string("cannot make the offer: ") + offer.error().reason);
 
+  post_sent_at_ = loop_->now();
+  answered_at_.reset();
+  channels_open_at_.reset();
+  timeline_logged_ = false;
   auto published = whip_.publish(*offer);
   if (stop_requested_.load()) {
     // Stopping: a session the server made anyway is ended by the stop task.
@@ -288,6 +292,7 @@ void Agent::connect() {
     return schedule_retry(published.error().message);
   }
   ++stats_.sessions;
+  answered_at_ = loop_->now();
   whip_session_ = std::move(*published);
   std::string servers;
   for (const auto& s : whip_session_->ice_servers)
@@ -341,11 +346,13 @@ void Agent::on_connection_step(Instant now) {
   if (state_ == AgentState::waiting && c.session.video_open() && c.session.control_open()) {
     Duration took = state_since_ ? now - *state_since_ : Duration(0);
     setup_deadline_.reset();
+    channels_open_at_ = now;
     set_state(AgentState::streaming, "channels open " + millis(took) + " after the answer");
   }
   if (source_->poll_fd() < 0 && c.session.capture_due(now)) capture(now);
   c.session.handle_timeout(now);
   drain();
+  if (!timeline_logged_ && c.session.stats().frames_sent > 0) log_timeline(now);
   if (state_ == AgentState::streaming && state_since_ &&
       now - *state_since_ >= config_.stable_after)
     backoff_.reset();
@@ -436,8 +443,10 @@ void Agent::tear_down(const std::string& reason, bool failure) {
     log_line("failure", reason, {});
   }
   if (connection_) {
-    stats_.frames_sent += connection_->session.stats().frames_sent;
-    stats_.bytes_sent += connection_->session.stats().bytes_sent;
+    const auto& s = connection_->session.stats();
+    stats_.frames_sent += s.frames_sent;
+    stats_.bytes_sent += s.bytes_sent;
+    stats_.frames_dropped += s.frames_replaced + s.send_failures;
     next_sequence_ = connection_->session.next_sequence();
     connection_->pc.close(loop_->now());
     connection_->driver.wake();
@@ -579,7 +588,70 @@ void Agent::print_stats() {
             {"dropped", std::to_string(s.frames_replaced + s.send_failures)}});
 }
 
+int64_t Agent::wall_us(Instant t) const {
+  auto wall = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  return wall - (loop_->now() - t).count();
+}
+
+// When each setup phase of this session ended, on the wall clock (so other processes on the
+// machine can line them up with theirs), and the offset that turns the frames' capture times
+// (this loop's clock, docs/protocol.md) into wall-clock time. Once per session, with its first
+// frame.
+void Agent::log_timeline(Instant now) {
+  timeline_logged_ = true;
+  if (!connection_) return;
+  const peer::PeerTimeline& t = connection_->pc.stats().timeline;
+  auto at = [this](const std::optional<Instant>& i) {
+    return i ? std::to_string(wall_us(*i)) : std::string("null");
+  };
+  auto span = [](const std::optional<Instant>& from, const std::optional<Instant>& to) {
+    return from && to ? millis(*to - *from) : std::string("-");
+  };
+  std::string pacing = config_.session.pacing == media::Pacing::fixed ? "fixed" : "adaptive";
+  log_line("timeline",
+           "POST to answer " + span(post_sent_at_, answered_at_) + ", ICE " +
+               span(answered_at_, t.ice_connected) + ", DTLS " +
+               span(t.ice_connected, t.dtls_connected) + ", SCTP " +
+               span(t.dtls_connected, t.sctp_connected) + ", channels " +
+               span(t.sctp_connected, channels_open_at_) + ", first frame " +
+               span(channels_open_at_, now),
+           {{"pacing", "\"" + pacing + "\""},
+            {"session", std::to_string(stats_.sessions)},
+            {"started_us", at(started_at_)},
+            {"post_sent_us", at(post_sent_at_)},
+            {"answered_us", at(answered_at_)},
+            {"ice_connected_us", at(t.ice_connected)},
+            {"dtls_connected_us", at(t.dtls_connected)},
+            {"sctp_connected_us", at(t.sctp_connected)},
+            {"first_channel_open_us", at(t.first_channel_open)},
+            {"channels_open_us", at(channels_open_at_)},
+            {"first_frame_sent_us", at(now)},
+            {"clock_offset_us", std::to_string(wall_us(now) - now.us())}});
+}
+
+// Counters over every session, when the agent stops.
+void Agent::log_summary() {
+  log_line("summary",
+           "camera " + std::to_string(stats_.camera_frames) + ", sent " +
+               std::to_string(stats_.frames_sent) + ", dropped " +
+               std::to_string(stats_.frames_dropped) + ", sessions " +
+               std::to_string(stats_.sessions) + ", ICE restarts " +
+               std::to_string(stats_.ice_restarts),
+           {{"camera_frames", std::to_string(stats_.camera_frames)},
+            {"camera_skipped", std::to_string(stats_.camera_skipped)},
+            {"frames_sent", std::to_string(stats_.frames_sent)},
+            {"bytes_sent", std::to_string(stats_.bytes_sent)},
+            {"frames_dropped", std::to_string(stats_.frames_dropped)},
+            {"publishes", std::to_string(stats_.publishes)},
+            {"sessions", std::to_string(stats_.sessions)},
+            {"ice_restarts", std::to_string(stats_.ice_restarts)},
+            {"failures", std::to_string(stats_.failures)}});
+}
+
 int Agent::run(std::optional<Instant> deadline, const std::function<bool()>& done) {
+  if (!started_at_) started_at_ = loop_->now();
   if (!stopped_ && !connection_ && !retry_timer_ && state_ == AgentState::connecting &&
       stats_.publishes == 0)
     retry_timer_ = loop_->add_timer(loop_->now(), [this] {
@@ -613,6 +685,7 @@ void Agent::stop() {
     retry_timer_.reset();
     tear_down("", false);
     stopped_ = true;
+    log_summary();
     set_state(AgentState::stopped, "stop requested");
     loop_->stop();
   });

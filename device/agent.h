@@ -68,6 +68,7 @@ struct AgentStats {
   uint64_t camera_skipped = 0;  // frames read but not wanted (not due, or no session)
   uint64_t frames_sent = 0;     // over all sessions
   uint64_t bytes_sent = 0;
+  uint64_t frames_dropped = 0;     // over all sessions: replaced unsent, or refused by the channel
   std::vector<Duration> backoffs;  // every backoff waited, in order (bounded to 64)
 };
 
@@ -118,6 +119,10 @@ class Agent {
   void on_source_readable();
   void arm_capture_timer();
   void print_stats();
+  void log_timeline(Instant now);
+  void log_summary();
+  // An instant of the loop's clock on the wall clock (system_clock), in µs since the epoch.
+  int64_t wall_us(Instant t) const;
   std::vector<SocketAddress> local_addresses() const;
 
   AgentConfig config_;
@@ -140,6 +145,12 @@ class Agent {
   uint16_t native_width_ = 0;   // the source's own frame size, from frames taken at it
   uint16_t native_height_ = 0;
   bool restarted_ice_ = false;  // this session's ICE restart is used up
+  // The setup timeline of the current session (--json-log "timeline" record).
+  std::optional<Instant> started_at_;
+  std::optional<Instant> post_sent_at_;
+  std::optional<Instant> answered_at_;
+  std::optional<Instant> channels_open_at_;
+  bool timeline_logged_ = false;
   std::optional<runtime::TimerId> retry_timer_;
   std::optional<runtime::TimerId> capture_timer_;
   std::optional<runtime::TimerId> stats_timer_;

@@ -41,16 +41,24 @@ const char* usage() {
          "  --fps N           at most N frames per second (default: what the link carries, up\n"
          "                    to 25)\n"
          "  --quality N       at most JPEG quality N, 1..100 (default: what the link carries)\n"
+         "  --pacing MODE     adaptive (default): frame rate, quality and size follow what the\n"
+         "                    link delivers, newest frame wins, unordered channel without\n"
+         "                    retransmission; fixed: the original design, for comparisons:\n"
+         "                    --fps (default 10) and --quality (default 40) fixed, every frame\n"
+         "                    on a reliable ordered channel, nothing dropped for the link\n"
          "  --ca-file FILE    trust the CAs in this PEM file for https (instead of the system's)\n"
          "  --modem PORT      the modem's AT port (e.g. /dev/ttyUSB2), asked every 30 s for\n"
          "                    signal, operator and technology (sent in the telemetry)\n"
          "  --bind ADDR       send from this local address (repeatable; default: every\n"
          "                    interface, plus loopback when the server is on loopback)\n"
          "  --config FILE     key = value settings in TOML: server, token, source, width,\n"
-         "                    height, fps, quality, ca_file, modem, bind (string or array),\n"
+         "                    height, fps, quality, pacing, ca_file, modem, bind (string or\n"
+         "                    array),\n"
          "                    quiet, json_log; command-line options override the file\n"
          "  --quiet           no stats lines, only state changes and errors\n"
-         "  --json-log        one JSON object per line instead of text\n"
+         "  --json-log        one JSON object per line instead of text; with each session's\n"
+         "                    first frame a \"timeline\" record: wall-clock µs of the WHIP\n"
+         "                    POST, its answer, ICE, DTLS, SCTP, channels open, first frame\n"
          "  --help            this text\n"
          "\n"
          "Output: one line per state change (connecting, waiting, streaming, restarting-ice,\n"
@@ -67,6 +75,7 @@ struct Options {
   std::optional<int> width, height;
   double fps = 0;
   int quality = 0;
+  std::string pacing = "adaptive";
   std::string ca_file;
   std::string modem;
   std::vector<std::string> bind;
@@ -129,6 +138,8 @@ std::optional<std::string> load_config_file(const std::string& path, Options& o)
       error = need_string(o.source);
     } else if (k == "ca_file") {
       error = need_string(o.ca_file);
+    } else if (k == "pacing") {
+      error = need_string(o.pacing);
     } else if (k == "modem") {
       error = need_string(o.modem);
     } else if (k == "width" || k == "height") {
@@ -227,6 +238,8 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
       if (auto e = need(o.source)) return e;
     } else if (a == "--ca-file") {
       if (auto e = need(o.ca_file)) return e;
+    } else if (a == "--pacing") {
+      if (auto e = need(o.pacing)) return e;
     } else if (a == "--modem") {
       if (auto e = need(o.modem)) return e;
     } else if (a == "--bind") {
@@ -291,7 +304,18 @@ int main(int argc, char** argv) {
     if (options.height) spec->height = static_cast<uint16_t>(*options.height);
   }
 
+  if (options.pacing != "adaptive" && options.pacing != "fixed") {
+    std::fprintf(stderr, "cellrtc-device: --pacing must be adaptive or fixed, not \"%s\"\n",
+                 options.pacing.c_str());
+    return 2;
+  }
   AgentConfig config;
+  if (options.pacing == "fixed") {
+    // The original design: a fixed rate and quality, nothing adapts (media/fixed_pacing.h).
+    config.session.pacing = media::Pacing::fixed;
+    if (options.fps > 0) config.session.fixed.fps = options.fps;
+    if (options.quality > 0) config.session.fixed.quality = options.quality;
+  }
   config.whip.url = options.server;
   config.whip.token = options.token.value_or("");
   config.whip.ca_file = options.ca_file;
