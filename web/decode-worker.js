@@ -54,6 +54,8 @@ async function drain() {
         height: bitmap.height,
         quality: header.quality,
         displayedAt: now(),
+        arrivedAt: header.arrivedAt,  // the page's clock when the message arrived
+        bytes: frame.buffer.byteLength,
         skipped,
       });
     } catch (e) {

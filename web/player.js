@@ -13,6 +13,7 @@ const PING_INTERVAL_MS = 2000;
 const FIRST_PINGS_MS = [0, 250, 500];  // a few quick ones so the latency shows early
 const MAX_CONTROL_BYTES = 4096;    // docs/protocol.md: a control message is at most 4096 bytes
 const RING_SIZE = 2048;            // sequence numbers kept for the test hooks
+const FRAME_LOG_SIZE = 4096;       // per-frame records kept for the test hooks (frames())
 const REORDER_WINDOW = 64;         // how far back an older frame counts as late, not a new stream
 const RATE_WINDOW_MS = 2000;       // fps and bit rate over the last two seconds
 const STATE_HISTORY = 64;
@@ -102,6 +103,13 @@ export class Player {
     this.latencyMs = null;
     this.receivedSeqs = new Ring(RING_SIZE);
     this.drawnSeqs = new Ring(RING_SIZE);
+    // For tests and benchmarks (frames(), timing()): one record per frame drawn, numbered from
+    // 0, the newest FRAME_LOG_SIZE kept; times in ms on the wall clock.
+    this.frameLog = [];
+    this.frameLogNext = 0;       // the number the next record gets
+    this.firstFrameArrivedAt = null;
+    this.firstFrameDrawnAt = null;
+    this.startedAt = null;
     this.rateSamples = [];
     this.fps = 0;
     this.kbps = 0;
@@ -113,6 +121,7 @@ export class Player {
   // --- lifecycle ---------------------------------------------------------------------------
 
   start() {
+    this.startedAt = wallMs();
     this.connect();
   }
 
@@ -337,12 +346,14 @@ export class Player {
       this.framesMissing += header.seq - last.seq - 1;
     }
     this.lastArrived = { seq: header.seq, captureUs: header.captureUs };
+    const arrivedAt = wallMs();
+    if (this.firstFrameArrivedAt === null) this.firstFrameArrivedAt = arrivedAt;
     if ((header.flags & FLAG_SNAPSHOT) && this.snapshotWanted) {
       this.snapshotWanted = false;
       this.onSnapshotFrame({ jpeg: new Uint8Array(buffer.slice(header.jpegOffset)),
                              seq: header.seq });
     }
-    this.screen.show(buffer, { ...header, tag: this.tag });
+    this.screen.show(buffer, { ...header, tag: this.tag, arrivedAt });
   }
 
   // The worker drew one of this player's frames.
@@ -351,6 +362,15 @@ export class Player {
     this.drawnSeqs.push(m.seq);
     this.skipped = m.skipped;
     this.lastDrawn = m;
+    if (this.firstFrameDrawnAt === null) this.firstFrameDrawnAt = m.displayedAt;
+    this.frameLog.push({
+      n: this.frameLogNext++, seq: m.seq, captureUs: m.captureUs, bytes: m.bytes,
+      width: m.width, height: m.height, quality: m.quality, arrivedAt: m.arrivedAt,
+      displayedAt: m.displayedAt,
+    });
+    if (this.frameLog.length > FRAME_LOG_SIZE * 2) {
+      this.frameLog.splice(0, this.frameLog.length - FRAME_LOG_SIZE);
+    }
     if (this.deviceOffsetUs !== null && this.viewerOffsetUs !== null) {
       // docs/protocol.md: display_time - (capture_us - clock.offset_us + viewer_offset)
       this.latencyMs =
@@ -442,6 +462,27 @@ export class Player {
   recordState() {
     this.stateHistory.push({ state: this.state(), at: Math.round(performance.now()) });
     if (this.stateHistory.length > STATE_HISTORY) this.stateHistory.shift();
+  }
+
+  // Records of the frames drawn, numbered `from` and later (those still kept), and the number
+  // to ask from next time.
+  frames(from = 0) {
+    const first = this.frameLog.length ? this.frameLog[0].n : this.frameLogNext;
+    const start = Math.max(0, Math.min(this.frameLog.length, from - first));
+    return {
+      next: this.frameLogNext,
+      lost: Math.max(0, first - from),  // asked for, no longer kept
+      frames: this.frameLog.slice(start).map((f) => ({ ...f })),
+    };
+  }
+
+  // When this player started, its first frame arrived and was drawn (wall-clock ms).
+  timing() {
+    return {
+      startedAt: this.startedAt,
+      firstFrameArrivedAt: this.firstFrameArrivedAt,
+      firstFrameDrawnAt: this.firstFrameDrawnAt,
+    };
   }
 
   stats() {

@@ -3,7 +3,8 @@
 // so the player of every device shares it.
 
 export class Screen {
-  // onDrawn({seq, captureUs, flags, width, height, quality, displayedAt, skipped}),
+  // onDrawn({seq, captureUs, flags, width, height, quality, displayedAt, arrivedAt, bytes,
+  // skipped}), with times in ms on the wall clock (performance.timeOrigin + now()),
   // onError(text)
   constructor(canvas, { onDrawn, onError }) {
     this.worker = new Worker(new URL('./decode-worker.js', import.meta.url), { type: 'module' });

@@ -4,8 +4,9 @@
 // URL parameters: ?device=<id> opens that device; ?token=<viewer token> is sent as a bearer
 // token with WHEP requests (docs/protocol.md, "Signaling").
 //
-// For tests, window.cellrtcViewer offers read-only numbers (stats(), devices()) and one knob,
-// setDecodeDelay(ms), that slows the decoder down; nothing of it shows on the page.
+// For tests, window.cellrtcViewer offers read-only numbers (stats(), devices(), and for
+// benchmarks frames(from) and timing(): per-frame capture, arrival and paint times) and one
+// knob, setDecodeDelay(ms), that slows the decoder down; nothing of it shows on the page.
 
 import { DeviceDirectory } from './devices.js';
 import { Player } from './player.js';
@@ -254,6 +255,8 @@ window.addEventListener('pagehide', () => {
 window.cellrtcViewer = Object.freeze({
   stats: () => (player ? player.stats() : { state: 'idle', framesReceived: 0, framesDrawn: 0 }),
   devices: () => [...directory.devices.values()].map((d) => ({ ...d })),
+  frames: (from) => (player ? player.frames(Number(from) || 0) : { next: 0, lost: 0, frames: [] }),
+  timing: () => (player ? player.timing() : null),
   setDecodeDelay: (ms) => screen.setDecodeDelay(ms),
 });
 
