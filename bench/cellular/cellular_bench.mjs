@@ -1,0 +1,831 @@
+#!/usr/bin/env node
+// End-to-end benchmark with the real binaries: cellrtc-server, cellrtc-device (test pattern,
+// 640x480) and headless Chromium on the viewer page, either all on 127.0.0.1 (--loopback, no
+// link emulation) or in the cellular lab (--lab: scripts/lab/lab.sh, the device behind the
+// carrier NAT on a cellrtc-linkem radio link, the viewer behind its own NAT). For each profile
+// and pacing (the adaptive streamer and the original design's fixed pacing) it measures:
+//
+//   - time to first frame painted in the viewer, from the device's start and from its WHIP
+//     POST, and by phase (HTTP, ICE, DTLS, SCTP, channels, first frame), from the device's
+//     --json-log "timeline" record and the page's window.cellrtcViewer.timing();
+//   - frames per second painted, frame size, link utilisation (bytes the server received over
+//     the capacity of the profile's uplink, schedule included);
+//   - capture-to-display latency p50/p95/p99 per frame: the page's paint time minus the capture
+//     time (device clock turned into wall-clock time with the timeline's offset; every process
+//     runs on this machine, so the wall clock is one clock), over the run and per phase of the
+//     profile's schedule (capacity halved, outage, after);
+//   - frames dropped at the device (replaced or refused), lost on the uplink, dropped at the
+//     server, lost on the downlink, skipped or late at the viewer;
+//   - recovery after an outage: from the link coming back to the first frame painted, and to
+//     the first frame captured after it painted.
+//
+// Writes OUT/<profile>-<pacing>.json, a per-second time series (.dat) and its plot (.png,
+// gnuplot), OUT/summary.json, and prints a table row per run.
+//
+//   node bench/cellular/cellular_bench.mjs --loopback [--seconds 30]
+//   node bench/cellular/cellular_bench.mjs --lab --profiles hspa,edge,lte-degrading
+//   node bench/cellular/cellular_bench.mjs --lab --smoke      (hspa, adaptive, 20 s; exit 1 if
+//                                                              no frame was painted)
+//
+// Options: --pacing adaptive,fixed (both by default), --seconds S (per run, from the device's
+// start; default: the profile's schedule plus 30 s, at least 60 s), --repeat N (runs per
+// profile and pacing; the table gives medians), --bin DIR (build/release), --out DIR
+// (BIN/bench/cellular), --lab-prefix P (CELLRTC_LAB, default "cellbench"), --fps N (the fixed
+// pacing's rate, 10).
+//
+// Every process is bounded in time and killed on any failure or signal; in --lab the lab is
+// brought down after each run and on exit.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import {
+  chmodSync, createWriteStream, existsSync, mkdirSync, statSync, writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CHROMIUM = '/usr/bin/chromium';
+const DEVICE_ID = 'bench';
+const LAB_SERVER = '203.0.113.10';
+const LAB_HTTP_PORT = 8080;
+const LAB_UDP_PORT = 8443;
+
+// As tests/browser/viewer_driver.mjs (which says why): playwright-core's list of disabled
+// features, repeated, plus WebRtcHideLocalIpsWithMdns.
+const DISABLED_FEATURES = [
+  'AvoidUnnecessaryBeforeUnloadCheckSync', 'BoundaryEventDispatchTracksNodeRemoval',
+  'DestroyProfileOnBrowserClose', 'DialMediaRouteProvider', 'GlobalMediaControls',
+  'HttpsUpgrades', 'LensOverlay', 'MediaRouter', 'PaintHolding', 'ThirdPartyStoragePartitioning',
+  'Translate', 'AutoDeElevate', 'RenderDocument', 'OptimizationHints',
+  'WebRtcHideLocalIpsWithMdns',
+];
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-default-apps', '--disable-domain-reliability',
+  '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+  `--disable-features=${DISABLED_FEATURES.join(',')}`,
+];
+
+// --- small helpers ----------------------------------------------------------------------------
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function log(text) {
+  process.stderr.write(`[cellular_bench ${new Date().toISOString()}] ${text}\n`);
+}
+function withTimeout(promise, ms, what) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+function percentile(values, p) {
+  if (!values.length) return null;
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.min(v.length - 1, Math.floor(p * (v.length - 1)))];
+}
+const median = (values) => percentile(values.filter((x) => x !== null && Number.isFinite(x)), 0.5);
+const round = (x, digits = 0) =>
+  x === null || x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(digits));
+
+function parseArgs(argv) {
+  const a = {
+    placement: null, profiles: null, pacings: ['adaptive', 'fixed'], seconds: null, repeat: 1,
+    bin: join(ROOT, 'build/release'), out: null, prefix: process.env.CELLRTC_LAB || 'cellbench',
+    smoke: false, fps: 10,
+  };
+  for (let i = 2; i < argv.length; ++i) {
+    const k = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${k} needs a value`);
+      return argv[++i];
+    };
+    if (k === '--loopback') a.placement = 'loopback';
+    else if (k === '--lab') a.placement = 'lab';
+    else if (k === '--smoke') a.smoke = true;
+    else if (k === '--profiles') a.profiles = next().split(',').filter(Boolean);
+    else if (k === '--pacing') a.pacings = next().split(',').filter(Boolean);
+    else if (k === '--seconds') a.seconds = Number(next());
+    else if (k === '--repeat') a.repeat = Number(next());
+    else if (k === '--bin') a.bin = resolve(next());
+    else if (k === '--out') a.out = resolve(next());
+    else if (k === '--lab-prefix') a.prefix = next();
+    else if (k === '--fps') a.fps = Number(next());
+    else if (k === '--help' || k === '-h') a.help = true;
+    else throw new Error(`unknown argument ${k} (see --help)`);
+  }
+  if (a.help) return a;
+  if (!a.placement) throw new Error('say where: --loopback or --lab');
+  for (const p of a.pacings) {
+    if (p !== 'adaptive' && p !== 'fixed') throw new Error(`--pacing: adaptive or fixed, not ${p}`);
+  }
+  if (a.seconds !== null && !(a.seconds >= 10 && a.seconds <= 1800)) {
+    throw new Error('--seconds must be from 10 to 1800');
+  }
+  if (!(Number.isInteger(a.repeat) && a.repeat >= 1 && a.repeat <= 20)) {
+    throw new Error('--repeat must be a whole number from 1 to 20');
+  }
+  if (!(a.fps > 0 && a.fps <= 60)) throw new Error('--fps must be above 0 and at most 60');
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(a.prefix)) throw new Error('bad --lab-prefix');
+  if (a.smoke) {
+    a.profiles = a.placement === 'lab' ? ['hspa'] : ['loopback'];
+    a.pacings = ['adaptive'];
+    a.seconds = a.seconds || 20;
+  }
+  if (!a.profiles) a.profiles = a.placement === 'lab' ? ['hspa', 'edge', 'lte-degrading']
+                                                      : ['loopback'];
+  if (a.placement === 'loopback' && a.profiles.some((p) => p !== 'loopback')) {
+    throw new Error('--loopback has no link emulation: its only profile is "loopback"');
+  }
+  a.out = a.out || join(a.bin, 'bench/cellular');
+  return a;
+}
+
+// --- child processes --------------------------------------------------------------------------
+
+// Every child started, so that any exit can stop them all.
+const children = new Set();
+
+// Starts `cmd` with its output in `logPath`; onLine gets each stdout line.
+function startChild(name, cmd, args, { logPath, onLine, env } = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env || process.env });
+  child.benchName = name;
+  children.add(child);
+  const file = logPath ? createWriteStream(logPath) : null;
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    children.delete(child);
+    return { code, signal };
+  });
+  child.exitedPromise = exited;
+  child.on('error', (e) => log(`${name}: ${e.message}`));
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    if (file) file.write(`${line}\n`);
+    if (onLine) onLine(line);
+  });
+  child.stderr.on('data', (d) => file && file.write(d));
+  exited.then(() => file && file.end());
+  return child;
+}
+
+// SIGTERM, then SIGKILL after `graceMs`.
+async function stopChild(child, graceMs = 5000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  try {
+    await withTimeout(child.exitedPromise, graceMs, `${child.benchName} exit`);
+  } catch {
+    log(`${child.benchName} did not stop in ${graceMs} ms: SIGKILL`);
+    child.kill('SIGKILL');
+    await withTimeout(child.exitedPromise, 3000, `${child.benchName} kill`).catch(() => {});
+  }
+}
+
+function killAllNow() {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+// A command to its end, bounded; returns {status, stdout, stderr}.
+function runSync(cmd, args, timeoutMs, env) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, env: env || process.env });
+  return { status: r.status, stdout: r.stdout || '', stderr: r.stderr || '', error: r.error };
+}
+
+async function freePort() {
+  for (let attempt = 0; attempt < 20; ++attempt) {
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address();
+    server.close();
+    const udp = createSocket('udp4');
+    const ok = await new Promise((res) => {
+      udp.once('error', () => res(false));
+      udp.bind(port, '127.0.0.1', () => res(true));
+    });
+    udp.close();
+    if (ok) return port;
+  }
+  throw new Error('no free port on 127.0.0.1');
+}
+
+// --- placements -------------------------------------------------------------------------------
+
+class Loopback {
+  constructor(args) {
+    this.args = args;
+    this.name = 'loopback';
+  }
+  async up() {
+    this.httpPort = await freePort();
+    this.udpPort = await freePort();
+    this.base = `http://127.0.0.1:${this.httpPort}`;
+    return { linkStartedAt: Date.now() };
+  }
+  async down() {}
+  serverCommand(args) {
+    return { cmd: join(this.args.bin, 'server/cellrtc-server'),
+             args: [`--listen=127.0.0.1:${this.httpPort}`, `--udp-port=${this.udpPort}`,
+                    '--udp-address=127.0.0.1', ...args] };
+  }
+  deviceCommand(args) {
+    return { cmd: join(this.args.bin, 'device/cellrtc-device'), args };
+  }
+  async httpGet(path) {
+    const r = await withTimeout(fetch(`${this.base}${path}`, { cache: 'no-store' }), 3000, path);
+    if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+    return r.text();
+  }
+  chromiumPath() {
+    return CHROMIUM;
+  }
+}
+
+class Lab {
+  constructor(args) {
+    this.args = args;
+    this.script = join(ROOT, 'scripts/lab/lab.sh');
+    this.env = { ...process.env, CELLRTC_LAB: args.prefix };
+    this.base = `http://${LAB_SERVER}:${LAB_HTTP_PORT}`;
+  }
+  check() {
+    if (!existsSync(this.script)) throw new Error(`${this.script} is missing (the lab is not here)`);
+    if (process.getuid && process.getuid() !== 0) throw new Error('--lab needs root');
+  }
+  lab(args, timeoutMs = 120000) {
+    const r = runSync(this.script, args, timeoutMs, this.env);
+    if (r.status !== 0) {
+      throw new Error(`lab.sh ${args.join(' ')}: ${r.error ? r.error.message : `exit ${r.status}`}` +
+                      `\n${r.stderr.slice(-2000)}`);
+    }
+    return r.stdout;
+  }
+  async up(profile) {
+    this.lab(['down'], 60000);
+    this.lab(['up', '--profile', profile], 180000);
+    // The radio link's schedule counts from cellrtc-linkem's "ready", the line it writes to
+    // the lab's linkem.out just before up returns.
+    let linkStartedAt = Date.now();
+    try {
+      const mtime = statSync(`/run/cellrtc-lab/${this.args.prefix}/linkem.out`).mtimeMs;
+      if (mtime <= linkStartedAt && mtime > linkStartedAt - 60000) linkStartedAt = mtime;
+    } catch {
+      // no such file: up's return it is
+    }
+    return { linkStartedAt };
+  }
+  async down() {
+    try {
+      this.lab(['down'], 60000);
+    } catch (e) {
+      log(e.message);
+    }
+  }
+  exec(node) {
+    return [this.script, 'exec', node];
+  }
+  serverCommand(args) {
+    const [cmd, ...pre] = this.exec('srv');
+    return { cmd, env: this.env,
+             args: [...pre, join(this.args.bin, 'server/cellrtc-server'),
+                    `--listen=${LAB_SERVER}:${LAB_HTTP_PORT}`, `--udp-port=${LAB_UDP_PORT}`,
+                    `--udp-address=${LAB_SERVER}`, ...args] };
+  }
+  deviceCommand(args) {
+    const [cmd, ...pre] = this.exec('dev');
+    return { cmd, env: this.env,
+             args: [...pre, join(this.args.bin, 'device/cellrtc-device'), ...args] };
+  }
+  async httpGet(path) {
+    const r = runSync(this.script, ['exec', 'srv', 'curl', '-fsS', '-m', '3', `${this.base}${path}`],
+                      5000, this.env);
+    if (r.status !== 0) throw new Error(`${path}: curl exit ${r.status} ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+  // Chromium in the viewer's namespace: playwright talks to it over a pipe, which crosses
+  // namespaces; its network is the viewer's (behind the viewer's NAT).
+  chromiumPath(outDir) {
+    const wrapper = join(outDir, 'chromium-in-viewer-ns.sh');
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec '${this.args.prefix}-viewer' ` +
+                           `${CHROMIUM} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    return wrapper;
+  }
+}
+
+// --- link profiles ----------------------------------------------------------------------------
+
+// tools/linkem/profiles/NAME.toml as JSON (python3's tomllib), and the uplink's capacity over
+// time from its rate and schedule (outage: 0; rate and config changes: the new rate).
+function loadProfile(name) {
+  if (name === 'loopback') return { name, capacityAt: () => null, outages: [], phases: [] };
+  const file = join(ROOT, 'tools/linkem/profiles', `${name}.toml`);
+  if (!existsSync(file)) throw new Error(`no profile ${file}`);
+  const r = runSync('python3', ['-c',
+    'import json,sys,tomllib; print(json.dumps(tomllib.load(open(sys.argv[1],"rb"))))', file],
+  10000);
+  if (r.status !== 0) throw new Error(`${file}: ${r.stderr.trim()}`);
+  const toml = JSON.parse(r.stdout);
+  const up = (toml.up && toml.up.rate_kbps) || 0;  // 0: unlimited
+  const schedule = (toml.schedule || []).map((s) => ({ ...s, direction: s.direction || 'both' }))
+      .filter((s) => s.direction === 'up' || s.direction === 'both')
+      .sort((a, b) => a.at_s - b.at_s);
+  // Piecewise: [{from_s, to_s, kbps, what}]
+  const segments = [];
+  let rate = up;
+  let t = 0;
+  let what = 'start';
+  for (const s of schedule) {
+    if (s.at_s > t) segments.push({ from_s: t, to_s: s.at_s, kbps: rate, what });
+    t = Math.max(t, s.at_s);
+    if (s.action === 'outage') {
+      segments.push({ from_s: t, to_s: t + s.duration_s, kbps: 0, what: 'outage' });
+      t += s.duration_s;
+      what = 'after outage';
+    } else if (s.action === 'rate') {
+      rate = s.rate_kbps;
+      what = `rate ${rate} kbit/s`;
+    } else if (s.action === 'config' && s.values && Number.isFinite(s.values.rate_kbps)) {
+      rate = s.values.rate_kbps;
+      what = `config ${rate} kbit/s`;
+    }
+  }
+  segments.push({ from_s: t, to_s: Infinity, kbps: rate, what });
+  const capacityAt = (sec) => {
+    for (const s of segments) if (sec >= s.from_s && sec < s.to_s) return s.kbps || null;
+    return null;
+  };
+  const outages = segments.filter((s) => s.what === 'outage');
+  const end = schedule.length ? Math.max(...segments.map((s) => (Number.isFinite(s.to_s) ? s.to_s
+                                                                                       : s.from_s)))
+                              : 0;
+  return { name, file, description: toml.description || '', up_kbps: up, segments, capacityAt,
+           outages, schedule_end_s: end };
+}
+
+// --- one run ----------------------------------------------------------------------------------
+
+async function oneRun(args, placement, profile, pacing, index) {
+  const tag = `${profile.name}-${pacing}${args.repeat > 1 ? `-${index + 1}` : ''}`;
+  const outDir = args.out;
+  const seconds = args.seconds || Math.max(60, Math.ceil(profile.schedule_end_s || 0) + 30);
+  const token = randomBytes(16).toString('hex');
+  log(`run ${tag}: ${seconds} s`);
+  const result = { profile: profile.name, pacing, placement: placement.name || 'lab', seconds };
+  let server = null;
+  let device = null;
+  let browser = null;
+  try {
+    const { linkStartedAt } = await placement.up(profile.name);
+    result.link_started_at = linkStartedAt;
+
+    // The server, with the bench's device.
+    const s = placement.serverCommand([`--device=${DEVICE_ID}:${token}`,
+                                       `--web-root=${join(ROOT, 'web')}`, '--log-level=info']);
+    server = startChild('cellrtc-server', s.cmd, s.args,
+                        { logPath: join(outDir, `${tag}.server.log`), env: s.env });
+    const healthUntil = Date.now() + 15000;
+    for (;;) {
+      try {
+        if ((await placement.httpGet('/healthz')).trim() === 'ok') break;
+      } catch (e) {
+        if (Date.now() > healthUntil) throw new Error(`the server does not answer: ${e.message}`);
+      }
+      if (server.exitCode !== null) throw new Error('cellrtc-server exited');
+      await sleep(200);
+    }
+
+    // The viewer, watching the device before it starts.
+    const { chromium } = await import('playwright-core');
+    browser = await withTimeout(chromium.launch({
+      executablePath: placement.chromiumPath(outDir), headless: true, handleSIGINT: false,
+      handleSIGTERM: false, handleSIGHUP: false, timeout: 30000, args: CHROMIUM_ARGS,
+    }), 35000, 'launching Chromium');
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const consoleLines = [];
+    page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`.slice(0, 300)));
+    if (placement instanceof Loopback) {
+      // Only loopback candidates reach the server (tests/browser/viewer_driver.mjs says why).
+      await page.route('**/whep/**', async (route) => {
+        const request = route.request();
+        if (request.method() === 'POST' && request.postData()) {
+          await route.continue({ postData: loopbackOnlySdp(request.postData()) });
+        } else {
+          await route.continue();
+        }
+      });
+    }
+    await page.goto(`${placement.base}/?device=${DEVICE_ID}`, { timeout: 20000 });
+    const watchUntil = Date.now() + 30000;
+    while ((await page.evaluate(() => window.cellrtcViewer.stats().sessions)) < 1) {
+      if (Date.now() > watchUntil) throw new Error('the viewer did not connect in 30 s');
+      await sleep(200);
+    }
+
+    // The device.
+    const device_records = { timeline: [], summary: null, states: [], stats: [] };
+    const d = placement.deviceCommand([
+      `--server=${placement.base}`, `--token=${token}`, '--source=testpattern:640x480',
+      '--json-log', `--pacing=${pacing}`, ...(pacing === 'fixed' ? [`--fps=${args.fps}`] : []),
+    ]);
+    const deviceStartedAt = Date.now();
+    device = startChild('cellrtc-device', d.cmd, d.args, {
+      logPath: join(outDir, `${tag}.device.log`), env: d.env,
+      onLine: (line) => {
+        let m;
+        try {
+          m = JSON.parse(line);
+        } catch {
+          return;
+        }
+        const at = Date.now();
+        if (m.event === 'timeline') device_records.timeline.push(m);
+        else if (m.event === 'summary') device_records.summary = m;
+        else if (m.event === 'state') device_records.states.push({ at, state: m.state });
+        else if (m.event === 'stats') device_records.stats.push({ at, ...m });
+      },
+    });
+
+    // Frames painted, polled until the end of the run.
+    const frames = [];
+    let from = 0;
+    let lostRecords = 0;
+    const endAt = deviceStartedAt + seconds * 1000;
+    while (Date.now() < endAt) {
+      if (device.exitCode !== null) throw new Error(`cellrtc-device exited (${device.exitCode})`);
+      if (server.exitCode !== null) throw new Error('cellrtc-server exited');
+      const got = await withTimeout(page.evaluate((f) => window.cellrtcViewer.frames(f), from),
+                                    10000, 'reading frames');
+      frames.push(...got.frames);
+      lostRecords += got.lost;
+      from = got.next;
+      await sleep(Math.min(1000, Math.max(0, endAt - Date.now())));
+    }
+    // The counters once the device has stopped (its session ended) and what was in flight
+    // has arrived, so that sent, received and dropped add up.
+    await stopChild(device, 10000);
+    device = null;
+    await sleep(1500);
+    const viewerStats = await page.evaluate(() => window.cellrtcViewer.stats());
+    const viewerTiming = await page.evaluate(() => window.cellrtcViewer.timing());
+    const metricsBefore = parseMetrics(await placement.httpGet('/metrics'));
+
+    Object.assign(result, analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords,
+                                    device: device_records, viewerStats, viewerTiming,
+                                    metrics: metricsBefore, linkStartedAt }));
+    result.viewer_console = consoleLines.slice(-10);
+    writeFileSync(join(outDir, `${tag}.json`), `${JSON.stringify(result, null, 1)}\n`);
+    writeSeries(outDir, tag, result);
+  } finally {
+    if (browser) await withTimeout(browser.close(), 10000, 'closing Chromium').catch(() => {});
+    await stopChild(device);
+    await stopChild(server);
+    await placement.down();
+  }
+  return result;
+}
+
+// RFC 8839 section 5.1 (as in tests/browser/viewer_driver.mjs): only 127.0.0.0/8 candidates.
+function loopbackOnlySdp(sdp) {
+  const kept = [];
+  let media = -1;
+  for (const line of sdp.split(/\r\n/)) {
+    if (line.startsWith('m=')) media = kept.length;
+    if (line.startsWith('a=candidate:')) {
+      const fields = line.replace(/^a=candidate:/, '').trim().split(/\s+/);
+      if (!(fields.length >= 6 && /^127\.\d+\.\d+\.\d+$/.test(fields[4]))) continue;
+    }
+    const c = /^c=IN IP[46] (\S+)$/.exec(line);
+    if (media >= 0 && c && !/^127\./.test(c[1]) && c[1] !== '0.0.0.0') {
+      kept.push('c=IN IP4 0.0.0.0');
+      kept[media] = kept[media].replace(/^(m=\S+ )\d+/, '$19');
+      continue;
+    }
+    kept.push(line);
+  }
+  return kept.join('\r\n');
+}
+
+function parseMetrics(text) {
+  const out = {};
+  for (const line of text.split('\n')) {
+    const m = /^(cellrtc_[a-z_]+)(\{[^}]*\})? (\d+(?:\.\d+)?)$/.exec(line.trim());
+    if (m) out[m[1] + (m[2] || '')] = Number(m[3]);
+  }
+  return out;
+}
+
+// --- numbers ----------------------------------------------------------------------------------
+
+function analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords, device,
+                   viewerStats, viewerTiming, metrics, linkStartedAt }) {
+  const r = {};
+  const tl = device.timeline[0] || null;
+  const ms = (us) => (us === null || us === undefined ? null : us / 1000);
+  r.device_started_at = deviceStartedAt;
+  r.sessions = device.timeline.length;
+  const offsetMs = tl ? tl.clock_offset_us / 1000 : null;
+  const firstPaint = viewerTiming && viewerTiming.firstFrameDrawnAt;
+  if (tl) {
+    const at = {
+      post: ms(tl.post_sent_us), answer: ms(tl.answered_us), ice: ms(tl.ice_connected_us),
+      dtls: ms(tl.dtls_connected_us), sctp: ms(tl.sctp_connected_us),
+      channels: ms(tl.channels_open_us), first_sent: ms(tl.first_frame_sent_us),
+    };
+    const span = (a, b) => (a !== null && b !== null ? round(b - a) : null);
+    r.setup_ms = {
+      device_start_to_post: span(deviceStartedAt, at.post),
+      http: span(at.post, at.answer), ice: span(at.answer, at.ice), dtls: span(at.ice, at.dtls),
+      sctp: span(at.dtls, at.sctp), channels: span(at.sctp, at.channels),
+      first_frame_sent: span(at.channels, at.first_sent),
+      first_frame_painted: firstPaint ? span(at.first_sent, firstPaint) : null,
+    };
+    r.ttff_ms = {
+      from_device_start: firstPaint ? round(firstPaint - deviceStartedAt) : null,
+      from_whip_post: firstPaint ? round(firstPaint - at.post) : null,
+    };
+  }
+  // Per frame: capture time on the wall clock, latency to the paint.
+  const painted = frames.map((f) => ({
+    ...f,
+    t: (f.displayedAt - deviceStartedAt) / 1000,  // s since the device started
+    latency: offsetMs === null ? null : f.displayedAt - (f.captureUs / 1000 + offsetMs),
+    captured: offsetMs === null ? null : f.captureUs / 1000 + offsetMs,
+  }));
+  r.frames_painted = painted.length;
+  r.frame_records_lost = lostRecords;
+  const lat = painted.map((f) => f.latency).filter((x) => x !== null);
+  r.latency_ms = { p50: round(percentile(lat, 0.5)), p95: round(percentile(lat, 0.95)),
+                   p99: round(percentile(lat, 0.99)), max: round(percentile(lat, 1)) };
+  // Steady numbers: from 5 s after the first paint to the end.
+  const steadyFrom = firstPaint ? firstPaint + 5000 : endAt;
+  const steady = painted.filter((f) => f.displayedAt >= steadyFrom);
+  const steadySeconds = Math.max(0.001, (endAt - steadyFrom) / 1000);
+  r.fps = round(steady.length / steadySeconds, 2);
+  r.frame_bytes_mean = round(steady.reduce((s, f) => s + f.bytes, 0) / Math.max(1, steady.length));
+  const sizes = new Map();
+  for (const f of steady) sizes.set(`${f.width}x${f.height}`, (sizes.get(`${f.width}x${f.height}`) || 0) + 1);
+  r.frame_sizes = Object.fromEntries([...sizes.entries()].sort((a, b) => b[1] - a[1]));
+  r.quality_mean = round(steady.reduce((s, f) => s + f.quality, 0) / Math.max(1, steady.length), 1);
+  r.painted_kbps = round(steady.reduce((s, f) => s + f.bytes, 0) * 8 / steadySeconds / 1000, 1);
+  // Utilisation: frame bytes the server received, over the uplink's capacity from the first
+  // frame sent to the end.
+  const bytesIn = metrics.cellrtc_bytes_in_total;
+  const sentFrom = tl ? ms(tl.first_frame_sent_us) : null;
+  if (sentFrom !== null && Number.isFinite(bytesIn)) {
+    let capacityBits = 0;
+    let unlimited = false;
+    for (let t = sentFrom; t < endAt; t += 100) {
+      const c = profile.capacityAt((t - linkStartedAt) / 1000);
+      if (c === null && profile.name !== 'loopback' && !profile.outages.some(
+        (o) => (t - linkStartedAt) / 1000 >= o.from_s && (t - linkStartedAt) / 1000 < o.to_s)) {
+        unlimited = true;
+      }
+      capacityBits += (c || 0) * 1000 * Math.min(0.1, (endAt - t) / 1000);
+    }
+    r.server_kbps_in = round(bytesIn * 8 / Math.max(0.001, (endAt - sentFrom) / 1000) / 1000, 1);
+    r.utilisation = capacityBits > 0 && !unlimited ? round(bytesIn * 8 / capacityBits, 3) : null;
+  }
+  // Drops along the path.
+  const sum = device.summary || {};
+  r.drops = {
+    device_sent: sum.frames_sent ?? null,
+    device_dropped: sum.frames_dropped ?? null,
+    uplink_lost: Number.isFinite(sum.frames_sent) && Number.isFinite(metrics.cellrtc_frames_in_total)
+        ? Math.max(0, sum.frames_sent - metrics.cellrtc_frames_in_total) : null,
+    server_in: metrics.cellrtc_frames_in_total ?? null,
+    server_dropped: metrics.cellrtc_frames_dropped_total ?? null,
+    server_out: metrics.cellrtc_frames_out_total ?? null,
+    viewer_received: viewerStats.framesReceived,
+    downlink_lost: Number.isFinite(metrics.cellrtc_frames_out_total)
+        ? Math.max(0, metrics.cellrtc_frames_out_total - viewerStats.framesReceived) : null,
+    viewer_skipped: viewerStats.framesSkipped,
+    viewer_late: viewerStats.framesStale,
+    viewer_painted: viewerStats.framesDrawn,
+  };
+  r.device = { summary: device.summary, sessions: device.timeline.length,
+               states: device.states.map((s) => ({ t: round((s.at - deviceStartedAt) / 1000, 2),
+                                                   state: s.state })) };
+  r.viewer = { sessions: viewerStats.sessions, page_latency_ms: viewerStats.latencyMs,
+               states: viewerStats.states };
+  // Phases of the profile's schedule, on the time since the device started.
+  const linkOffset = (linkStartedAt - deviceStartedAt) / 1000;
+  if (profile.segments) {
+    r.phases = profile.segments.map((s) => {
+      const from = s.from_s + linkOffset;
+      const to = Math.min(s.to_s + linkOffset, (endAt - deviceStartedAt) / 1000);
+      const inside = painted.filter((f) => f.t >= from && f.t < to);
+      const l = inside.map((f) => f.latency).filter((x) => x !== null);
+      return { what: s.what, from_s: round(from, 1), to_s: round(to, 1), capacity_kbps: s.kbps,
+               fps: to > from ? round(inside.length / (to - from), 2) : null,
+               latency_ms_p50: round(percentile(l, 0.5)), latency_ms_p95: round(percentile(l, 0.95)),
+               latency_ms_p99: round(percentile(l, 0.99)) };
+    }).filter((p) => p.to_s > p.from_s);
+    r.recovery = profile.outages.map((o) => {
+      const back = linkStartedAt + o.to_s * 1000;
+      const next = painted.find((f) => f.displayedAt >= back);
+      const fresh = painted.find((f) => f.captured !== null && f.captured >= back);
+      return {
+        outage_from_s: round(o.from_s + linkOffset, 1), link_back_s: round(o.to_s + linkOffset, 1),
+        first_paint_after_ms: next ? round(next.displayedAt - back) : null,
+        first_fresh_frame_ms: fresh ? round(fresh.displayedAt - back) : null,
+      };
+    });
+  }
+  // Time series, per second since the device started.
+  const series = [];
+  const lastSecond = Math.floor((endAt - deviceStartedAt) / 1000);
+  for (let sec = 0; sec < lastSecond; ++sec) {
+    const inside = painted.filter((f) => f.t >= sec && f.t < sec + 1);
+    const l = inside.map((f) => f.latency).filter((x) => x !== null);
+    series.push({
+      t: sec, fps: inside.length, kbps: round(inside.reduce((s, f) => s + f.bytes, 0) * 8 / 1000, 1),
+      latency_p50: round(percentile(l, 0.5)), latency_max: round(percentile(l, 1)),
+      capacity_kbps: profile.capacityAt(sec + 0.5 - linkOffset) ?? (profile.name === 'loopback'
+                                                                      ? null : 0),
+    });
+  }
+  r.series = series;
+  return r;
+}
+
+function writeSeries(outDir, tag, r) {
+  const dat = join(outDir, `${tag}.dat`);
+  const rows = ['# t_s fps kbps latency_p50_ms latency_max_ms capacity_kbps'];
+  const v = (x) => (x === null || x === undefined ? 'NaN' : String(x));
+  for (const s of r.series) {
+    rows.push([s.t, s.fps, s.kbps, s.latency_p50, s.latency_max, s.capacity_kbps].map(v).join(' '));
+  }
+  writeFileSync(dat, `${rows.join('\n')}\n`);
+  const png = join(outDir, `${tag}.png`);
+  const title = `${r.profile} / ${r.pacing}: p50 ${r.latency_ms.p50} ms, p95 ${r.latency_ms.p95} ms, ` +
+                `${r.fps} fps`;
+  const script = [
+    'set terminal pngcairo size 1000,700 font ",10"',
+    `set output '${png}'`,
+    'set multiplot layout 2,1',
+    `set title "${title.replace(/"/g, "'")}"`,
+    'set xlabel "seconds since the device started"',
+    'set ylabel "capture to display, ms"',
+    'set logscale y',
+    'set grid',
+    `plot '${dat}' using 1:4 with linespoints pt 7 ps 0.4 title 'p50 per second', ` +
+      `'' using 1:5 with lines title 'max per second'`,
+    'unset logscale y',
+    'unset title',
+    'set ylabel "kbit/s"',
+    'set yrange [0:*]',
+    'set y2label "frames per second"',
+    'set y2range [0:*]',
+    'set y2tics',
+    `plot '${dat}' using 1:6 with steps lw 2 title 'uplink capacity', ` +
+      `'' using 1:3 with lines title 'frame bits painted', ` +
+      `'' using 1:2 axes x1y2 with steps title 'fps painted'`,
+    'unset multiplot',
+  ].join('\n');
+  const gp = join(outDir, `${tag}.gp`);
+  writeFileSync(gp, `${script}\n`);
+  const g = runSync('gnuplot', [gp], 30000);
+  if (g.status !== 0) log(`gnuplot ${gp}: ${g.stderr.trim().slice(0, 500)}`);
+}
+
+// --- table ------------------------------------------------------------------------------------
+
+const HEADER = ['profile', 'pacing', 'ttff', 'post>ff', 'http', 'ice', 'dtls', 'sctp', 'fps',
+                'KB', 'util', 'p50', 'p95', 'p99', 'dev.drop', 'up.lost', 'srv.drop',
+                'view.skip', 'recovery'];
+function tableRow(r) {
+  const f = (x, digits = 0) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
+  const rec = (r.recovery || []).map((x) => `${f(x.first_paint_after_ms)}/${f(x.first_fresh_frame_ms)}`)
+      .join(',') || '-';
+  return [r.profile, r.pacing, f(r.ttff_ms?.from_device_start), f(r.ttff_ms?.from_whip_post),
+          f(r.setup_ms?.http), f(r.setup_ms?.ice), f(r.setup_ms?.dtls), f(r.setup_ms?.sctp),
+          f(r.fps, 1), f(r.frame_bytes_mean / 1000, 1),
+          r.utilisation === null || r.utilisation === undefined ? '-' : `${f(r.utilisation * 100)}%`,
+          f(r.latency_ms?.p50), f(r.latency_ms?.p95), f(r.latency_ms?.p99),
+          f(r.drops?.device_dropped), f(r.drops?.uplink_lost), f(r.drops?.server_dropped),
+          f((r.drops?.viewer_skipped ?? 0) + (r.drops?.viewer_late ?? 0)), rec];
+}
+function printRow(cells) {
+  const widths = [13, 8, 6, 7, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 8, 7, 8, 9, 12];
+  process.stdout.write(`${cells.map((c, i) => String(c).padStart(widths[i])).join(' ')}\n`);
+}
+
+// Medians of the numbers over repeated runs (the first run's for the rest).
+function medianRun(runs) {
+  if (runs.length === 1) return runs[0];
+  const m = structuredClone(runs[0]);
+  const pick = (get, set) => set(median(runs.map(get)));
+  pick((r) => r.ttff_ms?.from_device_start, (v) => { m.ttff_ms.from_device_start = v; });
+  pick((r) => r.ttff_ms?.from_whip_post, (v) => { m.ttff_ms.from_whip_post = v; });
+  for (const k of ['http', 'ice', 'dtls', 'sctp', 'channels', 'first_frame_sent',
+                   'first_frame_painted']) {
+    pick((r) => r.setup_ms?.[k], (v) => { m.setup_ms[k] = v; });
+  }
+  for (const k of ['fps', 'frame_bytes_mean', 'utilisation', 'painted_kbps', 'server_kbps_in']) {
+    pick((r) => r[k], (v) => { m[k] = v; });
+  }
+  for (const k of ['p50', 'p95', 'p99', 'max']) pick((r) => r.latency_ms?.[k], (v) => { m.latency_ms[k] = v; });
+  for (const k of Object.keys(m.drops || {})) pick((r) => r.drops?.[k], (v) => { m.drops[k] = v; });
+  (m.recovery || []).forEach((x, i) => {
+    pick((r) => r.recovery?.[i]?.first_paint_after_ms, (v) => { x.first_paint_after_ms = v; });
+    pick((r) => r.recovery?.[i]?.first_fresh_frame_ms, (v) => { x.first_fresh_frame_ms = v; });
+  });
+  m.runs = runs.length;
+  return m;
+}
+
+// --- main -------------------------------------------------------------------------------------
+
+async function main() {
+  const args = parseArgs(process.argv);
+  if (args.help) {
+    const text = (await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8');
+    process.stdout.write(`${text.split('\n').slice(1, 37).map((l) => l.replace(/^\/\/ ?/, ''))
+        .join('\n')}\n`);
+    return 0;
+  }
+  for (const bin of ['server/cellrtc-server', 'device/cellrtc-device']) {
+    if (!existsSync(join(args.bin, bin))) throw new Error(`${join(args.bin, bin)} is missing: build it`);
+  }
+  mkdirSync(args.out, { recursive: true });
+  const placement = args.placement === 'lab' ? new Lab(args) : new Loopback(args);
+  if (placement.check) placement.check();
+  const profiles = args.profiles.map(loadProfile);
+
+  // The whole bench is bounded: every run's length plus three minutes for setup and teardown.
+  const budget = profiles.reduce((s, p) => s + (args.seconds || Math.max(60,
+    Math.ceil(p.schedule_end_s || 0) + 30)) + 180, 0) * args.pacings.length * args.repeat;
+  const lifetime = setTimeout(() => {
+    log(`over the time budget of ${budget} s: stopping`);
+    killAllNow();
+    if (placement instanceof Lab) placement.down().finally(() => process.exit(2));
+    else process.exit(2);
+  }, budget * 1000);
+  lifetime.unref();
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, async () => {
+      if (stopping) return;
+      stopping = true;
+      log(`${signal}: stopping`);
+      killAllNow();
+      await placement.down();
+      process.exit(130);
+    });
+  }
+  process.on('exit', killAllNow);
+
+  const summary = { benchmark: 'cellular', placement: args.placement, started: new Date().toISOString(),
+                    runs: [] };
+  printRow(HEADER);
+  let failures = 0;
+  for (const profile of profiles) {
+    for (const pacing of args.pacings) {
+      const runs = [];
+      for (let i = 0; i < args.repeat; ++i) {
+        try {
+          runs.push(await oneRun(args, placement, profile, pacing, i));
+        } catch (e) {
+          ++failures;
+          log(`run ${profile.name}/${pacing} failed: ${e.stack || e.message}`);
+        }
+      }
+      if (!runs.length) continue;
+      const m = medianRun(runs);
+      printRow(tableRow(m));
+      const { series, ...rest } = m;
+      summary.runs.push(rest);
+    }
+  }
+  summary.finished = new Date().toISOString();
+  writeFileSync(join(args.out, 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
+  log(`results in ${args.out}`);
+  if (args.smoke) {
+    const r = summary.runs[0];
+    if (!r || !(r.frames_painted > 0)) {
+      log('smoke: no frame was painted');
+      return 1;
+    }
+  }
+  return failures ? 1 : 0;
+}
+
+main().then((code) => process.exit(code), (e) => {
+  log(e.stack || String(e));
+  killAllNow();
+  process.exit(2);
+});
