@@ -137,6 +137,19 @@ void TurnClient::handle_input(Instant now, ByteView bytes) {
   }
 }
 
+void TurnClient::handle_connection_closed(Instant now) {
+  (void)now;
+  if (config_.transport == TurnTransport::udp) return;
+  if (state_ == TurnState::closing) {
+    reset_allocation();
+    state_ = TurnState::idle;
+    events_.push_back(event::Closed{});
+    return;
+  }
+  if (state_ == TurnState::allocating || state_ == TurnState::allocated)
+    fail(TurnErrorKind::stream, 0, "the connection to the TURN server closed");
+}
+
 void TurnClient::handle_timeout(Instant now) {
   // Transactions: retransmit or give up. Callbacks may add or remove transactions, so collect
   // the due ones first and look each up again.
@@ -387,7 +400,7 @@ void TurnClient::send_permission(Instant now, const IpAddress& peer, uint32_t st
   if (key_) t.key = *key_;
   t.peer_ip = peer;
   auto b = builder(stun::Method::create_permission, t.tid);
-  // RFC 8656 section 9.1: the port of XOR-PEER-ADDRESS is ignored by the server.
+  // RFC 8656 section 10.1: the port of XOR-PEER-ADDRESS is ignored by the server.
   b.add_xor_peer_address(SocketAddress(peer, 0));
   t.request = seal(std::move(b), t.authenticated);
   start_transaction(now, std::move(t));
@@ -407,7 +420,7 @@ void TurnClient::send_channel_bind(Instant now, const SocketAddress& peer, uint1
   t.peer = peer;
   t.channel = channel;
   auto b = builder(stun::Method::channel_bind, t.tid);
-  // RFC 8656 section 11.1: CHANNEL-NUMBER and XOR-PEER-ADDRESS.
+  // RFC 8656 section 12.1: CHANNEL-NUMBER and XOR-PEER-ADDRESS.
   b.add_channel_number(channel);
   b.add_xor_peer_address(peer);
   t.request = seal(std::move(b), t.authenticated);
@@ -445,7 +458,7 @@ void TurnClient::send_now(const SocketAddress& peer, ByteView data) {
     ++stats_.channel_data_sent;
     return;
   }
-  // RFC 8656 section 10.1: a Send indication with XOR-PEER-ADDRESS and DATA; indications
+  // RFC 8656 section 11.1: a Send indication with XOR-PEER-ADDRESS and DATA; indications
   // cannot be authenticated.
   auto b = stun::MessageBuilder(stun::Method::send, stun::Class::indication,
                                 stun::random_transaction_id(rng_));
@@ -463,14 +476,16 @@ void TurnClient::handle_channel_data(ByteView bytes) {
     ++stats_.dropped_inputs;
     return;
   }
+  // A channel whose ChannelBind response has not arrived yet counts: the server sends
+  // ChannelData only after binding, and its response may come later over UDP.
   for (const auto& [peer, c] : channels_) {
-    if (c.number == cd->channel && c.confirmed) {
+    if (c.number == cd->channel) {
       ++stats_.channel_data_received;
       events_.push_back(event::PeerData{peer, Bytes(cd->data.begin(), cd->data.end())});
       return;
     }
   }
-  ++stats_.dropped_inputs;  // a channel we did not bind (or not yet confirmed)
+  ++stats_.dropped_inputs;  // a channel we did not bind
 }
 
 void TurnClient::handle_message(Instant now, ByteView bytes) {
@@ -491,7 +506,7 @@ void TurnClient::handle_message(Instant now, ByteView bytes) {
 }
 
 void TurnClient::handle_data_indication(const stun::Message& m) {
-  // RFC 8656 section 10.4: XOR-PEER-ADDRESS and DATA must both be there.
+  // RFC 8656 section 11.4: XOR-PEER-ADDRESS and DATA must both be there.
   auto peers = m.xor_peer_addresses();
   auto data = m.data();
   if (state_ != TurnState::allocated || peers.empty() || !data) {
@@ -594,7 +609,7 @@ void TurnClient::on_success(Instant now, const Transaction& t, const stun::Messa
       it->second.confirmed = true;
       it->second.in_flight = false;
       it->second.refresh_at = now + config_.channel_refresh;
-      // RFC 8656 section 11.2: a ChannelBind also installs or refreshes the permission.
+      // RFC 8656 section 12.2: a ChannelBind also installs or refreshes the permission.
       auto& p = permissions_[t.peer.ip()];
       if (!p.confirmed || p.refresh_at < now + config_.permission_refresh) {
         p.confirmed = true;

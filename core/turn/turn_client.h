@@ -11,7 +11,7 @@
 //   while (auto e = turn.poll_event()) ...       // Allocated, PeerData, TurnError, Closed
 //   turn.create_permission(now, peer.ip());      // before the peer's data is relayed
 //   turn.send_to(now, peer, data);               // Send indication, or ChannelData once bound
-//   turn.bind_channel(now, peer);                // ChannelBind (RFC 8656 section 11)
+//   turn.bind_channel(now, peer);                // ChannelBind (RFC 8656 section 12)
 //   turn.close(now);                             // Refresh with LIFETIME 0 (section 7.2)
 //
 // Over TLS the bytes in and out are the TLS plaintext: the runtime (or tls::TlsClient) does the
@@ -173,6 +173,11 @@ class TurnClient {
   // Input from the server: one datagram (UDP) or any piece of the byte stream (TCP/TLS).
   void handle_input(Instant now, ByteView bytes);
   void handle_timeout(Instant now);
+  // TCP/TLS: the connection to the server ended (closed, reset, or TLS failed). RFC 8656
+  // section 3.1 ties the allocation to the connection, so it is gone: an allocation in progress
+  // or in place fails with TurnErrorKind::stream, a close() in progress finishes with Closed.
+  // A new allocation needs a new connection (and a new TurnClient, whose framer starts clean).
+  void handle_connection_closed(Instant now);
   // The next datagram for the server (UDP), or the next bytes to write to the stream.
   std::optional<Bytes> poll_transmit();
   std::optional<TurnEvent> poll_event();
@@ -181,7 +186,7 @@ class TurnClient {
   // Installs a permission for `peer` (RFC 8656 section 9), refreshed until close. Allowed
   // while allocating (sent once allocated).
   Status create_permission(Instant now, const IpAddress& peer);
-  // Binds a channel to `peer` (RFC 8656 section 11), refreshed until close; also installs
+  // Binds a channel to `peer` (RFC 8656 section 12), refreshed until close; also installs
   // the permission. Later send_to(peer) uses ChannelData once the binding is confirmed.
   Status bind_channel(Instant now, const SocketAddress& peer);
   // Sends to a peer through the relay: ChannelData when a channel is bound, else a Send

@@ -116,6 +116,7 @@ void TurnDriver::flush() {
       } else if (auto* f = std::get_if<tls::event::Failed>(&*e)) {
         tls_failure_ = *f;
         log_.push_back(std::string("TLS failed: ") + f->reason);
+        client_.handle_connection_closed(now());
       } else {
         log_.push_back("TLS closed by the server");
       }
@@ -159,6 +160,7 @@ void TurnDriver::pump(std::chrono::milliseconds max_wait) {
       if (n == 0 && options_.transport != turn::TurnTransport::udp) {
         stream_closed_ = true;
         log_.push_back("the server closed the connection");
+        client_.handle_connection_closed(now());
         break;
       }
       feed(ByteView(buf, static_cast<size_t>(n)));

@@ -206,7 +206,10 @@ class TurnInteropTls : public ::testing::Test {
     for (int i = 0; i < 200 && !d->tls_failure() && !d->tls_connected(); ++i)
       d->pump(std::chrono::milliseconds(20));
     EXPECT_FALSE(d->tls_connected()) << d->describe();
-    EXPECT_NE(client.state(), TurnState::allocated);
+    // The failed connection ends the allocation attempt with a stream error.
+    auto ended = d->wait_for<turn::event::TurnError>(std::chrono::milliseconds(1000));
+    EXPECT_TRUE(ended && ended->kind == turn::TurnErrorKind::stream) << d->describe();
+    EXPECT_EQ(client.state(), TurnState::failed);
     return d->tls_failure();
   }
 

@@ -596,6 +596,26 @@ TEST_F(TurnClientTest, GarbageOnTheStreamFailsTheAllocation) {
   EXPECT_FALSE(c.allocate(now).ok());
 }
 
+TEST_F(TurnClientTest, TheAllocationEndsWithItsTcpConnection) {
+  TurnClient c(config(TurnTransport::tcp), rng);
+  allocate(c);
+  c.handle_connection_closed(now);
+  auto ev = events(c);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(std::get<event::TurnError>(ev[0]).kind, TurnErrorKind::stream);
+  EXPECT_EQ(c.state(), TurnState::failed);
+  EXPECT_FALSE(c.next_timeout().has_value());
+
+  TurnClient closing(config(TurnTransport::tls), rng);
+  allocate(closing);
+  closing.close(now);
+  (void)take(closing);
+  closing.handle_connection_closed(now);
+  ev = events(closing);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<event::Closed>(ev[0]));
+}
+
 TEST_F(TurnClientTest, ApiMisuseIsRefused) {
   TurnClient c(config(), rng);
   EXPECT_EQ(c.send_to(now, kPeer, Bytes{1}).error().code, Errc::invalid_state);
