@@ -1,14 +1,20 @@
 #include "browser/cellrtc_processes.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace cellrtc::browser {
@@ -41,6 +47,24 @@ sockaddr_in loopback(uint16_t port) {
   return a;
 }
 
+// An IPv4 TCP socket (non-blocking) of the network namespace `netns`, or of the thread's own when
+// empty. A socket stays in the namespace it was made in, so the thread enters `netns` for the
+// socket() call alone (setns(2) moves only the calling thread).
+int stream_socket_in(const std::string& netns) {
+  if (netns.empty()) return ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  Fd target(::open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC));
+  Fd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (target.get() < 0 || own.get() < 0) return -1;
+  if (::setns(target.get(), CLONE_NEWNET) != 0) return -1;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (::setns(own.get(), CLONE_NEWNET) != 0) {
+    // The thread would go on in the lab's namespace: nothing after this could be trusted.
+    std::perror("setns back to the test's network namespace");
+    std::abort();
+  }
+  return fd;
+}
+
 std::chrono::milliseconds left(Clock::time_point deadline) {
   return std::max(0ms,
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
@@ -54,6 +78,10 @@ std::string server_binary() {
 std::string device_binary() {
   return std::string(CELLRTC_BINARY_DIR) + "/device/cellrtc-device";
 }
+std::vector<std::string> netns_exec_prefix(const std::string& netns) {
+  return {"/bin/ip", "netns", "exec", netns};
+}
+
 std::string modem_sim_binary() {
   return std::string(CELLRTC_BINARY_DIR) + "/tools/modem-sim/cellrtc-modem-sim";
 }
@@ -79,10 +107,16 @@ std::optional<uint16_t> free_loopback_port() {
 
 std::optional<HttpResponse> http_get(uint16_t port, const std::string& path,
                                      std::chrono::milliseconds timeout) {
+  return http_get(HttpEndpoint{.port = port}, path, timeout);
+}
+
+std::optional<HttpResponse> http_get(const HttpEndpoint& endpoint, const std::string& path,
+                                     std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+  sockaddr_in a = loopback(endpoint.port);
+  if (::inet_pton(AF_INET, endpoint.address.c_str(), &a.sin_addr) != 1) return std::nullopt;
+  Fd fd(stream_socket_in(endpoint.netns));
   if (fd.get() < 0) return std::nullopt;
-  sockaddr_in a = loopback(port);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
     return std::nullopt;
   }
@@ -92,9 +126,8 @@ std::optional<HttpResponse> http_get(uint16_t port, const std::string& path,
   socklen_t length = sizeof so_error;
   ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &length);
   if (so_error != 0) return std::nullopt;
-  const std::string request = "GET " + path +
-                              " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                              "Accept: */*\r\n\r\n";
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + endpoint.address +
+                              "\r\nConnection: close\r\nAccept: */*\r\n\r\n";
   if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
     return std::nullopt;
@@ -122,15 +155,33 @@ namespace {
 
 // Starts the server on the given ports and waits for /healthz; nullptr and *error if it does
 // not answer within 15 s.
+// `prefix` and then `program` with `args`, as a child process.
+interop::ChildProcessOptions child_options(const std::vector<std::string>& prefix,
+                                           const std::string& program,
+                                           std::vector<std::string> args) {
+  interop::ChildProcessOptions options;
+  if (prefix.empty()) {
+    options.program = program;
+  } else {
+    options.program = prefix.front();
+    std::vector<std::string> all(prefix.begin() + 1, prefix.end());
+    all.push_back(program);
+    all.insert(all.end(), args.begin(), args.end());
+    args = std::move(all);
+  }
+  options.args = std::move(args);
+  return options;
+}
+
 std::unique_ptr<interop::ChildProcess> spawn_server(const ServerOptions& options,
                                                     uint16_t http_port, uint16_t udp_port,
                                                     std::string* error) {
   std::string device = options.device_id + ":" + options.device_token;
   if (!options.viewer_token.empty()) device += ":" + options.viewer_token;
   std::vector<std::string> args = {
-      "--listen=127.0.0.1:" + std::to_string(http_port),
+      "--listen=" + options.address + ":" + std::to_string(http_port),
       "--udp-port=" + std::to_string(udp_port),
-      "--udp-address=127.0.0.1",
+      "--udp-address=" + options.address,
       "--device=" + device,
       "--reconnect-grace=" + std::to_string(options.reconnect_grace_seconds),
       std::string("--viewer-control=") + (options.viewer_control ? "true" : "false"),
@@ -141,20 +192,20 @@ std::unique_ptr<interop::ChildProcess> spawn_server(const ServerOptions& options
       "--request-burst=1000",
       "--log-level=debug",
   };
-  auto process = interop::ChildProcess::spawn(
-      {.program = server_binary(),
-       .args = args,
-       .log_path = interop::interop_log_path(interop::unique_name("cellrtc-server") + ".log"),
-       .capture_stdout = false},
-      error);
+  if (!options.public_ip.empty()) args.push_back("--public-ip=" + options.public_ip);
+  auto child = child_options(options.command_prefix, server_binary(), std::move(args));
+  child.log_path = interop::interop_log_path(interop::unique_name("cellrtc-server") + ".log");
+  child.capture_stdout = false;
+  auto process = interop::ChildProcess::spawn(child, error);
   if (!process) return nullptr;
   const auto deadline = Clock::now() + 15s;
+  const HttpEndpoint endpoint{options.address, http_port, options.netns};
   while (Clock::now() < deadline && process->running()) {
-    auto health = http_get(http_port, "/healthz", 1000ms);
+    auto health = http_get(endpoint, "/healthz", 1000ms);
     if (health && health->status == 200) return process;
     std::this_thread::sleep_for(100ms);
   }
-  *error = "cellrtc-server on 127.0.0.1:" + std::to_string(http_port) +
+  *error = "cellrtc-server on " + options.address + ":" + std::to_string(http_port) +
            " did not answer /healthz: " + process->log_tail();
   process->stop();
   return nullptr;
@@ -164,6 +215,12 @@ std::unique_ptr<interop::ChildProcess> spawn_server(const ServerOptions& options
 
 std::unique_ptr<ServerProcess> ServerProcess::start(const ServerOptions& options,
                                                     std::string* error) {
+  if (options.http_port != 0) {  // the lab: its own address, fixed ports
+    auto process = spawn_server(options, options.http_port, options.udp_port, error);
+    if (!process) return nullptr;
+    return std::unique_ptr<ServerProcess>(
+        new ServerProcess(options, options.http_port, options.udp_port, std::move(process)));
+  }
   // Another process may take a port between picking and binding it: a few attempts.
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto http_port = free_loopback_port();
@@ -195,11 +252,18 @@ bool ServerProcess::restart(std::string* error) {
 }
 
 std::string ServerProcess::url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(http_port_) + path;
+  return "http://" + options_.address + ":" + std::to_string(http_port_) + path;
+}
+
+std::string ServerProcess::log() const {
+  std::ifstream in(process_->log_path(), std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 std::optional<nlohmann::json> ServerProcess::devices() {
-  auto response = http_get(http_port_, "/api/devices", 3000ms);
+  auto response = http_get(endpoint(), "/api/devices", 3000ms);
   if (!response || response->status != 200) return std::nullopt;
   auto list = nlohmann::json::parse(response->body, nullptr, false);
   if (list.is_discarded() || !list.is_array()) return std::nullopt;
@@ -230,15 +294,14 @@ std::unique_ptr<DeviceProcess> DeviceProcess::start(const ServerProcess& server,
       "--token=" + server.options().device_token,
       "--source=" + options.source,
       "--fps=" + std::to_string(options.fps),
-      "--bind=127.0.0.1",  // loopback only
   };
+  // Loopback only, unless the device runs in the lab.
+  if (!options.bind.empty()) args.push_back("--bind=" + options.bind);
   if (!options.modem.empty()) args.push_back("--modem=" + options.modem);
-  auto process = interop::ChildProcess::spawn(
-      {.program = device_binary(),
-       .args = args,
-       .log_path = interop::interop_log_path(interop::unique_name("cellrtc-device") + ".log"),
-       .capture_stdout = false},
-      error);
+  auto child = child_options(options.command_prefix, device_binary(), std::move(args));
+  child.log_path = interop::interop_log_path(interop::unique_name("cellrtc-device") + ".log");
+  child.capture_stdout = false;
+  auto process = interop::ChildProcess::spawn(child, error);
   if (!process) return nullptr;
   return std::unique_ptr<DeviceProcess>(new DeviceProcess(std::move(process)));
 }

@@ -11,6 +11,11 @@
 //
 // Processes are stopped by their destructors (SIGTERM, then SIGKILL) and die with the test
 // binary (PR_SET_PDEATHSIG in interop::ChildProcess).
+//
+// In the cellular lab (tests/lab, docs/lab.md) the same processes run inside the lab's network
+// namespaces: a command prefix such as {"/bin/ip", "netns", "exec", "cltest-srv"} starts
+// them there, the server listens on its lab address and fixed ports, and the test's own HTTP
+// requests to it are made from its namespace (ServerOptions::netns).
 #pragma once
 
 #include <chrono>
@@ -18,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -30,12 +36,25 @@ std::string server_binary();
 std::string device_binary();
 std::string modem_sim_binary();
 
+// The command prefix that runs a program in a network namespace: ip netns exec NAME.
+std::vector<std::string> netns_exec_prefix(const std::string& netns);
+
 struct HttpResponse {
   int status = 0;
   std::string body;
 };
-// A plain HTTP/1.1 GET to 127.0.0.1:port (Connection: close); nullopt when nothing answers in
-// time or the answer is not HTTP.
+// Where an HTTP server is reached from: an IPv4 address and port, from the network namespace
+// `netns` (a name under /run/netns) or, when empty, from the test's own.
+struct HttpEndpoint {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;
+  std::string netns{};
+};
+// A plain HTTP/1.1 GET (Connection: close); nullopt when nothing answers in time or the answer
+// is not HTTP.
+std::optional<HttpResponse> http_get(const HttpEndpoint& endpoint, const std::string& path,
+                                     std::chrono::milliseconds timeout);
+// The same to 127.0.0.1:port.
 std::optional<HttpResponse> http_get(uint16_t port, const std::string& path,
                                      std::chrono::milliseconds timeout);
 
@@ -48,6 +67,14 @@ struct ServerOptions {
   std::string viewer_token{};  // set: viewers need it
   int reconnect_grace_seconds = 20;
   bool viewer_control = true;
+  // The lab: where the server runs and listens. By default it runs as a child of the test on
+  // free 127.0.0.1 ports.
+  std::vector<std::string> command_prefix{};  // e.g. netns_exec_prefix("cltest-srv")
+  std::string netns{};                        // the test's requests to it come from there
+  std::string address = "127.0.0.1";          // HTTP and UDP (--listen, --udp-address)
+  uint16_t http_port = 0;                     // 0: free ports on 127.0.0.1 (HTTP and UDP)
+  uint16_t udp_port = 0;
+  std::string public_ip{};  // --public-ip when set
 };
 
 class ServerProcess {
@@ -59,6 +86,7 @@ class ServerProcess {
   uint16_t http_port() const { return http_port_; }
   uint16_t udp_port() const { return udp_port_; }
   std::string url(const std::string& path = "/") const;
+  HttpEndpoint endpoint() const { return {options_.address, http_port_, options_.netns}; }
 
   // GET /api/devices parsed; nullopt if it does not answer with a JSON array.
   std::optional<nlohmann::json> devices();
@@ -73,6 +101,8 @@ class ServerProcess {
 
   bool running() { return process_->running(); }
   std::string log_tail(size_t max_bytes = 4096) const { return process_->log_tail(max_bytes); }
+  // Its whole log (stderr and stdout) so far.
+  std::string log() const;
 
  private:
   ServerProcess(ServerOptions options, uint16_t http_port, uint16_t udp_port,
@@ -92,6 +122,8 @@ struct DeviceOptions {
   std::string source = "testpattern:320x240";
   int fps = 10;
   std::string modem{};  // the modem's AT port (a simulated modem's pty) for the telemetry
+  std::string bind = "127.0.0.1";             // --bind; empty: every interface
+  std::vector<std::string> command_prefix{};  // e.g. netns_exec_prefix("cltest-dev")
 };
 
 // cellrtc-modem-sim serving a simulated A7670E on a pseudo-terminal reachable at `link`.

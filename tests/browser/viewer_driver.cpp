@@ -9,14 +9,24 @@ std::string viewer_driver_script() {
   return std::string(CELLRTC_SOURCE_DIR) + "/tests/browser/viewer_driver.mjs";
 }
 
-std::unique_ptr<ViewerDriver> ViewerDriver::start(std::string* error,
-                                                  std::chrono::seconds lifetime) {
-  auto process = interop::ChildProcess::spawn(
-      {.program = "/usr/bin/node",
-       .args = {viewer_driver_script(), "--timeout", std::to_string(lifetime.count())},
-       .log_path = interop::interop_log_path(interop::unique_name("viewer-driver") + ".log"),
-       .stop_grace = std::chrono::milliseconds(6000)},
-      error);
+std::unique_ptr<ViewerDriver> ViewerDriver::start(std::string* error, std::chrono::seconds lifetime,
+                                                  const std::vector<std::string>& command_prefix) {
+  std::vector<std::string> args = {viewer_driver_script(), "--timeout",
+                                   std::to_string(lifetime.count())};
+  if (!command_prefix.empty()) args.push_back("--lab-network");
+  interop::ChildProcessOptions options{
+      .program = "/usr/bin/node",
+      .args = std::move(args),
+      .log_path = interop::interop_log_path(interop::unique_name("viewer-driver") + ".log"),
+      .stop_grace = std::chrono::milliseconds(6000)};
+  if (!command_prefix.empty()) {
+    std::vector<std::string> all(command_prefix.begin() + 1, command_prefix.end());
+    all.push_back(options.program);
+    all.insert(all.end(), options.args.begin(), options.args.end());
+    options.program = command_prefix.front();
+    options.args = std::move(all);
+  }
+  auto process = interop::ChildProcess::spawn(options, error);
   if (!process) return nullptr;
   // Launching Chromium on a loaded machine takes a few seconds.
   auto deadline = Clock::now() + 40s;

@@ -10,12 +10,18 @@
 //   auto stats = viewers->stats(0);    // window.cellrtcViewer.stats() and the overlay's texts
 //
 // Every wait is bounded; the script exits by itself after `lifetime`, and Chromium goes with it.
+//
+// In the cellular lab (tests/lab) the script and its Chromium run in the viewer's network
+// namespace through a command prefix (netns_exec_prefix("cltest-viewer")); there pages are on
+// the lab's server address and the browser's candidates are its lab addresses (the script's
+// --lab-network), instead of loopback only.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,7 +32,8 @@ namespace cellrtc::browser {
 class ViewerDriver {
  public:
   static std::unique_ptr<ViewerDriver> start(
-      std::string* error, std::chrono::seconds lifetime = std::chrono::seconds(90));
+      std::string* error, std::chrono::seconds lifetime = std::chrono::seconds(90),
+      const std::vector<std::string>& command_prefix = {});
 
   // Sends `request` with a fresh "id" and waits for its answer. The answer (type "ok"), or
   // nullopt with last_error() saying why (an "error" answer, a timeout, the script gone).

@@ -2,7 +2,7 @@
 // Drives viewer pages (web/) in headless Chromium for the browser tests, one JSON object per line
 // on stdin/stdout. Every request carries an "id" that its answer repeats.
 //
-//   node tests/browser/viewer_driver.mjs [--timeout SECONDS]
+//   node tests/browser/viewer_driver.mjs [--timeout SECONDS] [--lab-network]
 //
 //   out {"type":"ready"}                                       once Chromium runs
 //   in  {"id":N,"type":"open","url":U,"viewers":K}             K pages (own contexts) at U
@@ -31,6 +31,10 @@
 // server's answer carries 127.0.0.1 and Chromium then checks from 127.0.0.1 (DESIGN.md section 5
 // item 3, tests/interop/browser_peer.mjs). The script exits by itself after --timeout (default
 // 50 s, status 2) and Chromium goes with it, whatever ends the script.
+//
+// --lab-network: the script runs inside the cellular lab's viewer namespace (docs/lab.md), whose
+// only network is the lab's: pages are on the lab's server (203.0.113.0/24) and offers keep their
+// candidates (the browser's lab address, behind the lab's NAT).
 
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -89,9 +93,10 @@ function loopbackOnlySdp(sdp) {
 }
 
 function parseArgs(argv) {
-  const args = { timeout: 50 };
+  const args = { timeout: 50, labNetwork: false };
   for (let i = 2; i < argv.length; ++i) {
     if (argv[i] === '--timeout' && i + 1 < argv.length) args.timeout = Number(argv[++i]);
+    else if (argv[i] === '--lab-network') args.labNetwork = true;
     else throw new Error(`unknown argument ${argv[i]}`);
   }
   if (!(args.timeout > 0)) throw new Error('--timeout must be a positive number of seconds');
@@ -168,7 +173,11 @@ async function main() {
   const handlers = {
     async open(m) {
       const url = new URL(m.url);
-      if (!/^127\./.test(url.hostname)) throw new Error(`not a loopback page: ${m.url}`);
+      if (args.labNetwork) {
+        if (!/^203\.0\.113\.\d+$/.test(url.hostname)) throw new Error(`not a lab page: ${m.url}`);
+      } else if (!/^127\./.test(url.hostname)) {
+        throw new Error(`not a loopback page: ${m.url}`);
+      }
       const count = m.viewers || 1;
       for (let i = 0; i < count; ++i) {
         const context = await browser.newContext({ acceptDownloads: true });
@@ -179,8 +188,9 @@ async function main() {
           if (v.console.length > 50) v.console.shift();
         });
         page.on('pageerror', (e) => v.console.push(`pageerror: ${e.message}`));
-        // Only loopback candidates reach the server (see the top of this file).
-        await page.route('**/whep/**', async (route) => {
+        // Only loopback candidates reach the server (see the top of this file); in the lab the
+        // browser's addresses are the lab's and stay.
+        if (!args.labNetwork) await page.route('**/whep/**', async (route) => {
           const request = route.request();
           if (request.method() === 'POST' && request.postData()) {
             await route.continue({ postData: loopbackOnlySdp(request.postData()) });
