@@ -191,7 +191,12 @@ start_linkem() {
     sleep 0.1
   done
   tail -n 20 "$state/linkem.log" >&2 || true
-  die "cellrtc-linkem did not print 'ready' within 10 s ($binary ${args[*]})"
+  if kill -0 "$pid" 2>/dev/null; then
+    die "cellrtc-linkem did not print 'ready' within 10 s ($binary ${args[*]})"
+  fi
+  local status=0
+  wait "$pid" || status=$?
+  die "cellrtc-linkem exited with status $status before 'ready' ($binary ${args[*]})"
 }
 
 # Every process in the namespaces, then the link emulator, then the namespaces and the state.
