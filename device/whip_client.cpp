@@ -3,28 +3,20 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <cctype>
 #include <memory>
 #include <utility>
+
+#include "core/common/text.h"
 
 namespace cellrtc::device {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
+using text::iequals;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
+// Blanks on both sides and the line ending curl leaves on header lines.
+std::string_view trim(std::string_view s) {
+  return text::trim_right(text::trim_left(s), " \t\r\n");
 }
 
 // Lines of an SDP or fragment, CRLF or LF.
@@ -39,10 +31,6 @@ std::vector<std::string_view> lines_of(std::string_view text) {
     text.remove_prefix(end + 1);
   }
   return out;
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
 }
 
 const char* reason_phrase(int status) {
@@ -122,7 +110,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   }
   std::string_view line(data, n);
   // A new status line (after a 100 Continue, say) starts the header set over.
-  if (starts_with(line, "HTTP/")) {
+  if (line.starts_with("HTTP/")) {
     t->headers.clear();
     return n;
   }
@@ -307,11 +295,11 @@ std::vector<IceServer> parse_ice_server_links(std::string_view header) {
 std::optional<IceFragment> parse_ice_fragment(std::string_view sdp) {
   IceFragment f;
   for (std::string_view line : lines_of(sdp)) {
-    if (starts_with(line, "a=ice-ufrag:") && f.ufrag.empty())
+    if (line.starts_with("a=ice-ufrag:") && f.ufrag.empty())
       f.ufrag = std::string(line.substr(12));
-    else if (starts_with(line, "a=ice-pwd:") && f.pwd.empty())
+    else if (line.starts_with("a=ice-pwd:") && f.pwd.empty())
       f.pwd = std::string(line.substr(10));
-    else if (starts_with(line, "a=candidate:") && f.candidates.size() < 32)
+    else if (line.starts_with("a=candidate:") && f.candidates.size() < 32)
       f.candidates.emplace_back(line.substr(2));
   }
   if (f.ufrag.empty() || f.pwd.empty()) return std::nullopt;
@@ -323,9 +311,9 @@ std::optional<std::string> ice_restart_fragment(std::string_view offer) {
   if (!ice) return std::nullopt;
   std::string m_line, mid, ice_options;
   for (std::string_view line : lines_of(offer)) {
-    if (starts_with(line, "m=") && m_line.empty()) m_line = std::string(line);
-    if (starts_with(line, "a=mid:") && mid.empty()) mid = std::string(line);
-    if (starts_with(line, "a=ice-options:") && ice_options.empty()) ice_options = std::string(line);
+    if (line.starts_with("m=") && m_line.empty()) m_line = std::string(line);
+    if (line.starts_with("a=mid:") && mid.empty()) mid = std::string(line);
+    if (line.starts_with("a=ice-options:") && ice_options.empty()) ice_options = std::string(line);
   }
   if (m_line.empty() || mid.empty()) return std::nullopt;
   // RFC 8840 section 4.4: session-level ice-options, then the m= line and its mid, then the
@@ -346,11 +334,11 @@ std::string apply_ice_fragment(std::string_view answer, const IceFragment& f) {
   bool replace_candidates = !f.candidates.empty();
   for (std::string_view line : lines_of(answer)) {
     if (line.empty()) continue;
-    if (starts_with(line, "a=ice-ufrag:")) {
+    if (line.starts_with("a=ice-ufrag:")) {
       out += "a=ice-ufrag:" + f.ufrag + "\r\n";
-    } else if (starts_with(line, "a=ice-pwd:")) {
+    } else if (line.starts_with("a=ice-pwd:")) {
       out += "a=ice-pwd:" + f.pwd + "\r\n";
-    } else if (starts_with(line, "a=candidate:") && replace_candidates) {
+    } else if (line.starts_with("a=candidate:") && replace_candidates) {
       if (!candidates_written) {
         for (const auto& c : f.candidates)
           out += "a=" + c + "\r\n";
@@ -394,7 +382,7 @@ WhipResult<WhipClient::Response> WhipClient::request(const char* method, const s
                                                      std::optional<Duration> timeout) {
   std::string what = std::string(method) + " " + url;
   if (cancelled_.load()) return WhipError{WhipErrorKind::cancelled, 0, what + ": cancelled"};
-  if (!starts_with(url, "http://") && !starts_with(url, "https://"))
+  if (!url.starts_with("http://") && !url.starts_with("https://"))
     return WhipError{WhipErrorKind::invalid, 0,
                      what + ": the URL must start with http:// or https://"};
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
@@ -492,7 +480,7 @@ WhipResult<WhipSession> WhipClient::publish(std::string_view offer_sdp) {
     return WhipError{WhipErrorKind::http, static_cast<int>(r->status),
                      what + ": HTTP " + std::to_string(r->status) + " where WHIP answers 201"};
   // RFC 9725 section 4.2: the answer is an SDP document.
-  if (!starts_with(r->body, "v=0")) {
+  if (!r->body.starts_with("v=0")) {
     std::string start = r->body.substr(0, 40);
     for (char& ch : start)
       if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e) ch = '.';

@@ -3,20 +3,12 @@
 #include <algorithm>
 #include <array>
 
+#include "core/common/text.h"
+
 namespace cellrtc::modem::a76xx {
 namespace {
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
 std::optional<uint32_t> hex_value(std::string_view s) {
   s = trim(s);
@@ -36,18 +28,6 @@ std::optional<uint32_t> hex_value(std::string_view s) {
     v = (v << 4) | d;
   }
   return v;
-}
-
-bool lower_equals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    char y = b[i];
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
 }
 
 // Characters that may go between quotes in a command line: printable, no quote, no
@@ -91,7 +71,7 @@ std::optional<int> to_int(std::string_view s) {
 }
 
 std::optional<std::vector<std::string>> fields(std::string_view line, std::string_view prefix) {
-  if (!starts_with(line, prefix)) return std::nullopt;
+  if (!line.starts_with(prefix)) return std::nullopt;
   std::string_view rest = line.substr(prefix.size());
   std::vector<std::string> out;
   std::string cur;
@@ -307,7 +287,7 @@ const char* to_string(SimState s) {
 }
 
 std::optional<SimState> parse_cpin(std::string_view line) {
-  if (!starts_with(line, "+CPIN:")) return std::nullopt;
+  if (!line.starts_with("+CPIN:")) return std::nullopt;
   std::string_view code = trim(line.substr(6));
   if (code == "READY") return SimState::ready;
   if (code == "SIM PIN") return SimState::pin_required;
@@ -339,8 +319,8 @@ std::optional<int> cme_code(const AtResponse& r) {
       {cme::kUnknown, "unknown"},
       {cme::kSimNotInserted, "SIM not insert"},  // a spelling some SIMCom firmware uses
   }};
-  for (const auto& [code, text] : kTexts)
-    if (lower_equals(r.error_text, text)) return code;
+  for (const auto& [code, phrase] : kTexts)
+    if (text::iequals(r.error_text, phrase)) return code;
   return std::nullopt;
 }
 
@@ -370,7 +350,7 @@ SimState sim_state_of(const AtResponse& r) {
 // --- +CGEV
 
 std::optional<PdnEvent> parse_cgev(std::string_view line) {
-  if (!starts_with(line, "+CGEV:")) return std::nullopt;
+  if (!line.starts_with("+CGEV:")) return std::nullopt;
   std::string_view rest = trim(line.substr(6));
   PdnEvent e;
   auto tail_cid = [&](std::string_view prefix) {
@@ -378,19 +358,19 @@ std::optional<PdnEvent> parse_cgev(std::string_view line) {
     const size_t comma = t.find(',');
     return to_int(t.substr(0, comma));
   };
-  if (starts_with(rest, "EPS PDN ACT")) {
+  if (rest.starts_with("EPS PDN ACT")) {
     e.kind = PdnEvent::Kind::pdn_activated;
     e.cid = tail_cid("EPS PDN ACT");
-  } else if (starts_with(rest, "ME PDN ACT")) {
+  } else if (rest.starts_with("ME PDN ACT")) {
     e.kind = PdnEvent::Kind::pdn_activated;
     e.cid = tail_cid("ME PDN ACT");
-  } else if (starts_with(rest, "NW PDN ACT")) {
+  } else if (rest.starts_with("NW PDN ACT")) {
     e.kind = PdnEvent::Kind::pdn_activated;
     e.cid = tail_cid("NW PDN ACT");
-  } else if (starts_with(rest, "NW PDN DEACT")) {
+  } else if (rest.starts_with("NW PDN DEACT")) {
     e.kind = PdnEvent::Kind::pdn_deactivated;
     e.cid = tail_cid("NW PDN DEACT");
-  } else if (starts_with(rest, "ME PDN DEACT")) {
+  } else if (rest.starts_with("ME PDN DEACT")) {
     e.kind = PdnEvent::Kind::pdn_deactivated;
     e.cid = tail_cid("ME PDN DEACT");
   } else if (rest == "ME DETACH") {
@@ -513,7 +493,7 @@ AtCommand escape(Duration guard) {
 
 UrcKind apply_urc(ModemStatus& st, std::string_view line) {
   line = trim(line);
-  if (line == "RDY" || starts_with(line, "*ATREADY:")) {
+  if (line == "RDY" || line.starts_with("*ATREADY:")) {
     st = ModemStatus{};
     st.at_ready = true;
     return UrcKind::boot;
@@ -522,7 +502,7 @@ UrcKind apply_urc(ModemStatus& st, std::string_view line) {
     st.sim = *sim;
     return UrcKind::sim;
   }
-  if (starts_with(line, "+CREG:") || starts_with(line, "+CGREG:") || starts_with(line, "+CEREG:")) {
+  if (line.starts_with("+CREG:") || line.starts_with("+CGREG:") || line.starts_with("+CEREG:")) {
     auto r = parse_registration(line, false);
     if (!r) return UrcKind::other;
     auto& slot = r->domain == RegDomain::eps    ? st.cereg
@@ -535,7 +515,7 @@ UrcKind apply_urc(ModemStatus& st, std::string_view line) {
     st.last_pdn_event = e;
     return UrcKind::pdn;
   }
-  if (starts_with(line, "+CFUN:")) {
+  if (line.starts_with("+CFUN:")) {
     auto f = fields(line, "+CFUN:");
     if (f && !f->empty()) st.cfun = to_int((*f)[0]);
     return UrcKind::radio;

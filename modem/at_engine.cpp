@@ -2,31 +2,13 @@
 
 #include <algorithm>
 
+#include "core/common/text.h"
+
 namespace cellrtc::modem {
 namespace {
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 32);
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
+using text::iequals;
+using text::trim;
 
 // "\nNO CARRIER\r": the modem's result after a PPP session ends (V.250 section 6.3.1). PPP
 // frames travel between 0x7E flags, so the text shows between frames.
@@ -66,10 +48,10 @@ std::optional<AtResult> final_result_of(std::string_view line) {
   line = trim(line);
   if (line == "OK") return AtResult::ok;
   if (line == "ERROR") return AtResult::error;
-  if (starts_with(line, "+CME ERROR:")) return AtResult::cme_error;
-  if (starts_with(line, "+CMS ERROR:")) return AtResult::cms_error;
+  if (line.starts_with("+CME ERROR:")) return AtResult::cme_error;
+  if (line.starts_with("+CMS ERROR:")) return AtResult::cms_error;
   // V.250 section 6.3.1: "CONNECT" optionally followed by a rate ("CONNECT 150000000").
-  if (line == "CONNECT" || starts_with(line, "CONNECT ")) return AtResult::connect;
+  if (line == "CONNECT" || line.starts_with("CONNECT ")) return AtResult::connect;
   if (line == "NO CARRIER") return AtResult::no_carrier;
   if (line == "BUSY") return AtResult::busy;
   if (line == "NO ANSWER") return AtResult::no_answer;
@@ -136,7 +118,7 @@ void AtEngine::pump(Instant now) {
 
 bool AtEngine::is_urc(std::string_view line) const {
   for (const auto& prefix : config_.urc_prefixes)
-    if (starts_with(line, prefix)) return true;
+    if (line.starts_with(prefix)) return true;
   return false;
 }
 
@@ -184,7 +166,7 @@ void AtEngine::on_line(Instant now, std::string_view line) {
       return;
     }
     const bool own =
-        !p.command.response_prefix.empty() && starts_with(line, p.command.response_prefix);
+        !p.command.response_prefix.empty() && line.starts_with(p.command.response_prefix);
     if (!own && is_urc(line)) {
       emit_urc(line);
       return;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/common/socket_address.h"
+#include "core/common/text.h"
 
 namespace cellrtc::server {
 namespace {
@@ -12,14 +13,6 @@ bool is_trusted(const IpAddress& ip, const std::vector<std::string>& trusted) {
     auto parsed = IpAddress::parse(t);
     return parsed && *parsed == ip;
   });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -32,7 +25,7 @@ std::string forwarded_client(const std::string& peer, const std::string* forward
   // Bounded work whatever the header's length: at most 16 hops are looked at.
   for (int hop = 0; hop < 16 && !list.empty(); ++hop) {
     auto comma = list.rfind(',');
-    auto entry = trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+    auto entry = text::trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
     auto ip = IpAddress::parse(entry);
     if (!ip) return peer;  // not an address we understand: trust nothing further
     if (!is_trusted(*ip, trusted_proxies)) return ip->to_string();

@@ -1,17 +1,13 @@
 #include "server/http_message.h"
 
 #include <algorithm>
-#include <cctype>
+
+#include "core/common/text.h"
 
 namespace cellrtc::server {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using text::iequals;
 
 const std::string* find_header(const std::vector<HttpHeader>& headers, std::string_view name) {
   for (const auto& h : headers) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/common/text.h"
 #include "core/stun/demux.h"
 
 namespace cellrtc::peer {
@@ -25,12 +26,9 @@ Bytes parse_fingerprint_hex(std::string_view text) {
   return out;
 }
 
+// An SDP line without its line ending and the spaces around it.
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' '))
-    s.remove_suffix(1);
-  while (!s.empty() && s.front() == ' ')
-    s.remove_prefix(1);
-  return s;
+  return text::trim_left(text::trim_right(s, " \r\n"), " ");
 }
 
 // How many pump rounds one input may take: each layer moves everything it has per round, so a

@@ -12,10 +12,6 @@ std::string upper(std::string_view s) {
   return out;
 }
 
-bool starts_with(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && s.substr(0, p.size()) == p;
-}
-
 constexpr Duration kCommandDelay = milliseconds(20);
 constexpr Duration kGuard = seconds(1);  // S12 default, 50 x 20 ms
 
@@ -345,7 +341,7 @@ void SimModem::execute(Instant now, std::string_view raw) {
     echo_ = cmd == "E1";
     return ok(at);
   }
-  if (starts_with(cmd, "+CMEE=")) {
+  if (cmd.starts_with("+CMEE=")) {
     cmee_ = std::clamp(cmd.back() - '0', 0, 2);
     return ok(at);
   }
@@ -361,7 +357,7 @@ void SimModem::execute(Instant now, std::string_view raw) {
     emit_line(at, "+CPIN: READY");
     return ok(at);
   }
-  if (starts_with(cmd, "+CPIN=")) {
+  if (cmd.starts_with("+CPIN=")) {
     if (!sc_.sim_inserted) return cme(at, 10, "SIM not inserted");
     if (sim_unlocked_) return cme(at, 3, "operation not allowed");
     if (pin_attempts_ == 0) return cme(at, 12, "SIM PUK required");
@@ -425,15 +421,15 @@ void SimModem::execute(Instant now, std::string_view raw) {
     emit_line(at, radio_ ? "+CFUN: 1" : "+CFUN: 0");
     return ok(at);
   }
-  if (starts_with(cmd, "+CNMP=")) {
+  if (cmd.starts_with("+CNMP=")) {
     // A76XX manual 4.2.7: 2, 13, 14, 38, ERROR for a mode the module lacks (the A7670E has no
     // WCDMA); the SIM767XX manual (SIM7670G) has no AT+CNMP.
     const std::string mode = cmd.substr(6);
     if (sc_.model == Model::a7670e && (mode == "2" || mode == "13" || mode == "38")) return ok(at);
     return error(at);
   }
-  if (starts_with(cmd, "+CGDCONT=") || starts_with(cmd, "+CGAUTH=") || starts_with(cmd, "+IPR=") ||
-      starts_with(cmd, "+IPREX=") || cmd == "&W")
+  if (cmd.starts_with("+CGDCONT=") || cmd.starts_with("+CGAUTH=") || cmd.starts_with("+IPR=") ||
+      cmd.starts_with("+IPREX=") || cmd == "&W")
     return ok(at);
   if (cmd == "D*99#" || cmd == "D*99***1#") {
     ++stats_.dials;
