@@ -515,7 +515,8 @@ cmd_status() {
     echo "  radio link: cellrtc-linkem NOT running"
   fi
   if [[ -s $state/linkem-stats.json ]]; then
-    echo "    counters ($state/linkem-stats.json): $(tr -d '\n' <"$state/linkem-stats.json")"
+    echo "    counters of its last stopped run ($state/linkem-stats.json):" \
+      "$(tr -d '\n' <"$state/linkem-stats.json" | tr -s ' ')"
   fi
   local pid
   pid=$(cat "$state/coturn.pid" 2>/dev/null || true)

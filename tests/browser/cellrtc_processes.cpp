@@ -47,24 +47,6 @@ sockaddr_in loopback(uint16_t port) {
   return a;
 }
 
-// An IPv4 TCP socket (non-blocking) of the network namespace `netns`, or of the thread's own when
-// empty. A socket stays in the namespace it was made in, so the thread enters `netns` for the
-// socket() call alone (setns(2) moves only the calling thread).
-int stream_socket_in(const std::string& netns) {
-  if (netns.empty()) return ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  Fd target(::open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC));
-  Fd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (target.get() < 0 || own.get() < 0) return -1;
-  if (::setns(target.get(), CLONE_NEWNET) != 0) return -1;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (::setns(own.get(), CLONE_NEWNET) != 0) {
-    // The thread would go on in the lab's namespace: nothing after this could be trusted.
-    std::perror("setns back to the test's network namespace");
-    std::abort();
-  }
-  return fd;
-}
-
 std::chrono::milliseconds left(Clock::time_point deadline) {
   return std::max(0ms,
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
@@ -80,6 +62,23 @@ std::string device_binary() {
 }
 std::vector<std::string> netns_exec_prefix(const std::string& netns) {
   return {"/bin/ip", "netns", "exec", netns};
+}
+
+// A socket stays in the namespace it was made in, so the thread enters `netns` for the socket()
+// call alone (setns(2) moves only the calling thread).
+int ipv4_socket_in(const std::string& netns, int type) {
+  if (netns.empty()) return ::socket(AF_INET, type, 0);
+  Fd target(::open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC));
+  Fd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (target.get() < 0 || own.get() < 0) return -1;
+  if (::setns(target.get(), CLONE_NEWNET) != 0) return -1;
+  int fd = ::socket(AF_INET, type, 0);
+  if (::setns(own.get(), CLONE_NEWNET) != 0) {
+    // The thread would go on in the other namespace: nothing after this could be trusted.
+    std::perror("setns back to the test's network namespace");
+    std::abort();
+  }
+  return fd;
 }
 
 std::string modem_sim_binary() {
@@ -115,7 +114,7 @@ std::optional<HttpResponse> http_get(const HttpEndpoint& endpoint, const std::st
   const auto deadline = Clock::now() + timeout;
   sockaddr_in a = loopback(endpoint.port);
   if (::inet_pton(AF_INET, endpoint.address.c_str(), &a.sin_addr) != 1) return std::nullopt;
-  Fd fd(stream_socket_in(endpoint.netns));
+  Fd fd(ipv4_socket_in(endpoint.netns, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC));
   if (fd.get() < 0) return std::nullopt;
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
     return std::nullopt;

@@ -38,6 +38,10 @@ std::string modem_sim_binary();
 
 // The command prefix that runs a program in a network namespace: ip netns exec NAME.
 std::vector<std::string> netns_exec_prefix(const std::string& netns);
+// An IPv4 socket (socket(2)'s `type`, flags included) of the network namespace `netns` (a name
+// under /run/netns), or of the calling thread's own when empty; -1 on failure. The socket stays
+// in that namespace whatever the thread does next.
+int ipv4_socket_in(const std::string& netns, int type);
 
 struct HttpResponse {
   int status = 0;
