@@ -27,8 +27,8 @@ packages=(
   # the link emulator, gnuplot for the benchmark plots; nginx as a reverse proxy in the
   # deployment tests
   iproute2 nftables conntrack iperf3 iputils-ping gnuplot-nox nginx-light
-  # watching the lab's traffic inside its namespaces (docs/lab.md)
-  tcpdump
+  # watching the lab's traffic inside its namespaces (docs/lab.md); sysctl for its settings
+  tcpdump procps
   # scripts/run.sh waits for the server with curl
   curl
   # browser tests: real WebRTC peers, driven by playwright-core/puppeteer-core from package.json

@@ -201,8 +201,11 @@ start_linkem() {
 
 # Every process in the namespaces, then the link emulator, then the namespaces and the state.
 teardown() {
-  local name pids
+  local name pids pid
   stop_linkem
+  # coturn by its pidfile too: found even if its namespace lost its name.
+  pid=$(cat "$state/coturn.pid" 2>/dev/null || true)
+  if pid_matches "$pid" "$state/turnserver.conf"; then stop_pids 30 "$pid"; fi
   for name in $(existing_namespaces); do
     mapfile -t pids < <(ip netns pids "$name" 2>/dev/null || true)
     stop_pids 30 "${pids[@]}"
