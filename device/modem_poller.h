@@ -17,7 +17,7 @@
 namespace cellrtc::device {
 
 struct ModemPollerConfig {
-  std::string port;  // e.g. /dev/ttyUSB2
+  std::string port;  // the AT port, e.g. /dev/serial/by-id/...-if04-port0 (A7670E)
   uint32_t baud = 115200;
   Duration interval = seconds(30);
   Duration timeout = seconds(10);  // one query

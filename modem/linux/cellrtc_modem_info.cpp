@@ -1,4 +1,5 @@
-// cellrtc-modem-info --modem /dev/ttyUSB2 [--baud 115200] [--timeout-ms 10000]
+// cellrtc-modem-info --modem PORT [--baud 115200] [--timeout-ms 10000]
+// PORT: the modem's AT port, e.g. /dev/serial/by-id/...-if04-port0 (docs/cellular.md).
 // Prints the modem's signal, operator, technology and registration as one JSON line. The
 // device agent runs the same query (modem_query.h) for its telemetry.
 #include <cstdio>
@@ -22,7 +23,9 @@ int main(int argc, char** argv) {
     }
   }
   if (path.empty()) {
-    std::fprintf(stderr, "usage: %s --modem /dev/ttyUSB2 [--baud 115200] [--timeout-ms 10000]\n",
+    std::fprintf(stderr,
+                 "usage: %s --modem PORT [--baud 115200] [--timeout-ms 10000]\n"
+                 "  PORT: the modem's AT port, e.g. /dev/serial/by-id/...-if04-port0\n",
                  argv[0]);
     return 2;
   }

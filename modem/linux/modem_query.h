@@ -1,5 +1,6 @@
 // One-shot telemetry from a modem's AT port on Linux, for the device agent (cellrtc-device
-// --modem /dev/ttyUSB2): signal, operator, technology, registration, SIM state. The data path
+// --modem PORT; on an A7670E the AT port is USB interface 4, /dev/serial/by-id/...-if04-port0,
+// see docs/cellular.md): signal, operator, technology, registration, SIM state. The data path
 // stays with the OS (ModemManager or pppd on the modem's other port), so this only reads.
 #pragma once
 
