@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,13 @@ class TurnDriver {
       pump(std::chrono::milliseconds(20));
     }
     return std::nullopt;
+  }
+  // Every event collected so far, in order.
+  std::vector<turn::TurnEvent> take_events() {
+    std::vector<turn::TurnEvent> out(std::make_move_iterator(events_.begin()),
+                                     std::make_move_iterator(events_.end()));
+    events_.clear();
+    return out;
   }
   // The client's state, TLS state and the events seen, for assertion messages.
   std::string describe() const;
