@@ -103,7 +103,7 @@ nlohmann::json counters_json(const TimedLink& link) {
       {"packets_in", c.packets_sent + t.dropped_held_limit},
       {"bytes_in", c.bytes_sent},
       {"packets_out", c.packets_delivered - t.write_failed},
-      {"bytes_out", c.bytes_delivered},
+      {"bytes_out", c.bytes_delivered - t.write_failed_bytes},
       {"duplicated", c.duplicated},
       {"reordered", c.reordered},
       {"dropped_loss", c.dropped(sim::DropReason::loss)},

@@ -47,7 +47,10 @@ void TimedLink::release_due(Instant now, const std::function<bool(ByteView)>& wr
     held_.pop();
     held_bytes_ -= data.size();
     if (!model_.leave(data.size())) continue;
-    if (!write(data)) ++counters_.write_failed;
+    if (!write(data)) {
+      ++counters_.write_failed;
+      counters_.write_failed_bytes += data.size();
+    }
   }
 }
 

@@ -26,7 +26,8 @@ struct HeldLimits {
 struct TimedLinkCounters {
   uint64_t dropped_held_limit = 0;  // the hard cap on held packets or bytes was reached
   uint64_t write_failed = 0;        // the far device refused the packet (down, or full)
-  size_t held_packets_max = 0;      // high-water marks
+  uint64_t write_failed_bytes = 0;
+  size_t held_packets_max = 0;  // high-water marks
   size_t held_bytes_max = 0;
 };
 
