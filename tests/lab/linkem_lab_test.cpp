@@ -136,7 +136,7 @@ class LinkemLab : public ::testing::Test {
     std::string error;
     server_ = ChildProcess::spawn(
         {.program = kIp,
-         .args = {"netns", "exec", ns_b_, "/usr/bin/iperf3", "-s", "-1", "-B", kAddrB, "-p",
+         .args = {"netns", "exec", ns_b_, "/usr/bin/iperf3", "-s", "-1", "-J", "-B", kAddrB, "-p",
                   "5201"},
          .log_path = interop::interop_log_path(interop::unique_name("iperf3-server") + ".log"),
          .capture_stdout = false},
@@ -322,6 +322,102 @@ duration_s = 2
   EXPECT_GT(stats["up"]["dropped_outage"].get<uint64_t>() +
                 stats["down"]["dropped_outage"].get<uint64_t>(),
             0u);
+}
+
+// A scheduled rate change at 4 s (2 Mbit/s -> 500 kbit/s up), seen by the iperf3 server's
+// one-second intervals: the test starts within two seconds of "ready", so its second interval
+// is before the change and its sixth and seventh after it (and after the queue has drained).
+TEST_F(LinkemLab, ScheduledRateChangeTakesEffect) {
+  ASSERT_NO_FATAL_FAILURE(start_linkem(R"(name = "test-rate-change"
+[up]
+rate_kbps = 2000
+delay_ms = 20
+queue_bytes = 30000
+[down]
+delay_ms = 20
+[[schedule]]
+at_s = 4
+action = "rate"
+direction = "up"
+rate_kbps = 500
+)"));
+  nlohmann::json report = iperf_up("-u -b 3M -l 1200 -t 8 --get-server-output");
+  stop_linkem();
+  ASSERT_TRUE(report.contains("server_output_json")) << report.dump();
+  const nlohmann::json& intervals = report["server_output_json"]["intervals"];
+  ASSERT_GE(intervals.size(), 7u) << report.dump();
+  auto bps = [&](size_t i) { return intervals[i]["sum"]["bits_per_second"].get<double>(); };
+  double before = bps(1);
+  double after = (bps(5) + bps(6)) / 2;
+  double expected_before = 2'000'000.0 * 1200 / 1228;
+  double expected_after = 500'000.0 * 1200 / 1228;
+  std::printf("before the change %.0f bit/s (%.1f %%), after %.0f bit/s (%.1f %%)\n", before,
+              100 * before / expected_before, after, 100 * after / expected_after);
+  EXPECT_GT(before, 0.80 * expected_before);
+  EXPECT_LT(before, 1.05 * expected_before);
+  EXPECT_GT(after, 0.80 * expected_after);
+  EXPECT_LT(after, 1.05 * expected_after);
+}
+
+// Duplication on the uplink: ping sees duplicate replies ("DUP!"), about as many as the
+// emulator says it made.
+TEST_F(LinkemLab, DuplicationIsVisible) {
+  ASSERT_NO_FATAL_FAILURE(start_linkem(R"(name = "test-duplicate"
+[up]
+delay_ms = 10
+duplicate = 0.3
+[down]
+delay_ms = 10
+)"));
+  CommandResult r = ping("-c 40 -i 0.02 -W 2");
+  nlohmann::json stats = stop_linkem();
+  size_t dups = 0;
+  for (size_t at = r.output.find("(DUP!)"); at != std::string::npos;
+       at = r.output.find("(DUP!)", at + 1)) {
+    ++dups;
+  }
+  uint64_t duplicated = stats["up"]["duplicated"].get<uint64_t>();
+  std::printf("ping duplicates %zu of 40, emulator duplicated %llu\n", dups,
+              static_cast<unsigned long long>(duplicated));
+  // 40 requests, p = 0.3: 12 expected, 2.9 standard deviation.
+  EXPECT_GE(dups, 3u) << r.output;
+  EXPECT_LE(dups, 24u) << r.output;
+  // The emulator may also have copied a packet that is not ping's (an IPv6 neighbour
+  // discovery message from the new device).
+  EXPECT_LE(dups, duplicated);
+  EXPECT_GE(dups + 3, duplicated);
+  EXPECT_EQ(stats["down"]["duplicated"].get<uint64_t>(), 0u);
+}
+
+// Reordering on the uplink (10 % held back 20 ms, datagrams every 2 ms): the iperf3 receiver
+// sees datagrams out of order, never more than the emulator held back.
+TEST_F(LinkemLab, ReorderingIsVisible) {
+  ASSERT_NO_FATAL_FAILURE(start_linkem(R"(name = "test-reorder"
+[up]
+delay_ms = 10
+reorder = 0.1
+reorder_delay_ms = 20
+[down]
+delay_ms = 10
+)"));
+  nlohmann::json report = iperf_up("-u -b 2M -l 500 -t 2 --get-server-output");
+  nlohmann::json stats = stop_linkem();
+  ASSERT_TRUE(report.contains("server_output_json")) << report.dump();
+  // The receiver's count; the client gets its report with --get-server-output.
+  uint64_t out_of_order = 0;
+  const nlohmann::json& end = report["server_output_json"]["end"];
+  for (const auto& stream : end.value("streams", nlohmann::json::array())) {
+    if (stream.contains("udp")) out_of_order += stream["udp"].value("out_of_order", uint64_t{0});
+  }
+  uint64_t reordered = stats["up"]["reordered"].get<uint64_t>();
+  uint64_t in = stats["up"]["packets_in"].get<uint64_t>();
+  std::printf("iperf3 out of order %llu; emulator reordered %llu of %llu\n",
+              static_cast<unsigned long long>(out_of_order),
+              static_cast<unsigned long long>(reordered), static_cast<unsigned long long>(in));
+  EXPECT_GT(out_of_order, 0u) << report.dump();
+  EXPECT_LE(out_of_order, reordered);
+  EXPECT_GT(static_cast<double>(reordered) / static_cast<double>(in), 0.05);
+  EXPECT_LT(static_cast<double>(reordered) / static_cast<double>(in), 0.15);
 }
 
 }  // namespace
