@@ -102,9 +102,15 @@ class LinkemLab : public ::testing::Test {
   // Starts the emulator with `profile_text` between the two namespaces; waits for "ready".
   void start_linkem(const std::string& profile_text) {
     std::string name = interop::unique_name("linkem");
-    profile_path_ = interop::interop_log_path(name + ".toml");
+    std::string path = interop::interop_log_path(name + ".toml");
+    std::ofstream(path) << profile_text;
+    start_linkem_with_file(path);
+  }
+
+  void start_linkem_with_file(const std::string& profile_path) {
+    std::string name = interop::unique_name("linkem");
+    profile_path_ = profile_path;
     stats_path_ = interop::interop_log_path(name + "-stats.json");
-    std::ofstream(profile_path_) << profile_text;
     std::string error;
     linkem_ = ChildProcess::spawn(
         {.program = std::string(CELLRTC_BINARY_DIR) + "/tools/linkem/cellrtc-linkem",
@@ -418,6 +424,45 @@ delay_ms = 10
   EXPECT_LE(out_of_order, reordered);
   EXPECT_GT(static_cast<double>(reordered) / static_cast<double>(in), 0.05);
   EXPECT_LT(static_cast<double>(reordered) / static_cast<double>(in), 0.15);
+}
+
+// The base one-way delay of a profile file's [up] and [down] sections (their delay_ms lines),
+// read the simple way: the shipped files write one key per line.
+double section_delay_ms(const std::string& path, const std::string& section) {
+  std::ifstream in(path);
+  std::string line, current;
+  static const std::regex delay(R"(^delay_ms\s*=\s*([0-9.]+))");
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] == '[') current = line;
+    std::smatch m;
+    if (current == "[" + section + "]" && std::regex_search(line, m, delay)) {
+      return std::stod(m[1]);
+    }
+  }
+  return -1;
+}
+
+// Every shipped profile runs in the emulator, and ping through it is never faster than the
+// profile's two base delays. Loss is part of most profiles: some of the pings may go.
+TEST_F(LinkemLab, ShippedProfilesRun) {
+  for (const char* name :
+       {"gprs", "edge", "umts", "hspa", "lte-cat1", "esp32-ppp", "lte-degrading"}) {
+    SCOPED_TRACE(name);
+    std::string path = std::string(CELLRTC_SOURCE_DIR) + "/tools/linkem/profiles/" + name + ".toml";
+    double up = section_delay_ms(path, "up");
+    double down = section_delay_ms(path, "down");
+    ASSERT_GT(up, 0);
+    ASSERT_GT(down, 0);
+    ASSERT_NO_FATAL_FAILURE(start_linkem_with_file(path));
+    CommandResult r = ping("-c 8 -i 0.2 -W 3");
+    nlohmann::json stats = stop_linkem();
+    PingSummary s = parse_ping(r.output);
+    std::printf("%s: %zu of 8 replies, rtt min %.1f avg %.1f ms (base %.0f ms)\n", name,
+                s.replied.size(), s.min_ms, s.avg_ms, up + down);
+    EXPECT_GE(s.replied.size(), 3u) << r.output;
+    EXPECT_GE(s.min_ms, up + down) << r.output;
+    EXPECT_EQ(stats["profile"].get<std::string>(), name);
+  }
 }
 
 }  // namespace
