@@ -616,6 +616,42 @@ TEST_F(TurnClientTest, TheAllocationEndsWithItsTcpConnection) {
   EXPECT_TRUE(std::holds_alternative<event::Closed>(ev[0]));
 }
 
+TEST_F(TurnClientTest, ARefusedPermissionLeavesTheAllocationInPlace) {
+  TurnClient c(config(), rng);
+  allocate(c);
+  ASSERT_TRUE(c.create_permission(now, kPeer.ip()).ok());
+  c.handle_input(now, server.error(take(c), stun::error::kForbidden, "Forbidden IP"));
+  auto ev = events(c);
+  ASSERT_EQ(ev.size(), 1u);
+  const auto& err = std::get<event::TurnError>(ev[0]);
+  EXPECT_EQ(err.kind, TurnErrorKind::permission_failed);
+  EXPECT_EQ(err.stun_code, 403);
+  EXPECT_FALSE(err.fatal);
+  EXPECT_EQ(err.peer, kPeer.ip());
+  EXPECT_FALSE(c.has_permission(kPeer.ip()));
+  EXPECT_EQ(c.state(), TurnState::allocated);
+  // It can be asked for again.
+  ASSERT_TRUE(c.create_permission(now, kPeer.ip()).ok());
+  c.handle_input(now, server.ok(take(c)));
+  EXPECT_TRUE(c.has_permission(kPeer.ip()));
+}
+
+TEST_F(TurnClientTest, A437ToRefreshMeansTheAllocationIsGone) {
+  TurnClient c(config(), rng);
+  allocate(c);
+  auto sent = run_until(c, now + seconds(540));
+  ASSERT_EQ(sent.size(), 1u);
+  auto refresh = Message::parse(sent[0].second);
+  ASSERT_TRUE(refresh.ok());
+  c.handle_input(now, server.error(*refresh, stun::error::kAllocationMismatch, "Mismatch"));
+  auto ev = events(c);
+  ASSERT_EQ(ev.size(), 1u);
+  const auto& err = std::get<event::TurnError>(ev[0]);
+  EXPECT_EQ(err.kind, TurnErrorKind::allocation_mismatch);
+  EXPECT_NE(err.reason.find("no longer exists"), std::string::npos) << err.reason;
+  EXPECT_EQ(c.state(), TurnState::failed);
+}
+
 TEST_F(TurnClientTest, ApiMisuseIsRefused) {
   TurnClient c(config(), rng);
   EXPECT_EQ(c.send_to(now, kPeer, Bytes{1}).error().code, Errc::invalid_state);
