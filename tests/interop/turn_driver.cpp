@@ -49,9 +49,10 @@ std::unique_ptr<TurnDriver> TurnDriver::connect(const TurnDriverOptions& options
         tls::TlsClientConfig tc;
         tc.ca_pem = options.ca_pem;
         tc.server_name = options.server_name;
-        tc.now_unix_s = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+        tc.now_unix_s =
+            options.tls_now_unix_s.value_or(std::chrono::duration_cast<std::chrono::seconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
         d->tls_ = std::make_unique<tls::TlsClient>(tc, d->rng_);
         if (auto s = d->tls_->start(d->now()); !s) {
           if (error) *error = std::string("TLS start: ") + s.error().reason;

@@ -26,6 +26,9 @@ struct TurnDriverOptions {
   std::string ca_pem;
   std::string server_name;
   std::chrono::milliseconds connect_timeout{5000};
+  // The wall-clock time the TLS client checks validity dates against; the system clock's
+  // when unset.
+  std::optional<int64_t> tls_now_unix_s;
 };
 
 class TurnDriver {

@@ -187,7 +187,8 @@ class TurnInteropTls : public ::testing::Test {
   }
 
   // Connects over TLS with this CA and name and tries to allocate; returns the TLS failure.
-  std::optional<tls::event::Failed> try_tls(const std::string& ca_pem, const std::string& name) {
+  std::optional<tls::event::Failed> try_tls(const std::string& ca_pem, const std::string& name,
+                                            std::optional<int64_t> now_unix_s = std::nullopt) {
     auto [username, password] = coturn_->rest_credentials("tls-check");
     TurnClientConfig c;
     c.transport = TurnTransport::tls;
@@ -198,6 +199,7 @@ class TurnInteropTls : public ::testing::Test {
     o.server = coturn_->tls_address();
     o.ca_pem = ca_pem;
     o.server_name = name;
+    o.tls_now_unix_s = now_unix_s;
     std::string error;
     auto d = TurnDriver::connect(o, client, &error);
     EXPECT_TRUE(d) << error;
@@ -232,6 +234,17 @@ TEST_F(TurnInteropTls, RefusesACertificateForAnotherName) {
   ASSERT_TRUE(failure);
   EXPECT_NE(std::string(failure->reason).find("does not name"), std::string::npos)
       << failure->reason;
+}
+
+TEST_F(TurnInteropTls, RefusesACertificateOutsideItsValidity) {
+  // The test certificate is valid from 2025-01-01 to 2100-01-01 (dtls::CertificateValidity).
+  for (int64_t when :
+       {int64_t{1704067200} /* 2024-01-01 */, int64_t{4102531200} /* 2100-01-02 */}) {
+    auto failure = try_tls(identity_.cert_pem, "localhost", when);
+    ASSERT_TRUE(failure) << when;
+    EXPECT_NE(std::string(failure->reason).find("validity"), std::string::npos)
+        << when << ": " << failure->reason;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, TurnInterop,
