@@ -20,6 +20,8 @@
 # Environment: CELLRTC_LAB (prefix), CELLRTC_LINKEM (the link emulator binary; default: the
 # build tree's, release before dev), CELLRTC_LAB_SEED (the link emulator's random seed).
 set -euo pipefail
+# ip, nft, sysctl and conntrack live in sbin, which a non-root PATH (sudo -E, ctest) may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 prefix=${CELLRTC_LAB:-cellrtc}
