@@ -4,19 +4,22 @@
 // newest-frame-wins queue of at most one frame waiting to be sent.
 //
 // The relay keeps each received frame as one immutable buffer (SharedFrame); a viewer's slot
-// holds a reference, never a copy. The one copy per viewer that remains is PeerConnection::send
-// moving the bytes into that viewer's SCTP send buffer, where the message is cut into DATA
-// chunks and kept for retransmission: inherent to SCTP fragmentation as core/sctp does it.
+// holds a reference, never a copy, and so does that viewer's SCTP association once the frame is
+// sent (PeerConnection::send with SharedBytes): its DATA chunks, first sent or retransmitted,
+// point at offsets of the same buffer, released when the viewer acks or abandons the frame.
+// Per viewer only the encrypted packets are new bytes; the frame exists once however many
+// viewers watch.
 
 #include <cstdint>
 #include <memory>
 #include <utility>
 
 #include "core/common/bytes.h"
+#include "core/common/shared_bytes.h"
 
 namespace cellrtc::server {
 
-using SharedFrame = std::shared_ptr<const Bytes>;
+using SharedFrame = SharedBytes;
 
 class NewestFrameSlot {
  public:

@@ -608,7 +608,7 @@ struct Relay::Impl {
       dev.window_start = now;
     }
     // One immutable buffer for every viewer (moved out of the message, not copied).
-    dev.last_frame = std::make_shared<const Bytes>(std::move(data));
+    dev.last_frame = make_shared_bytes(std::move(data));
     set_status(now, dev, DeviceStatus::live);
     for (const auto& id : dev.viewers) {
       Session* v = find_session(id);
@@ -622,9 +622,8 @@ struct Relay::Impl {
     if (v.ended || !v.video || !v.video_open || v.slot.empty()) return;
     if (!viewer_may_send(v.pc->buffered_amount(*v.video), v.last_frame_bytes)) return;
     SharedFrame f = v.slot.take();
-    // PeerConnection::send copies the message into SCTP's send buffer (fragmentation and
-    // retransmission live there); the relay itself holds the frame once for all viewers.
-    if (v.pc->send(now, *v.video, *f, /*binary=*/true)) {
+    // The frame is not copied: SCTP's chunks reference the one buffer every viewer shares.
+    if (v.pc->send(now, *v.video, f, /*binary=*/true)) {
       ++counters.frames_out;
       counters.bytes_out += f->size();
       v.last_frame_bytes = f->size();

@@ -211,19 +211,40 @@ void DataChannels::detach() {
   streams_.clear();
 }
 
-Status DataChannels::send(Instant now, uint16_t id, ByteView data, bool binary,
-                          sctp::SctpAssociation* sctp) {
+Result<ChannelInfo*> DataChannels::open_channel(uint16_t id, sctp::SctpAssociation* sctp) {
   auto it = channels_.find(id);
   if (it == channels_.end()) return Error{Errc::not_found, "no such data channel"};
   ChannelInfo& c = it->second;
   if (c.state != ChannelState::open || !sctp) return Error{Errc::invalid_state, "channel not open"};
+  return &c;
+}
+
+Status DataChannels::send(Instant now, uint16_t id, ByteView data, bool binary,
+                          sctp::SctpAssociation* sctp) {
+  auto c = open_channel(id, sctp);
+  if (!c) return c.error();
   // RFC 8831 section 6.6: SCTP cannot carry an empty message; a PPID of its own says so.
   uint32_t ppid = static_cast<uint32_t>(message_ppid(binary, data.empty()));
   ByteView payload = data.empty() ? empty_message_payload() : data;
-  Status s = sctp->send(now, *c.stream, ppid, payload, send_options(c.params));
+  Status s = sctp->send(now, *(*c)->stream, ppid, payload, send_options((*c)->params));
   if (s) {
-    ++c.messages_sent;
-    c.bytes_sent += data.size();
+    ++(*c)->messages_sent;
+    (*c)->bytes_sent += data.size();
+  }
+  return s;
+}
+
+Status DataChannels::send(Instant now, uint16_t id, SharedBytes data, bool binary,
+                          sctp::SctpAssociation* sctp) {
+  if (!data || data->empty()) return send(now, id, ByteView{}, binary, sctp);
+  auto c = open_channel(id, sctp);
+  if (!c) return c.error();
+  size_t size = data->size();
+  uint32_t ppid = static_cast<uint32_t>(message_ppid(binary, false));
+  Status s = sctp->send(now, *(*c)->stream, ppid, std::move(data), send_options((*c)->params));
+  if (s) {
+    ++(*c)->messages_sent;
+    (*c)->bytes_sent += size;
   }
   return s;
 }

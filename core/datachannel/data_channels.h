@@ -20,6 +20,7 @@
 
 #include "core/common/bytes.h"
 #include "core/common/result.h"
+#include "core/common/shared_bytes.h"
 #include "core/common/time.h"
 #include "core/datachannel/dcep.h"
 #include "core/sctp/sctp_association.h"
@@ -90,6 +91,9 @@ class DataChannels {
   void detach();
 
   Status send(Instant now, uint16_t id, ByteView data, bool binary, sctp::SctpAssociation* sctp);
+  // The same without a copy: SCTP keeps a reference to `data` until the message is acked or
+  // abandoned (see SctpAssociation::send).
+  Status send(Instant now, uint16_t id, SharedBytes data, bool binary, sctp::SctpAssociation* sctp);
   Status close(Instant now, uint16_t id, sctp::SctpAssociation* sctp);
 
   std::optional<DataChannelEvent> poll_event();
@@ -97,6 +101,8 @@ class DataChannels {
   const std::map<uint16_t, ChannelInfo>& all() const { return channels_; }
 
  private:
+  // The open channel `id`, or why nothing can be sent on it.
+  Result<ChannelInfo*> open_channel(uint16_t id, sctp::SctpAssociation* sctp);
   std::optional<uint16_t> allocate_stream() const;
   uint16_t allocate_handle();
   ChannelInfo* by_stream(uint16_t stream);

@@ -243,6 +243,12 @@ Status PeerConnection::send(Instant now, uint16_t channel, ByteView data, bool b
   return s;
 }
 
+Status PeerConnection::send(Instant now, uint16_t channel, SharedBytes data, bool binary) {
+  Status s = channels_.send(now, channel, std::move(data), binary, sctp_.get());
+  pump(now);
+  return s;
+}
+
 Status PeerConnection::close_channel(Instant now, uint16_t channel) {
   Status s = channels_.close(now, channel, sctp_.get());
   pump(now);

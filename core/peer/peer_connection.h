@@ -34,6 +34,7 @@
 #include "core/common/bytes.h"
 #include "core/common/random.h"
 #include "core/common/result.h"
+#include "core/common/shared_bytes.h"
 #include "core/common/time.h"
 #include "core/common/transport.h"
 #include "core/datachannel/data_channels.h"
@@ -120,6 +121,9 @@ class PeerConnection {
   // --- data channels (RFC 8831)
   Result<uint16_t> create_data_channel(Instant now, const datachannel::ChannelParameters& params);
   Status send(Instant now, uint16_t channel, ByteView data, bool binary = true);
+  // The same without copying `data`: the message stays shared (one frame to many peers) and
+  // SCTP references it until it is acknowledged or abandoned.
+  Status send(Instant now, uint16_t channel, SharedBytes data, bool binary = true);
   Status close_channel(Instant now, uint16_t channel);
   size_t buffered_amount(uint16_t channel) const;
   void set_buffered_amount_low_threshold(uint16_t channel, size_t bytes);

@@ -655,34 +655,47 @@ bool SctpAssociation::can_send_data() const {
          state_ == SctpState::shutdown_received;
 }
 
-Status SctpAssociation::send(Instant now, uint16_t stream, uint32_t ppid, ByteView message,
-                             const SendOptions& options) {
+Status SctpAssociation::check_send(uint16_t stream, size_t size) {
   if (state_ != SctpState::established && state_ != SctpState::cookie_wait &&
       state_ != SctpState::cookie_echoed)
     return Error{Errc::invalid_state, "association not open for sending"};
-  if (message.empty()) return Error{Errc::invalid_argument, "SCTP messages cannot be empty"};
+  if (size == 0) return Error{Errc::invalid_argument, "SCTP messages cannot be empty"};
   uint16_t streams = state_ == SctpState::established ? outbound_streams_ : config_.num_streams;
   if (stream >= streams) return Error{Errc::invalid_argument, "stream id out of range"};
-  if (config_.remote_max_message_size != 0 && message.size() > config_.remote_max_message_size)
+  if (config_.remote_max_message_size != 0 && size > config_.remote_max_message_size)
     return Error{Errc::invalid_argument, "message larger than the peer's max-message-size"};
-  if (message.size() > config_.send_buffer_limit ||
-      message.size() > config_.stream_send_buffer_limit)
+  if (size > config_.send_buffer_limit || size > config_.stream_send_buffer_limit)
     return Error{Errc::invalid_argument, "message larger than the send buffer"};
   OutStream& s = out_stream(stream);
   if (s.resetting) return Error{Errc::invalid_state, "stream is being reset"};
-  if (total_buffered_ + message.size() > config_.send_buffer_limit ||
-      s.buffered + message.size() > config_.stream_send_buffer_limit)
+  if (total_buffered_ + size > config_.send_buffer_limit ||
+      s.buffered + size > config_.stream_send_buffer_limit)
     return Error{Errc::limit_exceeded, "send buffer full"};
+  return {};
+}
+
+Status SctpAssociation::send(Instant now, uint16_t stream, uint32_t ppid, ByteView message,
+                             const SendOptions& options) {
+  // Checked before the copy, so a refused message costs no allocation.
+  if (Status st = check_send(stream, message.size()); !st) return st;
+  return send(now, stream, ppid, make_shared_bytes(message), options);
+}
+
+Status SctpAssociation::send(Instant now, uint16_t stream, uint32_t ppid, SharedBytes message,
+                             const SendOptions& options) {
+  size_t size = message ? message->size() : 0;
+  if (Status st = check_send(stream, size); !st) return st;
+  OutStream& s = out_stream(stream);
   OutMessage m;
   m.id = next_message_id_++;
   m.ppid = ppid;
-  m.data.assign(message.begin(), message.end());
+  m.data = std::move(message);
   m.unordered = options.unordered;
   m.max_retransmits = options.max_retransmits;
   if (options.max_lifetime) m.expires = now + *options.max_lifetime;
   s.queue.push_back(std::move(m));
-  s.buffered += message.size();
-  total_buffered_ += message.size();
+  s.buffered += size;
+  total_buffered_ += size;
   ++counters_.messages_sent;
   flush(now);
   return {};
@@ -717,7 +730,7 @@ void SctpAssociation::release_acked(SentChunk& c, uint64_t& bytes) {
   c.fast_retransmit = false;
   if (!c.released) {
     c.released = true;
-    Bytes().swap(c.payload);
+    c.message_data.reset();
     release_stream_bytes(c.stream, c.size);
   }
 }
@@ -741,7 +754,7 @@ bool SctpAssociation::take_fragment(Instant now, size_t max_payload, SentChunk& 
     OutStream& s = it->second;
     if (!s.queue.empty()) {
       OutMessage& m = s.queue.front();
-      size_t remaining = m.data.size() - m.offset;
+      size_t remaining = m.data->size() - m.offset;
       size_t n = remaining;
       if (n > max_payload) {
         // Not worth a tiny first piece; and keep non-final fragments 4-byte aligned.
@@ -760,9 +773,11 @@ bool SctpAssociation::take_fragment(Instant now, size_t max_payload, SentChunk& 
       out.unordered = m.unordered;
       out.beginning = m.offset == 0;
       out.ending = n == remaining;
-      out.payload.assign(m.data.begin() + static_cast<ptrdiff_t>(m.offset),
-                         m.data.begin() + static_cast<ptrdiff_t>(m.offset + n));
+      // The chunk points into the message's buffer: no copy (the last chunk takes the
+      // queue's reference over).
+      out.offset = m.offset;
       out.size = n;
+      out.message_data = out.ending ? std::move(m.data) : m.data;
       out.max_retransmits = m.max_retransmits;
       out.expires = m.expires;
       m.offset += n;
@@ -797,14 +812,14 @@ void SctpAssociation::abandon_message(Instant now, uint16_t stream, uint64_t mes
     c.fast_retransmit = false;
     if (!c.released) {
       c.released = true;
-      Bytes().swap(c.payload);
+      c.message_data.reset();
       release_stream_bytes(c.stream, c.size);
     }
   }
   OutStream& s = out_stream(stream);
   for (auto it = s.queue.begin(); it != s.queue.end(); ++it) {
     if (it->id != message) continue;
-    size_t unsent = it->data.size() - it->offset;
+    size_t unsent = it->data->size() - it->offset;
     if (it->offset > 0) {
       // Partially sent: the receiver holds its first fragments and, when ordered, waits for
       // its SSN. A placeholder end fragment takes the next TSN, abandoned at once, so the
@@ -839,7 +854,7 @@ void SctpAssociation::check_lifetimes(Instant now) {
       }
       if (m.offset == 0) {
         // Never sent: it simply disappears, no TSN to skip.
-        size_t size = m.data.size();
+        size_t size = m.data->size();
         s.queue.erase(s.queue.begin() + static_cast<ptrdiff_t>(i));
         ++counters_.abandoned_messages;
         release_stream_bytes(id, size);
@@ -1390,7 +1405,7 @@ void SctpAssociation::flush(Instant now) {
       d.unordered = c.unordered;
       d.beginning = c.beginning;
       d.ending = c.ending;
-      d.payload = c.payload;
+      if (c.message_data) d.payload = ByteView(*c.message_data).subspan(c.offset, c.size);
       if (!sack_bundled && delayed_ack_) {
         // Piggyback the pending acknowledgement (RFC 9260 section 6.2).
         sack_bundled = true;

@@ -6,6 +6,7 @@
 //   sctp.handle_packet(now, bytes);                  // a DTLS application-data record
 //   sctp.handle_timeout(now);                        // when next_timeout() has passed
 //   sctp.send(now, stream, ppid, message, {});       // Errc::limit_exceeded when buffers are full
+//   sctp.send(now, stream, ppid, shared, {});        // the same without a copy (SharedBytes)
 //   while (auto p = sctp.poll_transmit()) dtls.send(*p);
 //   while (auto e = sctp.poll_event()) ...           // connected, message, buffered amount low
 //   wake_at = sctp.next_timeout();
@@ -23,6 +24,11 @@
 //
 // Not implemented: multi-homing (DTLS gives one path), association restart (an INIT on an
 // established association is ignored), I-DATA (RFC 8260), AUTH, adding streams.
+//
+// A message is held once: send() with SharedBytes keeps a reference to the caller's immutable
+// buffer (send() with a ByteView makes the one copy) and every DATA chunk cut from it, first
+// sent or retransmitted, points at its offset in that buffer. The reference goes when the last
+// chunk of the message is acknowledged or abandoned (RFC 3758), or the message expires unsent.
 //
 // Memory is bounded by the config: send() fails with Errc::limit_exceeded when the send buffer
 // (queued plus unacknowledged bytes) is full; received data held for reassembly, out of order
@@ -44,6 +50,7 @@
 #include "core/common/bytes.h"
 #include "core/common/random.h"
 #include "core/common/result.h"
+#include "core/common/shared_bytes.h"
 #include "core/common/time.h"
 #include "core/sctp/sctp_packet.h"
 
@@ -195,6 +202,11 @@ class SctpAssociation {
   // out of range), limit_exceeded (the send buffer is full now: retry after acks).
   Status send(Instant now, uint16_t stream, uint32_t ppid, ByteView message,
               const SendOptions& options = {});
+  // The same for a message that stays shared with the caller: no copy is made; the
+  // association holds a reference until every chunk of it is acknowledged or abandoned. The
+  // buffer must not change meanwhile (it is const to everyone). Null counts as empty.
+  Status send(Instant now, uint16_t stream, uint32_t ppid, SharedBytes message,
+              const SendOptions& options = {});
   // RFC 6525 outgoing SSN reset of `streams` once their queued data is sent; send() on them
   // fails until OutgoingResetDone. The peer answers with StreamsResetByPeer on its side.
   Status reset_streams(Instant now, std::span<const uint16_t> streams);
@@ -217,7 +229,7 @@ class SctpAssociation {
   struct OutMessage {
     uint64_t id = 0;
     uint32_t ppid = 0;
-    Bytes data;
+    SharedBytes data;   // never null
     size_t offset = 0;  // bytes already cut into chunks
     bool unordered = false;
     uint16_t ssn = 0;  // assigned with the first fragment
@@ -240,7 +252,10 @@ class SctpAssociation {
     bool unordered = false;
     bool beginning = false;
     bool ending = false;
-    Bytes payload;  // freed once acked or abandoned
+    // The payload is `size` bytes at `offset` of the message's buffer; the reference is dropped
+    // once the chunk is acked or abandoned.
+    SharedBytes message_data;
+    size_t offset = 0;
     size_t size = 0;
     Instant sent_at;
     int transmissions = 0;
@@ -327,6 +342,8 @@ class SctpAssociation {
   void mark_for_retransmit(Instant now, SentChunk& chunk, bool fast);
   bool expired(const SentChunk& chunk, Instant now) const;
   bool take_fragment(Instant now, size_t room, SentChunk& out);
+  // Why `stream` cannot take a message of `size` bytes now, or nothing when it can.
+  Status check_send(uint16_t stream, size_t size);
 
   // Re-configuration.
   void handle_reconfig(Instant now, const ReconfigChunk& chunk);

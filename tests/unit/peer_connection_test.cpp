@@ -170,6 +170,33 @@ TEST(PeerConnection, UnorderedLossyChannelToALiteServer) {
   EXPECT_EQ(call.b->messages[0].data.size(), 20000u);
 }
 
+TEST(PeerConnection, SharedMessageIsReferencedNotCopiedAndReleasedWhenAcked) {
+  Call call(/*b_lite=*/true);
+  auto id = call.a->pc.create_data_channel(
+      call.wire.now(), {.label = "frames", .ordered = false, .max_retransmits = 0});
+  call.negotiate();
+  ASSERT_TRUE(call.run_until([&] { return !call.b->open.empty(); }));
+  Bytes frame_bytes(20000);
+  for (size_t i = 0; i < frame_bytes.size(); ++i)
+    frame_bytes[i] = static_cast<uint8_t>(i * 13);
+  SharedBytes frame = make_shared_bytes(std::move(frame_bytes));
+  size_t before = call.a->pc.buffered_amount(*id);  // the DCEP OPEN may still be unacked
+  ASSERT_TRUE(call.a->pc.send(call.wire.now(), *id, frame, true).ok());
+  // Held by reference by SCTP (its chunks point into the buffer), not copied.
+  EXPECT_GT(frame.use_count(), 1);
+  EXPECT_EQ(call.a->pc.buffered_amount(*id), before + 20000u);
+  ASSERT_TRUE(call.run_until([&] { return !call.b->messages.empty(); }));
+  EXPECT_EQ(call.b->messages[0].data, *frame);
+  EXPECT_TRUE(call.b->messages[0].binary);
+  ASSERT_TRUE(call.run_until([&] { return call.a->pc.buffered_amount(*id) == 0; }));
+  EXPECT_EQ(frame.use_count(), 1);
+  EXPECT_EQ(call.a->pc.channels().find(*id)->bytes_sent, 20000u);
+  // An empty shared message goes as RFC 8831's empty-binary PPID, like the copying send.
+  ASSERT_TRUE(call.a->pc.send(call.wire.now(), *id, make_shared_bytes(Bytes{}), true).ok());
+  ASSERT_TRUE(call.run_until([&] { return call.b->messages.size() == 2; }));
+  EXPECT_TRUE(call.b->messages[1].data.empty());
+}
+
 TEST(PeerConnection, FingerprintMismatchFailsWithAReason) {
   Call call;
   auto offer = call.a->pc.create_offer(call.wire.now());

@@ -413,7 +413,7 @@ TEST(SctpAssociation, MaxMessageSizeBothWays) {
   p.a.set_remote_max_message_size(5000);
   EXPECT_EQ(p.a.send(p.now(), 0, 51, pattern(5001)).error().code, Errc::invalid_argument);
   EXPECT_TRUE(p.a.send(p.now(), 0, 51, pattern(5000)).ok());
-  EXPECT_EQ(p.a.send(p.now(), 0, 51, {}).error().code, Errc::invalid_argument);
+  EXPECT_EQ(p.a.send(p.now(), 0, 51, ByteView{}).error().code, Errc::invalid_argument);
   ASSERT_TRUE(p.run([&] { return p.messages_b().size() == 1; }, seconds(5)));
   // A sender that ignores our limit gets the association aborted.
   p.a.set_remote_max_message_size(0);
