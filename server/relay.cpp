@@ -19,6 +19,7 @@
 #include "core/stun/stun_message.h"
 #include "server/control_messages.h"
 #include "server/cors.h"
+#include "server/form_value.h"
 #include "server/http_metrics.h"
 #include "server/newest_frame_slot.h"
 #include "server/resource_id.h"
@@ -413,7 +414,10 @@ struct Relay::Impl {
   // `notify_peer` false drops the DTLS close_notify: for a session the device replaced by
   // publishing again, whose address may already carry the new session's handshake (a device
   // that restarts on the same port), where an alert from the old one would break it.
-  void end_session(Instant now, Session& s, bool notify_peer = true) {
+  //
+  // `deliberate`: the peer ended it itself (WHIP DELETE), so a device goes offline at once;
+  // otherwise (failure, consent lost, close_notify, replaced) its viewers get the grace period.
+  void end_session(Instant now, Session& s, bool notify_peer = true, bool deliberate = false) {
     if (s.ended) return;
     s.pc->close(now);
     while (auto t = s.pc->poll_transmit())
@@ -432,19 +436,24 @@ struct Relay::Impl {
     if (s.kind == SessionKind::view) {
       std::erase(dev.viewers, s.id);
     } else if (dev.publisher == s.id) {
-      device_lost(now, dev);
+      device_lost(now, dev, deliberate);
     }
   }
 
-  // The device's publishing session ended: its viewers stay for the grace period.
-  void device_lost(Instant now, Device& dev) {
+  // The device's publishing session ended: its viewers stay for the grace period, unless the
+  // device said goodbye (`deliberate`): then it is offline at once and its last frame goes.
+  void device_lost(Instant now, Device& dev, bool deliberate) {
     dev.publisher.clear();
     dev.pings.clear();
     dev.next_ping.reset();
     dev.next_report.reset();
     dev.next_stats.reset();
     dev.last_seq.reset();
-    if (dev.status == DeviceStatus::live) {
+    if (deliberate) {
+      dev.grace_until.reset();
+      dev.last_frame.reset();
+      set_status(now, dev, DeviceStatus::offline);
+    } else if (dev.status == DeviceStatus::live) {
       set_status(now, dev, DeviceStatus::reconnecting);
       dev.grace_until = now + config.relay.reconnect_grace;
     } else if (dev.status == DeviceStatus::reconnecting && !dev.grace_until) {
@@ -507,6 +516,8 @@ struct Relay::Impl {
     if (auto* st = std::get_if<peer::event::StateChanged>(&e)) {
       if (st->state == peer::PeerState::connected) {
         s.connected = true;
+      } else if (st->state == peer::PeerState::disconnected) {
+        publisher_silent(now, s);
       } else if (st->state == peer::PeerState::failed || st->state == peer::PeerState::closed) {
         end_session(now, s);
       }
@@ -523,6 +534,18 @@ struct Relay::Impl {
     }
     // LocalCandidate: the answer carried every candidate. BufferedAmountLow: service() pumps
     // the viewer after the events.
+  }
+
+  // A device's connection went quiet: no ICE check from it for IceConfig::disconnected_after
+  // (8 s; its consent checks come every 5 s, RFC 7675). Its viewers see "reconnecting" now
+  // rather than when consent expires (30 s) and the session ends, which starts the grace
+  // period; a frame on the same session makes it live again.
+  void publisher_silent(Instant now, Session& s) {
+    if (s.kind != SessionKind::publish) return;
+    auto dit = devices.find(s.device);
+    if (dit == devices.end() || dit->second.publisher != s.id) return;
+    if (dit->second.status == DeviceStatus::live)
+      set_status(now, dit->second, DeviceStatus::reconnecting);
   }
 
   // docs/protocol.md: channels are accepted by label, one of each; any other is closed.
@@ -751,7 +774,8 @@ struct Relay::Impl {
     if (auto it = sessions.find(dev.publisher); it != sessions.end() && !it->second->ended)
       pub = it->second.get();
     json j = {{"id", dev.entry->id},
-              {"online", pub != nullptr && pub->connected},
+              {"online", pub != nullptr && pub->connected &&
+                             pub->pc->state() != peer::PeerState::disconnected},
               {"state", to_string(dev.status)},
               {"viewers", dev.viewers.size()}};
     j["since"] = dev.since_unix_us ? json(iso8601_utc(dev.since_unix_us)) : json(nullptr);
@@ -886,7 +910,14 @@ struct Relay::Impl {
     if (config.relay.viewers_need_token && !dev.entry->viewer_token.empty()) {
       std::optional<std::string_view> token = bearer_token(req);
       if (!token) token = cookie(req, "cellrtc_viewer");
-      if (!token && !req.query_param("token").empty()) token = req.query_param("token");
+      std::optional<std::string> query_token;
+      if (!token && !req.query_param("token").empty()) {
+        // As the viewer page's URLSearchParams encodes it ("%2B" for "+", "+" for a space).
+        query_token = decode_form_value(req.query_param("token"));
+        if (!query_token)
+          return HttpResponse::problem(400, "the token query parameter has a bad %-escape");
+        token = *query_token;
+      }
       if (!token) {
         HttpResponse r = HttpResponse::problem(401, "this device needs a viewer token");
         r.set_header("WWW-Authenticate", "Bearer realm=\"cellrtc\"");
@@ -915,7 +946,7 @@ struct Relay::Impl {
   HttpResponse resource(Instant now, const HttpRequest& req, Session& s) {
     const std::string& m = req.method;
     if (m == "DELETE") {
-      end_session(now, s);
+      end_session(now, s, /*notify_peer=*/true, /*deliberate=*/true);
       HttpResponse r;
       r.status = 200;
       return r;

@@ -165,8 +165,9 @@ TEST(RelayCall, DeviceGoneAfterGraceIsOffline) {
   ASSERT_TRUE(s.run_until_open({&device, &viewer}));
   s.stream(device, 1, 3, milliseconds(100));
   (void)s.net.run_for(seconds(1));
-  auto del = s.request("DELETE", device.location);
-  EXPECT_EQ(del.status, 200);
+  // The device's connection ends unexpectedly (DTLS close_notify, no WHIP DELETE).
+  device.ep->pc.close(s.net.now());
+  s.net.wake(*device.ep);
   (void)s.net.run_for(seconds(4));
   EXPECT_EQ(states(viewer).back(), "reconnecting");
   (void)s.net.run_for(seconds(2));
@@ -176,6 +177,71 @@ TEST(RelayCall, DeviceGoneAfterGraceIsOffline) {
   EXPECT_EQ(devices[0]["state"], "offline");
   EXPECT_EQ(devices[0]["online"], false);
   EXPECT_EQ(devices[0]["viewers"], 1);
+}
+
+// A device that ends its session with DELETE said goodbye: offline at once, no grace period,
+// and its last frame is not shown to viewers that come later.
+TEST(RelayCall, DeviceThatDeletesItsSessionIsOfflineAtOnce) {
+  RelayScenario s(relay_test_config());
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  auto& viewer = s.add_client("viewer", "192.0.2.10");
+  ASSERT_EQ(s.connect(viewer, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &viewer}));
+  s.stream(device, 1, 3, milliseconds(100));
+  (void)s.net.run_for(seconds(1));
+  EXPECT_EQ(s.request("DELETE", device.location).status, 200);
+  (void)s.net.run_for(milliseconds(200));
+  EXPECT_EQ(states(viewer), (std::vector<std::string>{"offline", "live", "offline"}));
+  EXPECT_TRUE(viewer.open());  // the viewer session stays, waiting for the device
+  auto devices = nlohmann::json::parse(s.request("GET", "/api/devices").body);
+  EXPECT_EQ(devices[0]["state"], "offline");
+  EXPECT_EQ(devices[0]["online"], false);
+  auto device_events = s.relay->events_of("device", "cam1");
+  ASSERT_EQ(device_events.size(), 2u);
+  EXPECT_EQ(device_events[0]["state"], "live");
+  EXPECT_EQ(device_events[1]["state"], "offline");
+  auto& late = s.add_client("late", "192.0.2.20");
+  ASSERT_EQ(s.connect(late, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&late}));
+  (void)s.net.run_for(seconds(1));
+  EXPECT_TRUE(late.frames().empty());
+  EXPECT_EQ(states(late).front(), "offline");
+}
+
+// A device whose link goes dead: after ICE's disconnected timeout (8 s without its checks) its
+// viewers see "reconnecting", long before consent expires (30 s); when the link comes back the
+// same session carries frames again and the device is live.
+TEST(RelayCall, DeviceLinkOutageShowsReconnectingThenLiveOnTheSameSession) {
+  RelayScenario s(relay_test_config());
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  auto& viewer = s.add_client("viewer", "192.0.2.10");
+  ASSERT_EQ(s.connect(viewer, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &viewer}));
+  s.stream(device, 1, 5, milliseconds(100));
+  ASSERT_TRUE(
+      s.net.run_until([&] { return viewer.frames().size() >= 5; }, s.net.now() + seconds(5)));
+  Instant cut = s.net.now();
+  s.net.uplink(device.host).schedule_outage(cut, seconds(15));
+  s.net.downlink(device.host).schedule_outage(cut, seconds(15));
+  ASSERT_TRUE(
+      s.net.run_until([&] { return states(viewer).back() == "reconnecting"; }, cut + seconds(14)));
+  // 8 s after the device's last check, which came at most one consent interval before the cut.
+  EXPECT_LE(s.net.now() - cut, seconds(9));
+  auto devices = nlohmann::json::parse(s.request("GET", "/api/devices").body);
+  EXPECT_EQ(devices[0]["state"], "reconnecting");
+  EXPECT_EQ(devices[0]["online"], false);
+  // The link is back: the device's consent checks get through and its frames flow again.
+  (void)s.net.run_until(cut + seconds(16));
+  s.stream(device, 6, 10, milliseconds(200));
+  ASSERT_TRUE(
+      s.net.run_until([&] { return viewer.frames().size() >= 10; }, s.net.now() + seconds(10)));
+  EXPECT_EQ(states(viewer), (std::vector<std::string>{"offline", "live", "reconnecting", "live"}));
+  EXPECT_TRUE(strictly_increasing(viewer.frames()));
+  std::string metrics;
+  s.relay->relay.write_metrics(metrics);
+  EXPECT_NE(metrics.find("cellrtc_sessions_total{kind=\"publish\"} 1\n"), std::string::npos);
 }
 
 TEST(RelayCall, ReplacedSessionThatNeverStreamsEndsOffline) {
@@ -213,9 +279,14 @@ TEST(RelayCall, SilentDeviceIsLostWhenConsentExpires) {
   ASSERT_TRUE(s.run_until_open({&device, &viewer}));
   s.send_frame(device, 1);
   (void)s.net.run_for(seconds(1));
-  // The device vanishes without a word (its socket is gone): RFC 7675 consent runs out.
+  // The device vanishes without a word (its socket is gone): no more ICE checks from it. After
+  // 8 s the relay calls it reconnecting; RFC 7675 consent runs out at 30 s and ends the session,
+  // which starts the grace period (20 s).
+  Instant gone = s.net.now();
   (void)s.net.unbind(device.host, device.addr.port());
-  (void)s.net.run_for(seconds(40));
+  (void)s.net.run_until(gone + seconds(12));
+  EXPECT_EQ(states(viewer).back(), "reconnecting");
+  (void)s.net.run_until(gone + seconds(40));
   auto st = states(viewer);
   ASSERT_GE(st.size(), 2u);
   EXPECT_EQ(st[st.size() - 2], "live");

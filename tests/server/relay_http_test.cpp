@@ -251,6 +251,7 @@ TEST(RelayHttp, Limits) {
 TEST(RelayHttp, ViewerTokens) {
   auto config = relay_test_config();
   config.relay.viewers_need_token = true;
+  config.devices.push_back({"cam3", "device-token-3", "p+q r/s%"});
   RelayScenario s(config);
   auto& v = s.add_client("viewer", "192.0.2.10");
   std::string offer = offer_of(s, v);
@@ -264,6 +265,14 @@ TEST(RelayHttp, ViewerTokens) {
   EXPECT_EQ(
       post(s, "/whep/cam2", offer, {sdp, {"Cookie", "a=b; cellrtc_viewer=viewer-secret"}}).status,
       201);
+  // A ?token= is percent-decoded as the viewer page encodes it (URLSearchParams).
+  EXPECT_EQ(post(s, "/whep/cam3?token=p%2Bq+r%2Fs%25", offer, {sdp}).status, 201);
+  EXPECT_EQ(post(s, "/whep/cam3?token=p%2bq%20r/s%25", offer, {sdp}).status, 201);
+  EXPECT_EQ(post(s, "/whep/cam3?token=p+q+r/s%25", offer, {sdp}).status, 403);  // "p q r/s%"
+  auto bad = post(s, "/whep/cam3?token=p%2Bq+r/s%", offer, {sdp});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("%-escape"), std::string::npos) << bad.body;
+  EXPECT_EQ(post(s, "/whep/cam3", offer, {sdp, {"Authorization", "Bearer p+q r/s%"}}).status, 201);
   // cam1 has no viewer token: open.
   auto r = post(s, "/whep/cam1", offer, {sdp});
   EXPECT_EQ(r.status, 201);
