@@ -15,6 +15,8 @@
 // until it is accepted.
 #include "core/ice/candidate.h"
 
+#include <algorithm>
+
 namespace cellrtc::ice {
 namespace {
 
@@ -414,6 +416,40 @@ uint32_t type_preference(CandidateType type, TransportProtocol transport) {
       return 0;
   }
   return 0;
+}
+
+uint32_t tcp_local_preference(CandidateType type, TcpType tcp_type, uint32_t other_preference) {
+  const bool reflexive =
+      type == CandidateType::server_reflexive || type == CandidateType::peer_reflexive;
+  uint32_t direction = 0;
+  switch (tcp_type) {
+    case TcpType::active:
+      direction = reflexive ? 4 : 6;
+      break;
+    case TcpType::passive:
+      direction = reflexive ? 2 : 4;
+      break;
+    case TcpType::simultaneous_open:
+      direction = reflexive ? 6 : 2;
+      break;
+    case TcpType::none:
+      break;
+  }
+  return (direction << 13) + std::min<uint32_t>(other_preference, 8191);
+}
+
+bool tcp_types_pair(TcpType local, TcpType remote) {
+  switch (local) {
+    case TcpType::none:
+      return remote == TcpType::none;
+    case TcpType::active:
+      return remote == TcpType::passive;
+    case TcpType::passive:
+      return remote == TcpType::active;
+    case TcpType::simultaneous_open:
+      return remote == TcpType::simultaneous_open;
+  }
+  return false;
 }
 
 }  // namespace cellrtc::ice

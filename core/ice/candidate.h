@@ -59,4 +59,14 @@ uint32_t compute_priority(uint32_t type_preference, uint32_t local_preference, u
 // RFC 6544 section 4.2 suggests so that UDP wins when both work.
 uint32_t type_preference(CandidateType type, TransportProtocol transport);
 
+// RFC 6544 section 4.2: the local preference of a TCP candidate is
+// (2^13) * direction-pref + other-pref, with direction-pref as that section recommends (host
+// and relayed: active 6, passive 4, so 2; reflexive: so 6, active 4, passive 2) and
+// other-pref (0..8191, clamped) ordering interfaces as the UDP local preference does.
+uint32_t tcp_local_preference(CandidateType type, TcpType tcp_type, uint32_t other_preference);
+
+// RFC 6544 section 6.2: which TCP candidates can pair (active with passive, so with so).
+// UDP candidates (tcp_type none) pair with each other only.
+bool tcp_types_pair(TcpType local, TcpType remote);
+
 }  // namespace cellrtc::ice

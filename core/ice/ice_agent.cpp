@@ -264,6 +264,7 @@ void IceAgent::form_pairs_for_remote(size_t remote) {
     if (lc.type == CandidateType::server_reflexive || lc.type == CandidateType::peer_reflexive)
       continue;
     if (lc.transport != rc.transport || lc.address.family() != rc.address.family()) continue;
+    if (!tcp_types_pair(lc.tcp_type, rc.tcp_type)) continue;  // RFC 6544 section 6.2
     // A link-local address reaches only link-local peers.
     if (lc.address.ip().is_link_local() != rc.address.ip().is_link_local()) continue;
     if (!find_pair(l, remote)) add_pair(l, remote, PairState::frozen);
@@ -275,6 +276,7 @@ void IceAgent::form_pairs_for_local(size_t local) {
     const auto& lc = local_candidates_[local];
     const auto& rc = remote_[r].candidate;
     if (lc.transport != rc.transport || lc.address.family() != rc.address.family()) continue;
+    if (!tcp_types_pair(lc.tcp_type, rc.tcp_type)) continue;  // RFC 6544 section 6.2
     if (lc.address.ip().is_link_local() != rc.address.ip().is_link_local()) continue;
     if (!find_pair(local, r)) add_pair(local, r, PairState::frozen);
   }
@@ -651,15 +653,16 @@ void IceAgent::send_error(const SocketAddress& local, const SocketAddress& to,
   Bytes out = code == stun::error::kRoleConflict
                   ? std::move(b).finish_with_integrity(as_bytes(local_credentials_.pwd), true)
                   : std::move(b).finish(true);
-  queue_transmit(local, to, std::move(out), TransportProtocol::udp);
+  queue_transmit(local, to, std::move(out), input_protocol_);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Receiving
 
 bool IceAgent::handle_packet(Instant now, const SocketAddress& local, const SocketAddress& from,
-                             ByteView data) {
+                             ByteView data, TransportProtocol protocol) {
   if (!stun::looks_like_stun(data)) return false;
+  input_protocol_ = protocol == TransportProtocol::udp ? protocol : TransportProtocol::tcp;
   auto parsed = stun::Message::parse(data);
   if (!parsed) {
     ++stats_.rejected_packets;
@@ -738,19 +741,23 @@ void IceAgent::handle_request(Instant now, const SocketAddress& local, const Soc
   b.add_xor_mapped_address(from);
   queue_transmit(local, from,
                  std::move(b).finish_with_integrity(as_bytes(local_credentials_.pwd), true),
-                 TransportProtocol::udp);
+                 input_protocol_);
 
-  auto local_index = find_local(local, TransportProtocol::udp);
+  auto local_index = find_local(local, input_protocol_);
   if (!local_index) return;  // arrived on a socket we were not told about
 
   // RFC 8445 section 7.3.1.3: an unknown source is a peer-reflexive remote candidate.
-  auto remote_index = find_remote(from, TransportProtocol::udp);
+  auto remote_index = find_remote(from, input_protocol_);
   if (!remote_index) {
     if (remote_.size() >= config_.max_remote_candidates) return;
     Candidate c;
     c.foundation = "prflx" + std::to_string(++next_prflx_foundation_);
     c.component = kComponent;
-    c.transport = TransportProtocol::udp;
+    c.transport = input_protocol_;
+    // RFC 6544 section 7.2.1: a check on a connection we accepted comes from an active peer.
+    if (input_protocol_ == TransportProtocol::tcp)
+      c.tcp_type = local_candidates_[*local_index].tcp_type == TcpType::active ? TcpType::passive
+                                                                               : TcpType::active;
     c.priority = *priority;
     c.address = from;
     c.type = CandidateType::peer_reflexive;

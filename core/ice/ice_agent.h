@@ -173,8 +173,11 @@ class IceAgent {
   // --- network
   // Returns true when the packet was STUN for this agent (consumed, answered if needed);
   // false for anything else (DTLS, application data), which the caller handles.
+  // `protocol` is the transport it came on: TCP for a message taken out of an ICE-TCP
+  // connection's RFC 4571 framing (then `local` is the local TCP candidate's address and
+  // `from` the connection's remote address); answers go back on the same transport.
   bool handle_packet(Instant now, const SocketAddress& local, const SocketAddress& from,
-                     ByteView data);
+                     ByteView data, TransportProtocol protocol = TransportProtocol::udp);
   void handle_timeout(Instant now);
   std::optional<Transmit> poll_transmit();
   std::optional<IceEvent> poll_event();
@@ -292,6 +295,9 @@ class IceAgent {
   std::optional<IceCredentials> remote_credentials_;
   IceState state_ = IceState::new_;
 
+  // The transport of the packet handle_packet is handling (answers and peer-reflexive
+  // candidates take it).
+  TransportProtocol input_protocol_ = TransportProtocol::udp;
   std::vector<Candidate> local_candidates_;
   std::vector<SocketAddress> local_bases_;  // parallel to local_candidates_
   std::vector<RemoteCandidate> remote_;

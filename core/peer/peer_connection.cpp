@@ -72,6 +72,12 @@ Status PeerConnection::add_host_socket(Instant now, const SocketAddress& bound) 
   return s;
 }
 
+Status PeerConnection::add_local_candidate(Instant now, ice::Candidate candidate) {
+  Status s = ice_.add_local_candidate(now, std::move(candidate));
+  pump(now);
+  return s;
+}
+
 void PeerConnection::end_of_local_sockets(Instant now) {
   ice_.end_of_local_sockets(now);
   pump(now);
@@ -269,9 +275,10 @@ void PeerConnection::set_buffered_amount_low_threshold(uint16_t channel, size_t 
 // Network
 
 void PeerConnection::handle_datagram(Instant now, const SocketAddress& local,
-                                     const SocketAddress& from, ByteView data) {
+                                     const SocketAddress& from, ByteView data,
+                                     TransportProtocol protocol) {
   if (state_ == PeerState::closed) return;
-  if (!ice_.handle_packet(now, local, from, data)) {
+  if (!ice_.handle_packet(now, local, from, data, protocol)) {
     if (classify_packet(data) == PacketKind::dtls && dtls_) {
       // Only from the selected pair once there is one: the path ICE validated.
       const auto& sel = ice_.selected_pair();

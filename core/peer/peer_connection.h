@@ -104,6 +104,8 @@ class PeerConnection {
 
   // --- local sockets
   Status add_host_socket(Instant now, const SocketAddress& bound);
+  // A candidate gathered elsewhere: an ICE-TCP candidate (RFC 6544), a TURN relayed one.
+  Status add_local_candidate(Instant now, ice::Candidate candidate);
   void end_of_local_sockets(Instant now);
 
   // --- signaling (JSEP, RFC 8829)
@@ -130,8 +132,9 @@ class PeerConnection {
   const datachannel::DataChannels& channels() const { return channels_; }
 
   // --- network
+  // `protocol` TCP: one message out of an ICE-TCP connection's RFC 4571 framing (RFC 6544).
   void handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
-                       ByteView data);
+                       ByteView data, TransportProtocol protocol = TransportProtocol::udp);
   void handle_timeout(Instant now);
   std::optional<Transmit> poll_transmit();
   std::optional<PeerEvent> poll_event();
