@@ -205,8 +205,8 @@ void DtlsTransport::drive() {
         fail("peer sent a fatal alert during the DTLS handshake", ret);
       } else if (ret == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) {
         fail("peer sent no certificate", ret);
-      } else if (ret == MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN) {
-        fail("no DTLS cipher suite in common with the peer", ret);
+      } else if (compat::is_no_common_parameters(ret)) {
+        fail("no DTLS cipher suite or key exchange group in common with the peer", ret);
       } else {
         fail("DTLS handshake failed", ret);
       }

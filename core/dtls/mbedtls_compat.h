@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_USE_PSA_CRYPTO)
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_PSA_CRYPTO_C)
 #include <psa/crypto.h>
 #endif
 
@@ -99,10 +99,22 @@ inline void conf_groups(mbedtls_ssl_config* conf) {
 #endif
 }
 
-// 3.x with MBEDTLS_USE_PSA_CRYPTO routes TLS crypto through PSA, which must be initialised
-// once (idempotent) before a handshake. Returns 0 on success.
+// A handshake that found no cipher suite (or, in 3.x, no key exchange group) in common with the
+// peer: 3.0 folded 2.28's own code for it into the general handshake-failure code.
+inline bool is_no_common_parameters(int ret) {
+#if MBEDTLS_VERSION_MAJOR >= 3
+  return ret == MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE;
+#else
+  return ret == MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN;
+#endif
+}
+
+// 3.x routes TLS crypto through PSA when built with MBEDTLS_USE_PSA_CRYPTO, and 3.6 needs PSA
+// for any TLS once TLS 1.3 is compiled in (its default configuration, an ESP-IDF option), even
+// when only 1.2 is negotiated: initialise it once (idempotent) before a handshake whenever the
+// library has it. Returns 0 on success.
 inline int init_crypto() {
-#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_USE_PSA_CRYPTO)
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_PSA_CRYPTO_C)
   return psa_crypto_init() == PSA_SUCCESS ? 0 : -1;
 #else
   return 0;
