@@ -1,8 +1,8 @@
 // Differential tests against usrsctp (the SCTP stack browsers used for data channels), as an
 // in-process peer over AF_CONN: its packets come out of a callback and go straight into our
 // association, ours go into usrsctp_conninput. One thread, no usrsctp timer thread
-// (usrsctp_init_nothreads); time is virtual and usrsctp's timers advance with it through
-// usrsctp_handle_timers, so every run is bounded and repeatable.
+// (usrsctp_init_nothreads); time is virtual and usrsctp's timers and wall clock advance with it
+// (support/usrsctp_clock.h), so every run is bounded and repeatable.
 #include <gtest/gtest.h>
 #include <usrsctp.h>
 
@@ -18,6 +18,7 @@
 #include "core/common/random.h"
 #include "core/sctp/sctp_association.h"
 #include "core/sctp/sctp_packet.h"
+#include "support/usrsctp_clock.h"
 
 namespace cellrtc::sctp {
 namespace {
@@ -61,6 +62,9 @@ Bytes pattern(size_t n, uint8_t seed) {
 
 // Our association and one usrsctp socket joined back to back.
 class Harness {
+  // First: usrsctp stamps times from the moment its socket exists.
+  testing::UsrsctpClock clock_{Instant{}};
+
  public:
   enum class Open { we_connect, usrsctp_connects, both_connect };
 
@@ -146,7 +150,7 @@ class Harness {
       if (done()) return true;
       if (now >= deadline) return false;
       now += milliseconds(10);
-      usrsctp_handle_timers(10);
+      clock_.advance_to(now);
       if (auto t = ours.next_timeout(); t && *t <= now) ours.handle_timeout(now);
     }
   }
@@ -386,20 +390,16 @@ TEST(UsrsctpInterop, UnorderedAndPartialReliabilityFromUsrsctp) {
   for (uint8_t i = 0; i < 20; ++i)
     h.usrsctp_send(3, 53, Bytes(500, i), /*unordered=*/i % 4 == 0, /*max_rtx=*/0);
   h.usrsctp_send(3, 51, Bytes(10, 99));  // reliable, after all of them
-  // usrsctp learns of the losses from our SACKs (three miss indications), so traffic keeps
-  // flowing on another stream: Debian's usrsctp 0.9.5 never fired a retransmission timer
-  // under usrsctp_init_nothreads + usrsctp_handle_timers here, so its T3 cannot be relied on.
+  // Nothing else is sent: usrsctp's retransmission timer must notice the losses and its
+  // FORWARD TSN move our cumulative point past them.
   auto got_reliable = [&] {
     for (const auto& msg : h.our<event::Message>())
       if (msg.data == Bytes(10, 99)) return true;
     return false;
   };
-  for (int i = 0; i < 100 && !got_reliable(); ++i) {
-    h.usrsctp_send(7, 51, Bytes(20, 200));
-    h.run(got_reliable, milliseconds(50));
-  }
-  ASSERT_TRUE(h.run(got_reliable, seconds(5))) << h.our<event::Message>().size() << " messages, "
-                                               << h.packets_from_usrsctp << " packets from usrsctp";
+  ASSERT_TRUE(h.run(got_reliable, seconds(10)))
+      << h.our<event::Message>().size() << " messages, " << h.packets_from_usrsctp
+      << " packets from usrsctp";
   // Packets carry several messages, so which ones are lost is not known exactly; what must
   // hold: some were skipped, none twice, ordered ones in order, and nothing waited for them.
   auto m = h.our<event::Message>();
@@ -421,6 +421,30 @@ TEST(UsrsctpInterop, UnorderedAndPartialReliabilityFromUsrsctp) {
     }
   }
   EXPECT_TRUE(h.run([&] { return h.ours.stats().bytes_in_flight == 0; }, seconds(5)));
+}
+
+// usrsctp's T3-rtx under virtual time: a lost message with nothing sent after it (so no SACK
+// can report the loss) arrives once its retransmission timer fires, about one RTO later.
+TEST(UsrsctpInterop, UsrsctpRetransmitsOnItsTimer) {
+  Harness h(Harness::Open::we_connect);
+  ASSERT_TRUE(h.run([&] { return h.connected(); }, seconds(10)));
+  Bytes keep;
+  int dropped = 0;
+  h.drop_from_usrsctp = [&](const Bytes& b) {
+    auto d = first_data(b, keep);
+    return d && d->stream == 2 && dropped++ == 0;
+  };
+  sctpstat before{};
+  usrsctp_get_stat(&before);
+  Instant sent = h.now;
+  h.usrsctp_send(2, 51, Bytes(100, 7));
+  ASSERT_TRUE(h.run([&] { return h.our<event::Message>().size() == 1; }, seconds(10)));
+  EXPECT_EQ(dropped, 2);  // the first transmission, then the retransmission that got through
+  sctpstat after{};
+  usrsctp_get_stat(&after);
+  EXPECT_GE(after.sctps_timodata - before.sctps_timodata, 1u);
+  // RFC 9260 section 6.3.3: T3-rtx runs for the RTO, at least RTO.min (1 s in usrsctp).
+  EXPECT_GE(h.now - sent, milliseconds(900));
 }
 
 TEST(UsrsctpInterop, UnorderedAndPartialReliabilityToUsrsctp) {
