@@ -3,7 +3,9 @@
 // Usage: sctp_throughput_bench [--megabytes N] [--seeds N] [--out FILE.json]
 // Goodput is user bytes delivered per second of virtual time, from the first send to the last
 // byte delivered; each row is the median over the seeds, for the default configuration
-// (random-loss tolerance on) and for strict RFC 9260 congestion control.
+// (random-loss tolerance on), for strict RFC 9260 congestion control, and for usrsctp at both
+// ends over the same simulated link (the stack browsers used for data channels; Debian's
+// libusrsctp, in-process over AF_CONN on the simulator's time, see support/usrsctp_clock.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +16,9 @@
 
 #include "bench/bench_util.h"
 #include "support/sctp_endpoint.h"
+#if CELLRTC_WITH_USRSCTP
+#include "support/usrsctp_endpoint.h"
+#endif
 
 using namespace cellrtc;
 
@@ -55,6 +60,32 @@ Outcome run(uint64_t rate, Duration rtt, double loss, bool tolerant, size_t byte
   return r;
 }
 
+#if CELLRTC_WITH_USRSCTP
+// The same transfer with usrsctp at both ends; send and receive buffers as large as ours.
+Outcome run_usrsctp(uint64_t rate, Duration rtt, double loss, size_t bytes, int seeds) {
+  Outcome r;
+  std::vector<double> goodputs;
+  for (int seed = 1; seed <= seeds; ++seed) {
+    testing::UsrsctpTransfer t(testing::lossy_path(rate, rtt, loss), 2 * 1024 * 1024,
+                               static_cast<uint64_t>(seed));
+    if (!t.connect()) continue;
+    auto took = t.transfer(bytes, 64 * 1024, seconds(1200));
+    if (!took) continue;
+    ++r.completed;
+    goodputs.push_back(static_cast<double>(bytes) * 8 / (static_cast<double>(took->count()) / 1e6));
+    auto s = t.retransmissions();
+    r.fast_retransmits += s.fast_retransmits;
+    r.timeouts += s.timeouts;
+  }
+  if (!goodputs.empty()) {
+    std::sort(goodputs.begin(), goodputs.end());
+    r.goodput_bps = goodputs[goodputs.size() / 2];
+    r.worst_bps = goodputs.front();
+  }
+  return r;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -83,15 +114,27 @@ int main(int argc, char** argv) {
   bool first = true;
   for (int rtt_ms : {0, 50, 150, 300}) {
     for (double loss : {0.0, 0.02}) {
-      for (bool tolerant : {true, false}) {
-        Outcome r = run(rate, milliseconds(rtt_ms), loss, tolerant, bytes, seeds);
-        const char* cc = tolerant ? "default" : "rfc9260";
+      std::vector<const char*> stacks = {"default", "rfc9260"};
+#if CELLRTC_WITH_USRSCTP
+      stacks.push_back("usrsctp");
+#endif
+      for (const char* cc : stacks) {
+        Outcome r = std::strcmp(cc, "usrsctp") == 0
+#if CELLRTC_WITH_USRSCTP
+                        ? run_usrsctp(rate, milliseconds(rtt_ms), loss, bytes, seeds)
+#else
+                        ? Outcome{}
+#endif
+                        : run(rate, milliseconds(rtt_ms), loss, std::strcmp(cc, "default") == 0,
+                              bytes, seeds);
         char line[512];
         std::snprintf(line, sizeof line,
-                      "%s    {\"rtt_ms\": %d, \"loss\": %.2f, \"congestion_control\": \"%s\", "
+                      "%s    {\"stack\": \"%s\", \"rtt_ms\": %d, \"loss\": %.2f, "
+                      "\"congestion_control\": \"%s\", "
                       "\"completed\": %d, \"goodput_bps_median\": %.0f, \"goodput_bps_worst\": "
                       "%.0f, \"fast_retransmits\": %llu, \"timeouts\": %llu}",
-                      first ? "" : ",\n", rtt_ms, loss, cc, r.completed, r.goodput_bps, r.worst_bps,
+                      first ? "" : ",\n", std::strcmp(cc, "usrsctp") == 0 ? "usrsctp" : "cellrtc",
+                      rtt_ms, loss, cc, r.completed, r.goodput_bps, r.worst_bps,
                       static_cast<unsigned long long>(r.fast_retransmits),
                       static_cast<unsigned long long>(r.timeouts));
         json += line;
