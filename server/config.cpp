@@ -208,6 +208,26 @@ const std::vector<Option>& options() {
       {"relay.viewers_need_token", "--viewers-need-token", "BOOL",
        "WHEP needs the device's viewer_token (then every device must have one)",
        BoolRef{[](ServerConfig& c) -> bool& { return c.relay.viewers_need_token; }}, no_check},
+      {"relay.ice_tcp_port", "--ice-tcp-port", "PORT",
+       "a TCP port (on the UDP addresses) for passive ICE-TCP candidates (RFC 6544); 0: none",
+       PortRef{[](ServerConfig& c) -> uint16_t& { return c.relay.ice_tcp_port; }}, no_check},
+      {"relay.ice_tcp_shared", "--ice-tcp-shared", "BOOL",
+       "also take ICE-TCP on the HTTP(S) port, told apart by the first bytes (one port: 443)",
+       BoolRef{[](ServerConfig& c) -> bool& { return c.relay.ice_tcp_shared; }}, no_check},
+      {"relay.ice_tcp_max_per_address", "--ice-tcp-max-per-address", "N",
+       "ICE-TCP connections at once from one IP address, 1..10000",
+       SizeRef{[](ServerConfig& c) -> size_t& { return c.relay.ice_tcp_max_per_address; }},
+       [](const ServerConfig& c) {
+         return check_range(static_cast<double>(c.relay.ice_tcp_max_per_address), 1, 10000,
+                            "ICE-TCP connections per address");
+       }},
+      {"relay.ice_tcp_max_connections", "--ice-tcp-max-connections", "N",
+       "ICE-TCP connections at once, all addresses, 1..100000",
+       SizeRef{[](ServerConfig& c) -> size_t& { return c.relay.ice_tcp_max_connections; }},
+       [](const ServerConfig& c) {
+         return check_range(static_cast<double>(c.relay.ice_tcp_max_connections), 1, 100000,
+                            "ICE-TCP connections");
+       }},
       {"turn.secret", "--turn-secret", "SECRET",
        "coturn's static-auth-secret: hand out TURN REST credentials (prefer the file or env)",
        StringRef{[](ServerConfig& c) -> std::string& { return c.turn.secret; }}, no_check, true},
@@ -733,7 +753,8 @@ std::string config_help() {
       "\n"
       "At start the server prints to stdout, one per line: \"listening URL\", \"media udp "
       "IP:PORT\"\n"
-      "(per address), \"viewer URL\", \"whip URL\", \"device ID\" (\"device demo token TOKEN\" "
+      "(per address), \"media tcp IP:PORT\" (per ICE-TCP candidate), \"viewer URL\", \"whip URL\", "
+      "\"device ID\" (\"device demo token TOKEN\" "
       "for\n"
       "a generated token), then \"ready\". Logs go to stderr. Exit codes: 0 after SIGTERM or\n"
       "SIGINT, 1 when it cannot start (a port in use), 2 for a bad configuration.\n";

@@ -46,6 +46,13 @@ struct RelaySettings {
   size_t max_sdp_bytes = 32 * 1024;
   bool viewer_control = true;       // forward viewer commands (set, snapshot) to devices
   bool viewers_need_token = false;  // "token": WHEP needs the device's viewer_token
+  // ICE-TCP (RFC 6544): passive TCP candidates next to the UDP one. A dedicated port bound on
+  // udp_addresses (0: none), and/or the HTTP(S) listener's port, which then tells framed
+  // STUN from TLS and HTTP by a connection's first bytes (docs/deploy.md).
+  uint16_t ice_tcp_port = 0;
+  bool ice_tcp_shared = false;
+  size_t ice_tcp_max_per_address = 8;  // ICE-TCP connections at once from one IP address
+  size_t ice_tcp_max_connections = 1024;
 };
 
 struct HttpSettings {

@@ -1,5 +1,6 @@
 #include "server/http_front.h"
 
+#include <array>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -11,6 +12,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "core/ice/tcp_framing.h"
 #include "server/forwarded_client.h"
 #include "server/media_plane.h"
 #include "server/rate_limiter.h"
@@ -104,6 +106,7 @@ struct HttpFront::Impl : std::enable_shared_from_this<HttpFront::Impl> {
   Result<tcp::endpoint, std::string> start();
   void accept();
   void on_accept(tcp::socket socket);
+  void start_http(tcp::socket socket);
   HttpResponse route(const HttpRequest& request);
   void broadcast(std::shared_ptr<const std::string> message);
   void stop();
@@ -515,6 +518,77 @@ void HttpFront::Impl::accept() {
   });
 }
 
+namespace {
+
+// The shared port (docs/deploy.md, "One port for everything"): looks at a new connection's
+// first bytes without taking them from the socket (MSG_PEEK) and hands it to HTTP(S) or to
+// ICE-TCP. A TLS ClientHello starts 0x16 0x03 (RFC 8446 section 5.1, a handshake record), an
+// HTTP request with a method's capital letter (RFC 9110 section 9); an ICE-TCP connection
+// starts with an RFC 4571-framed STUN Binding request (RFC 6544 section 3), recognised by its
+// magic cookie (ice::starts_with_framed_stun). Anything else goes to HTTP(S), which answers or
+// drops it as it always did. The wait for enough bytes is bounded by the read timeout.
+class PortSniffer : public std::enable_shared_from_this<PortSniffer> {
+ public:
+  PortSniffer(tcp::socket socket, std::shared_ptr<HttpFront::Impl> front)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), front_(std::move(front)) {}
+
+  void start() {
+    deadline_ = front_->clock.now() + front_->limits.read_timeout;
+    wait();
+  }
+
+ private:
+  enum class Verdict : uint8_t { undecided, http, ice_tcp };
+
+  void wait() {
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                         if (ec) return;  // closed before a byte: nothing to hand over
+                         self->peek();
+                       });
+  }
+
+  void peek() {
+    std::array<uint8_t, ice::kStunPrefixBytes> head{};
+    boost::system::error_code ec;
+    size_t n = socket_.receive(asio::buffer(head), tcp::socket::message_peek, ec);
+    if (ec || n == 0) return;  // reset or closed by the peer
+    switch (decide(ByteView(head.data(), n))) {
+      case Verdict::http:
+        front_->start_http(std::move(socket_));
+        return;
+      case Verdict::ice_tcp:
+        ++front_->metrics.ice_tcp_handed_over;
+        front_->media.adopt_ice_tcp(std::move(socket_));
+        return;
+      case Verdict::undecided:
+        break;
+    }
+    // Fewer bytes than the test needs: look again shortly (the socket stays readable, so
+    // waiting on it would spin), until the read timeout.
+    if (front_->clock.now() >= deadline_) return;
+    timer_.expires_after(std::chrono::milliseconds(20));
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& wait_ec) {
+      if (!wait_ec) self->peek();
+    });
+  }
+
+  static Verdict decide(ByteView head) {
+    if (head.empty()) return Verdict::undecided;
+    if (head[0] == 0x16) return Verdict::http;                   // TLS handshake record
+    if (head[0] >= 'A' && head[0] <= 'Z') return Verdict::http;  // an HTTP method
+    if (head.size() < ice::kStunPrefixBytes) return Verdict::undecided;
+    return ice::starts_with_framed_stun(head) ? Verdict::ice_tcp : Verdict::http;
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  std::shared_ptr<HttpFront::Impl> front_;
+  Instant deadline_;
+};
+
+}  // namespace
+
 void HttpFront::Impl::on_accept(tcp::socket socket) {
   if (metrics.connections_active >= config.http.max_connections) {
     ++metrics.connections_refused;
@@ -524,6 +598,15 @@ void HttpFront::Impl::on_accept(tcp::socket socket) {
     socket.close(ec);
     return;
   }
+  if (config.relay.ice_tcp_shared) {
+    auto sniffer = std::make_shared<PortSniffer>(std::move(socket), shared_from_this());
+    sniffer->start();
+    return;
+  }
+  start_http(std::move(socket));
+}
+
+void HttpFront::Impl::start_http(tcp::socket socket) {
   ++metrics.connections_total;
   ++metrics.connections_active;
   std::string client = client_address(socket);

@@ -40,6 +40,9 @@ void HttpMetrics::write(std::string& out) const {
                "WebSocket event messages queued to subscribers.", websocket_messages_total);
   write_metric(out, "cellrtc_websocket_dropped_total", "counter",
                "WebSocket subscribers dropped for not keeping up.", websocket_dropped_total);
+  write_metric(out, "cellrtc_ice_tcp_handed_over_total", "counter",
+               "Connections on the HTTP(S) port that were ICE-TCP (shared port).",
+               ice_tcp_handed_over);
 }
 
 }  // namespace cellrtc::server

@@ -23,6 +23,7 @@ struct HttpMetrics {
   uint64_t websocket_subscribers = 0;
   uint64_t websocket_messages_total = 0;
   uint64_t websocket_dropped_total = 0;  // subscribers dropped for not keeping up
+  uint64_t ice_tcp_handed_over = 0;      // shared port: connections that were ICE-TCP
 
   void count_response(int status) { ++responses_by_status[status]; }
   void write(std::string& out) const;

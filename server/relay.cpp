@@ -62,7 +62,14 @@ const char* to_string(DeviceStatus s) {
   return "offline";
 }
 
-using Path = std::pair<SocketAddress, SocketAddress>;  // (local, remote)
+// A (local, remote) address pair on one transport: a UDP 5-tuple, or an ICE-TCP connection.
+struct Path {
+  SocketAddress local;
+  SocketAddress remote;
+  TransportProtocol protocol = TransportProtocol::udp;
+  auto operator<=>(const Path&) const = default;
+  bool operator==(const Path&) const = default;
+};
 
 // One WHIP or WHEP resource: a PeerConnection with the peer that created it.
 struct Session {
@@ -250,6 +257,7 @@ struct Relay::Impl {
   std::function<int64_t()> unix_time;
   std::vector<IpAddress> public_ips;
   std::vector<SocketAddress> sockets;
+  std::vector<SocketAddress> ice_tcp_listeners;  // passive ICE-TCP candidates (RFC 6544)
   std::map<std::string, std::unique_ptr<Session>> sessions;
   std::map<std::string, Device> devices;
   std::map<std::string, std::string> by_ufrag;  // our ICE ufrag -> session id
@@ -344,6 +352,22 @@ struct Relay::Impl {
     return sdp::write_sdp(*parsed);
   }
 
+  // RFC 6544 section 4.5: a passive host candidate per ICE-TCP listener. Its type preference
+  // keeps it below every UDP candidate (candidate.cpp), so a peer that can use UDP does.
+  static ice::Candidate passive_tcp_candidate(const SocketAddress& listener, size_t index) {
+    ice::Candidate c;
+    c.foundation = "tcp" + std::to_string(index + 1);
+    c.transport = TransportProtocol::tcp;
+    c.tcp_type = ice::TcpType::passive;
+    c.type = ice::CandidateType::host;
+    c.address = listener;
+    const uint32_t other = 8191 - static_cast<uint32_t>(std::min<size_t>(index, 8191));
+    c.priority = ice::compute_priority(
+        ice::type_preference(ice::CandidateType::host, TransportProtocol::tcp),
+        ice::tcp_local_preference(ice::CandidateType::host, ice::TcpType::passive, other), 1);
+    return c;
+  }
+
   // Creates the session for an offer; the error is the HTTP answer.
   using Created = std::pair<Session*, HttpResponse>;
   Result<Created, HttpResponse> create_session(Instant now, SessionKind kind,
@@ -374,6 +398,8 @@ struct Relay::Impl {
     s->pc = std::make_unique<peer::PeerConnection>(pc_config, rng);
     for (const auto& bound : sockets)
       (void)s->pc->add_host_socket(now, bound);
+    for (size_t i = 0; i < ice_tcp_listeners.size(); ++i)
+      (void)s->pc->add_local_candidate(now, passive_tcp_candidate(ice_tcp_listeners[i], i));
     s->pc->end_of_local_sockets(now);
     Status st = s->pc->set_remote_description(now, offer);
     if (!st) return HttpResponse::problem(400, std::string("unusable offer: ") + st.error().reason);
@@ -470,8 +496,7 @@ struct Relay::Impl {
     }
   }
 
-  void learn_path(Session& s, const SocketAddress& local, const SocketAddress& from) {
-    Path p{local, from};
+  void learn_path(Session& s, const Path& p) {
     auto [it, inserted] = by_path.insert_or_assign(p, s.id);
     (void)it;
     if (std::find(s.paths.begin(), s.paths.end(), p) != s.paths.end()) return;
@@ -1037,8 +1062,11 @@ struct Relay::Impl {
   // ------------------------------------------------------------------------------------------
   // Datagrams
 
-  void handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
-                       ByteView data) {
+  // A datagram, or one message out of an ICE-TCP connection's framing: true when it reached a
+  // session.
+  bool deliver(Instant now, const Path& path, ByteView data) {
+    const SocketAddress& local = path.local;
+    const SocketAddress& from = path.remote;
     Session* target = nullptr;
     if (stun::looks_like_stun(data)) {
       auto msg = stun::Message::parse(data);
@@ -1052,24 +1080,25 @@ struct Relay::Impl {
         }
         if (!target) {
           ++counters.packets_unknown;
-          return;
+          return false;
         }
         uint32_t before = target->pc->ice().stats().requests_received;
-        target->pc->handle_datagram(now, local, from, data);
+        target->pc->handle_datagram(now, local, from, data, path.protocol);
         // Only a check that passed MESSAGE-INTEGRITY teaches a path.
-        if (target->pc->ice().stats().requests_received != before) learn_path(*target, local, from);
+        const bool authenticated = target->pc->ice().stats().requests_received != before;
+        if (authenticated) learn_path(*target, path);
         mark(*target);
-        return;
+        return authenticated;
       }
     }
-    if (auto it = by_path.find(Path{local, from}); it != by_path.end())
-      target = find_session(it->second);
+    if (auto it = by_path.find(path); it != by_path.end()) target = find_session(it->second);
     if (!target) {
       ++counters.packets_unknown;
-      return;
+      return false;
     }
-    target->pc->handle_datagram(now, local, from, data);
+    target->pc->handle_datagram(now, local, from, data, path.protocol);
     mark(*target);
+    return true;
   }
 
   void write_metrics(std::string& out) const {
@@ -1147,8 +1176,26 @@ HttpResponse Relay::handle_http(Instant now, const HttpRequest& request) {
 
 void Relay::handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
                             ByteView data) {
-  impl_->handle_datagram(now, local, from, data);
+  impl_->deliver(now, Path{local, from, TransportProtocol::udp}, data);
   impl_->after_input(now);
+}
+
+Status Relay::add_ice_tcp_listener(Instant now, const SocketAddress& bound) {
+  (void)now;
+  if (bound.port() == 0 || bound.ip().is_unspecified())
+    return Error{Errc::invalid_argument, "ICE-TCP listener needs an address and a port"};
+  auto& listeners = impl_->ice_tcp_listeners;
+  if (std::find(listeners.begin(), listeners.end(), bound) != listeners.end())
+    return Error{Errc::invalid_argument, "ICE-TCP listener added twice"};
+  listeners.push_back(bound);
+  return {};
+}
+
+bool Relay::handle_stream_message(Instant now, const SocketAddress& local,
+                                  const SocketAddress& from, ByteView message) {
+  bool delivered = impl_->deliver(now, Path{local, from, TransportProtocol::tcp}, message);
+  impl_->after_input(now);
+  return delivered;
 }
 
 void Relay::handle_timeout(Instant now) {

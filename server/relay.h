@@ -62,6 +62,16 @@ class Relay {
 
   void handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
                        ByteView data);
+
+  // ICE-TCP (RFC 6544): a listener whose address every new session offers as a passive TCP
+  // candidate (the HTTP(S) port when it is shared), and one message taken out of a
+  // connection's RFC 4571 framing (`local` the listener's address, `from` the connection's
+  // remote address). Returns whether it reached a session: a connection's first message must
+  // be a Binding request that passes a session's MESSAGE-INTEGRITY (found by USERNAME), later
+  // ones follow the connection (docs/protocol.md, "ICE-TCP").
+  Status add_ice_tcp_listener(Instant now, const SocketAddress& bound);
+  bool handle_stream_message(Instant now, const SocketAddress& local, const SocketAddress& from,
+                             ByteView message);
   void handle_timeout(Instant now);
   std::optional<Transmit> poll_transmit();
   std::optional<Instant> next_timeout() const;

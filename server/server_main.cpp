@@ -128,6 +128,27 @@ int run_server(ServerConfig config, Logger& log, std::FILE* out) {
     return http_bound.error().rfind("http.tls_", 0) == 0 ? kExitBadConfig : kExitCannotStart;
   }
 
+  IceTcpLimits ice_tcp_limits{config.relay.ice_tcp_max_per_address,
+                              config.relay.ice_tcp_max_connections};
+  std::vector<SocketAddress> ice_tcp_bound;
+  if (config.relay.ice_tcp_port != 0) {
+    auto bound =
+        media.listen_ice_tcp(config.relay.udp_addresses, config.relay.ice_tcp_port, ice_tcp_limits);
+    if (!bound) {
+      log.error("cannot start ICE-TCP", {{"error", bound.error()}});
+      return kExitCannotStart;
+    }
+    ice_tcp_bound = *bound;
+  }
+  if (config.relay.ice_tcp_shared) {
+    if (auto s = media.share_ice_tcp_port(http_bound->port(), ice_tcp_limits); !s) {
+      log.error("cannot share the HTTP port with ICE-TCP", {{"error", s.error().reason}});
+      return kExitCannotStart;
+    }
+    for (const auto& address : *media_bound)
+      ice_tcp_bound.push_back(SocketAddress(address.ip(), http_bound->port()));
+  }
+
   std::string scheme = front.tls() ? "https" : "http";
   std::string base = scheme + "://" + reachable_host(http_bound->address()) + ":" +
                      std::to_string(http_bound->port());
@@ -141,6 +162,9 @@ int run_server(ServerConfig config, Logger& log, std::FILE* out) {
   std::fprintf(out, "listening %s\n", listening.c_str());
   for (const auto& address : *media_bound) {
     std::fprintf(out, "media udp %s\n", address.to_string().c_str());
+  }
+  for (const auto& address : ice_tcp_bound) {
+    std::fprintf(out, "media tcp %s\n", address.to_string().c_str());
   }
   std::fprintf(out, "viewer %s/\n", base.c_str());
   std::fprintf(out, "whip %s/whip\n", base.c_str());
