@@ -25,13 +25,14 @@
 //   node bench/cellular/cellular_bench.mjs --loopback [--seconds 30]
 //   node bench/cellular/cellular_bench.mjs --lab --profiles hspa,edge,lte-degrading
 //   node bench/cellular/cellular_bench.mjs --lab --smoke      (hspa, adaptive, 20 s; exit 1 if
-//                                                              no frame was painted)
+//                                     no frame was painted, 77 without root or lab.sh)
 //
 // Options: --pacing adaptive,fixed (both by default), --seconds S (per run, from the device's
 // start; default: the profile's schedule plus 30 s, at least 60 s), --repeat N (runs per
 // profile and pacing; the table gives medians), --bin DIR (build/release), --out DIR
 // (BIN/bench/cellular), --lab-prefix P (CELLRTC_LAB, default "cellbench"), --fps N (the fixed
-// pacing's rate, 10).
+// pacing's rate, 10). Environment: CELLRTC_LAB_SCRIPT (another lab.sh), and lab.sh's own
+// (CELLRTC_LINKEM, CELLRTC_LAB_SEED).
 //
 // Every process is bounded in time and killed on any failure or signal; in --lab the lab is
 // brought down after each run and on exit.
@@ -256,7 +257,7 @@ class Loopback {
 class Lab {
   constructor(args) {
     this.args = args;
-    this.script = join(ROOT, 'scripts/lab/lab.sh');
+    this.script = process.env.CELLRTC_LAB_SCRIPT || join(ROOT, 'scripts/lab/lab.sh');
     this.env = { ...process.env, CELLRTC_LAB: args.prefix };
     this.base = `http://${LAB_SERVER}:${LAB_HTTP_PORT}`;
   }
@@ -754,7 +755,7 @@ async function main() {
   const args = parseArgs(process.argv);
   if (args.help) {
     const text = (await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8');
-    process.stdout.write(`${text.split('\n').slice(1, 37).map((l) => l.replace(/^\/\/ ?/, ''))
+    process.stdout.write(`${text.split('\n').slice(1, 39).map((l) => l.replace(/^\/\/ ?/, ''))
         .join('\n')}\n`);
     return 0;
   }
@@ -763,7 +764,15 @@ async function main() {
   }
   mkdirSync(args.out, { recursive: true });
   const placement = args.placement === 'lab' ? new Lab(args) : new Loopback(args);
-  if (placement.check) placement.check();
+  if (placement.check) {
+    try {
+      placement.check();
+    } catch (e) {
+      if (!args.smoke) throw e;
+      log(`smoke: skipped: ${e.message}`);
+      return 77;  // ctest's SKIP_RETURN_CODE
+    }
+  }
   const profiles = args.profiles.map(loadProfile);
 
   // The whole bench is bounded: every run's length plus three minutes for setup and teardown.
