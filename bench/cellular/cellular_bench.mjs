@@ -14,8 +14,9 @@
 //     time (device clock turned into wall-clock time with the timeline's offset; every process
 //     runs on this machine, so the wall clock is one clock), over the run and per phase of the
 //     profile's schedule (capacity halved, outage, after);
-//   - frames dropped at the device (replaced or refused), lost on the uplink, dropped at the
-//     server, lost on the downlink, skipped or late at the viewer;
+//   - frames dropped at the device (replaced or refused), sent but never received by the
+//     server (lost, or still queued when the run ended), dropped at the server, lost on the
+//     downlink, skipped or late at the viewer;
 //   - recovery after an outage: from the link coming back to the first frame painted, and to
 //     the first frame captured after it painted.
 //
@@ -33,6 +34,8 @@
 // (BIN/bench/cellular), --lab-prefix P (CELLRTC_LAB, default "cellbench"), --fps N (the fixed
 // pacing's rate, 10). Environment: CELLRTC_LAB_SCRIPT (another lab.sh), and lab.sh's own
 // (CELLRTC_LINKEM, CELLRTC_LAB_SEED).
+//
+// `--markdown OUT/summary.json` prints a summary's runs as the tables of docs/benchmarks.md.
 //
 // Every process is bounded in time and killed on any failure or signal; in --lab the lab is
 // brought down after each run and on exit.
@@ -605,7 +608,9 @@ function analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords,
   r.drops = {
     device_sent: sum.frames_sent ?? null,
     device_dropped: sum.frames_dropped ?? null,
-    uplink_lost: Number.isFinite(sum.frames_sent) && Number.isFinite(metrics.cellrtc_frames_in_total)
+    // Sent by the device, never received by the server: lost on the unordered channel, or (the
+    // fixed pacing's reliable channel) still queued in the device's transport when it stopped.
+    uplink_missing: Number.isFinite(sum.frames_sent) && Number.isFinite(metrics.cellrtc_frames_in_total)
         ? Math.max(0, sum.frames_sent - metrics.cellrtc_frames_in_total) : null,
     server_in: metrics.cellrtc_frames_in_total ?? null,
     server_dropped: metrics.cellrtc_frames_dropped_total ?? null,
@@ -624,9 +629,11 @@ function analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords,
                states: viewerStats.states };
   // Phases of the profile's schedule, on the time since the device started.
   const linkOffset = (linkStartedAt - deviceStartedAt) / 1000;
+  const firstPaintT = firstPaint ? (firstPaint - deviceStartedAt) / 1000 : 0;
   if (profile.segments) {
     r.phases = profile.segments.map((s) => {
-      const from = s.from_s + linkOffset;
+      // Frame rates count from the first frame painted.
+      const from = Math.max(s.from_s + linkOffset, firstPaintT);
       const to = Math.min(s.to_s + linkOffset, (endAt - deviceStartedAt) / 1000);
       const inside = painted.filter((f) => f.t >= from && f.t < to);
       const l = inside.map((f) => f.latency).filter((x) => x !== null);
@@ -706,7 +713,7 @@ function writeSeries(outDir, tag, r) {
 // --- table ------------------------------------------------------------------------------------
 
 const HEADER = ['profile', 'pacing', 'ttff', 'post>ff', 'http', 'ice', 'dtls', 'sctp', 'fps',
-                'KB', 'util', 'p50', 'p95', 'p99', 'dev.drop', 'up.lost', 'srv.drop',
+                'KB', 'util', 'p50', 'p95', 'p99', 'dev.drop', 'up.miss', 'srv.drop',
                 'view.skip', 'recovery'];
 function tableRow(r) {
   const f = (x, digits = 0) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
@@ -717,7 +724,7 @@ function tableRow(r) {
           f(r.fps, 1), f(r.frame_bytes_mean / 1000, 1),
           r.utilisation === null || r.utilisation === undefined ? '-' : `${f(r.utilisation * 100)}%`,
           f(r.latency_ms?.p50), f(r.latency_ms?.p95), f(r.latency_ms?.p99),
-          f(r.drops?.device_dropped), f(r.drops?.uplink_lost), f(r.drops?.server_dropped),
+          f(r.drops?.device_dropped), f(r.drops?.uplink_missing), f(r.drops?.server_dropped),
           f((r.drops?.viewer_skipped ?? 0) + (r.drops?.viewer_late ?? 0)), rec];
 }
 function printRow(cells) {
@@ -751,11 +758,61 @@ function medianRun(runs) {
 
 // --- main -------------------------------------------------------------------------------------
 
+// The runs of a summary.json as the Markdown tables of docs/benchmarks.md.
+function markdown(summary) {
+  const f = (x, digits = 0) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
+  const lines = [
+    '| profile | pacing | first frame from start / from POST, ms | HTTP | ICE | DTLS | SCTP | ' +
+      'first frame sent to painted | fps | KB/frame | size | utilisation | latency p50 / p95 / p99, ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of summary.runs) {
+    const size = Object.keys(r.frame_sizes || {})[0] || '-';
+    lines.push(`| ${r.profile} | ${r.pacing} | ${f(r.ttff_ms?.from_device_start)} / ` +
+               `${f(r.ttff_ms?.from_whip_post)} | ${f(r.setup_ms?.http)} | ${f(r.setup_ms?.ice)} | ` +
+               `${f(r.setup_ms?.dtls)} | ${f(r.setup_ms?.sctp)} | ` +
+               `${f(r.setup_ms?.first_frame_painted)} | ${f(r.fps, 1)} | ` +
+               `${f(r.frame_bytes_mean / 1000, 1)} | ${size} | ` +
+               `${r.utilisation === null || r.utilisation === undefined ? '-'
+                                                                        : `${f(r.utilisation * 100)} %`} | ` +
+               `${f(r.latency_ms?.p50)} / ${f(r.latency_ms?.p95)} / ${f(r.latency_ms?.p99)} |`);
+  }
+  lines.push('', '| profile | pacing | device sent / dropped | never reached the server | ' +
+                 'server dropped | viewer skipped + late | painted | recovery after the outage: ' +
+                 'first frame / first fresh frame, ms |', '|---|---|---|---|---|---|---|---|');
+  for (const r of summary.runs) {
+    const d = r.drops || {};
+    const rec = (r.recovery || []).map((x) => `${f(x.first_paint_after_ms)} / ` +
+                                             `${f(x.first_fresh_frame_ms)}`).join(', ') || '-';
+    lines.push(`| ${r.profile} | ${r.pacing} | ${f(d.device_sent)} / ${f(d.device_dropped)} | ` +
+               `${f(d.uplink_missing)} | ${f(d.server_dropped)} | ` +
+               `${f((d.viewer_skipped ?? 0) + (d.viewer_late ?? 0))} | ${f(d.viewer_painted)} | ${rec} |`);
+  }
+  const phased = summary.runs.filter((r) => (r.phases || []).length > 1);
+  if (phased.length) {
+    lines.push('', '| profile | pacing | phase (s since the device started) | uplink kbit/s | fps | ' +
+                   'latency p50 / p95 / p99, ms |', '|---|---|---|---|---|---|');
+    for (const r of phased) {
+      for (const p of r.phases) {
+        lines.push(`| ${r.profile} | ${r.pacing} | ${p.what} (${f(p.from_s)}-${f(p.to_s)}) | ` +
+                   `${f(p.capacity_kbps)} | ${f(p.fps, 1)} | ${f(p.latency_ms_p50)} / ` +
+                   `${f(p.latency_ms_p95)} / ${f(p.latency_ms_p99)} |`);
+      }
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 async function main() {
+  if (process.argv[2] === '--markdown') {
+    const { readFileSync } = await import('node:fs');
+    process.stdout.write(markdown(JSON.parse(readFileSync(process.argv[3], 'utf8'))));
+    return 0;
+  }
   const args = parseArgs(process.argv);
   if (args.help) {
     const text = (await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8');
-    process.stdout.write(`${text.split('\n').slice(1, 39).map((l) => l.replace(/^\/\/ ?/, ''))
+    process.stdout.write(`${text.split('\n').slice(1, 41).map((l) => l.replace(/^\/\/ ?/, ''))
         .join('\n')}\n`);
     return 0;
   }
