@@ -989,7 +989,11 @@ struct Relay::Impl {
     auto frag = parse_sdpfrag(req.body, limits);
     if (!frag) return HttpResponse::problem(400, "bad SDP fragment: " + frag.error());
     const std::string* if_match = req.header("If-Match");
-    bool etag_matches = if_match && (*if_match == "*" || *if_match == s.etag);
+    // RFC 9110 section 13.1.1: "*" matches any entity tag. RFC 9725's ICE restart example
+    // writes it quoted (If-Match: "*"), which is what WHIP clients, ours among them, send:
+    // taken as the wildcard too.
+    bool wildcard = if_match && (*if_match == "*" || *if_match == "\"*\"");
+    bool etag_matches = if_match && (wildcard || *if_match == s.etag);
     bool restart = frag->ice_ufrag && frag->ice_pwd &&
                    (*frag->ice_ufrag != s.remote_ufrag || *frag->ice_pwd != s.remote_pwd);
     // RFC 9725 section 4.3.2: an ICE restart needs If-Match (428 without); section 4.3.1:

@@ -209,6 +209,14 @@ TEST(RelayHttp, PatchTrickleAndIceRestart) {
   EXPECT_EQ(
       s.request("PATCH", device.location, {frag_type, {"If-Match", device.etag}}, trickle).status,
       412);
+  // The wildcard as RFC 9725's ICE restart example writes it, quoted, as the device agent sends
+  // it (device/whip_client.cpp).
+  std::string restart_again =
+      "a=ice-ufrag:NEW2\r\na=ice-pwd:0123456789abcdefghijkm\r\n"
+      "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\n";
+  auto again =
+      s.request("PATCH", device.location, {frag_type, {"If-Match", "\"*\""}}, restart_again);
+  EXPECT_EQ(again.status, 200) << again.body;
 }
 
 TEST(RelayHttp, RepublishReplacesTheOldSession) {
