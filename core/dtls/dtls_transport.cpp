@@ -114,6 +114,17 @@ Status DtlsTransport::start(Instant now) {
   mbedtls_ssl_conf_verify(conf, &DtlsTransport::verify, this);
   mbedtls_ssl_conf_handshake_timeout(conf, to_ms(config_.handshake_timeout_min),
                                      to_ms(config_.handshake_timeout_max));
+  if (config_.negotiate_srtp_profile) {
+#if defined(MBEDTLS_SSL_DTLS_SRTP)
+    // RFC 5764 section 4.1.1: offered (client) or selected (server); no keys are exported.
+    static const mbedtls_ssl_srtp_profile kSrtpProfiles[] = {
+        MBEDTLS_TLS_SRTP_AES128_CM_HMAC_SHA1_80, MBEDTLS_TLS_SRTP_UNSET};
+    if (mbedtls_ssl_conf_dtls_srtp_protection_profiles(conf, kSrtpProfiles) != 0)
+      return Error{Errc::crypto, "mbedTLS refused the SRTP profile list"};
+#else
+    return Error{Errc::unsupported, "this mbedTLS is built without DTLS-SRTP (use_srtp)"};
+#endif
+  }
 #if defined(MBEDTLS_SSL_DTLS_HELLO_VERIFY)
   // No HelloVerifyRequest (RFC 6347 section 4.2.1 makes the cookie exchange optional): ICE's
   // connectivity checks have already proven the peer's address (RFC 8445 section 2.2), and the

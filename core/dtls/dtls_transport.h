@@ -30,8 +30,8 @@
 // client role does not need this, which is one reason cellrtc answers a=setup:actpass with
 // a=setup:active and takes the client role toward browsers (docs/dtls.md).
 //
-// Not here: SRTP key export (use_srtp; data channels only), DTLS 1.3, renegotiation,
-// session resumption, connection ids.
+// Not here: SRTP key export (use_srtp can be negotiated, no keys are exported), DTLS 1.3,
+// renegotiation, session resumption, connection ids.
 #pragma once
 
 #include <cstdint>
@@ -83,6 +83,10 @@ struct DtlsConfig {
   // Datagrams held before start() (a peer's ClientHello may beat our own ICE to connected);
   // more are dropped.
   size_t max_early_datagrams = 8;
+  // Negotiate the use_srtp extension (RFC 5764 section 4.1.1) with SRTP_AES128_CM_HMAC_SHA1_80
+  // although no SRTP keys are exported: for peers that end a handshake which selected no SRTP
+  // profile even when only data channels are negotiated (Janus 1.1 does). Off by default.
+  bool negotiate_srtp_profile = false;
 };
 
 namespace event {

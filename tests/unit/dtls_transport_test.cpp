@@ -181,6 +181,43 @@ TEST(DtlsTransport, HandshakeAndApplicationDataBothWays) {
   EXPECT_EQ(at_client[0], bytes_of("hello client"));
 }
 
+// The use_srtp extension (RFC 5764 section 4.1.1) as it appears in a hello: type 14, length 5,
+// a profile list of 2 bytes holding SRTP_AES128_CM_HMAC_SHA1_80 (0x0001), an empty MKI.
+bool has_use_srtp(const Bytes& datagram) {
+  const Bytes ext = {0x00, 0x0e, 0x00, 0x05, 0x00, 0x02, 0x00, 0x01, 0x00};
+  return std::search(datagram.begin(), datagram.end(), ext.begin(), ext.end()) != datagram.end();
+}
+
+TEST(DtlsTransport, NegotiatesAnSrtpProfileOnlyWhenAsked) {
+  DtlsPair plain;
+  plain.create();
+  plain.start();
+  ASSERT_TRUE(plain.connected());
+  EXPECT_FALSE(has_use_srtp(plain.client_datagrams.at(0)));
+  EXPECT_FALSE(has_use_srtp(plain.server_datagrams.at(0)));
+
+  DtlsPair p;
+  DtlsConfig client = p.config(DtlsRole::client);
+  DtlsConfig server = p.config(DtlsRole::server);
+  client.negotiate_srtp_profile = true;
+  server.negotiate_srtp_profile = true;
+  p.create(std::move(client), std::move(server));
+  p.start();
+  ASSERT_TRUE(p.connected());
+  EXPECT_TRUE(has_use_srtp(p.client_datagrams.at(0)));  // offered in the ClientHello
+  EXPECT_TRUE(has_use_srtp(p.server_datagrams.at(0)));  // selected in the ServerHello
+
+  // A client that offers it to a server that does not want it still connects, without it.
+  DtlsPair one;
+  DtlsConfig offering = one.config(DtlsRole::client);
+  offering.negotiate_srtp_profile = true;
+  one.create(std::move(offering), one.config(DtlsRole::server));
+  one.start();
+  ASSERT_TRUE(one.connected());
+  EXPECT_TRUE(has_use_srtp(one.client_datagrams.at(0)));
+  EXPECT_FALSE(has_use_srtp(one.server_datagrams.at(0)));
+}
+
 TEST(DtlsTransport, ClientCanAlsoBeTheSideThatStartsLast) {
   // The server may start after the client's ClientHello arrived (ICE connected on the client
   // first): early datagrams wait for start().
