@@ -1,5 +1,15 @@
 #include "runtime/endpoint_driver.h"
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "runtime/sockaddr.h"
+
 namespace cellrtc::runtime {
 
 EndpointDriver::EndpointDriver(EventLoop& loop, DatagramEndpoint& endpoint,
@@ -9,9 +19,28 @@ EndpointDriver::EndpointDriver(EventLoop& loop, DatagramEndpoint& endpoint,
       config_(config),
       receive_buffer_(config.receive_buffer_bytes) {}
 
+struct EndpointDriver::TcpLink {
+  TcpLink(SocketAddress l, SocketAddress r, size_t max_frame)
+      : local(l), remote(r), framer(ice::Rfc4571FramerConfig{max_frame, 64}) {}
+  SocketAddress local;
+  SocketAddress remote;
+  int fd = -1;
+  bool connected = false;
+  ice::Rfc4571Framer framer;
+  std::deque<Bytes> writes;  // framed, the first maybe partly written
+  size_t written = 0;        // bytes of writes.front() already sent
+  size_t queued_bytes = 0;
+};
+
 EndpointDriver::~EndpointDriver() {
   for (const auto& s : sockets_)
     loop_.unwatch(s.fd());
+  for (auto& link : tcp_links_) {
+    if (link->fd >= 0) {
+      loop_.unwatch(link->fd);
+      ::close(link->fd);
+    }
+  }
   if (timer_) loop_.cancel_timer(*timer_);
   if (continue_drain_) loop_.cancel_timer(*continue_drain_);
 }
@@ -109,6 +138,131 @@ void EndpointDriver::arm_timer() {
   if (next) timer_ = loop_.add_timer(*next, [this] { on_timer(); });
 }
 
+OsStatus EndpointDriver::add_tcp_connection(const SocketAddress& local,
+                                            const SocketAddress& remote) {
+  for (const auto& link : tcp_links_)
+    if (link->fd >= 0 && link->local == local && link->remote == remote)
+      return OsError::invalid_argument("add_tcp_connection: already connected");
+  auto link = std::make_unique<TcpLink>(local, remote, config_.max_tcp_frame);
+  int fd = ::socket(address_family(remote.family()), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return OsError::from_errno("socket");
+  int one = 1;
+  // Small messages (checks, DTLS records of a frame) must not wait for Nagle.
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  auto to = to_sockaddr(remote);
+  if (::connect(fd, to.get(), to.length) != 0 && errno != EINPROGRESS) {
+    OsError e = OsError::from_errno("connect");
+    ::close(fd);
+    return e;
+  }
+  link->fd = fd;
+  TcpLink* raw = link.get();
+  auto watched = loop_.watch(fd, Interest{true, true},
+                             [this, raw](Readiness ready) { on_tcp_ready(*raw, ready); });
+  if (!watched) {
+    ::close(fd);
+    return watched.error();
+  }
+  tcp_links_.push_back(std::move(link));
+  return {};
+}
+
+size_t EndpointDriver::open_tcp_connections() const {
+  size_t n = 0;
+  for (const auto& link : tcp_links_)
+    n += link->fd >= 0;
+  return n;
+}
+
+void EndpointDriver::on_tcp_ready(TcpLink& link, Readiness ready) {
+  if (link.fd < 0) return;
+  if (!link.connected && (ready.writable || ready.error)) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(link.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      errno = err;
+      last_error_ = OsError::from_errno("connect");
+      close_tcp(link);
+      return;
+    }
+    link.connected = true;
+  }
+  if (ready.readable || ready.error) {
+    // Bounded per wakeup like the UDP sockets; level-triggered, the rest comes next time.
+    for (size_t i = 0; i < config_.max_datagrams_per_wakeup && link.fd >= 0; ++i) {
+      ssize_t n = ::recv(link.fd, receive_buffer_.data(), receive_buffer_.size(), 0);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n <= 0) {
+        if (n < 0) last_error_ = OsError::from_errno("recv");
+        close_tcp(link);
+        break;
+      }
+      counters_.bytes_received += static_cast<size_t>(n);
+      if (!link.framer.push(ByteView(receive_buffer_.data(), static_cast<size_t>(n)))) {
+        close_tcp(link);
+        break;
+      }
+      while (auto message = link.framer.next()) {
+        ++counters_.tcp_messages_received;
+        endpoint_.handle_stream_message(loop_.now(), link.local, link.remote, *message);
+      }
+    }
+  }
+  if (link.fd >= 0 && link.connected) flush_tcp(link);
+  drain_transmits();
+  arm_timer();
+}
+
+bool EndpointDriver::send_tcp(const Transmit& t) {
+  TcpLink* link = nullptr;
+  for (auto& l : tcp_links_)
+    if (l->fd >= 0 && l->local == t.from && l->remote == t.to) link = l.get();
+  if (!link) return false;
+  auto framed = ice::frame_rfc4571(t.data);
+  if (!framed || link->queued_bytes + framed->size() > config_.max_tcp_queued_bytes) {
+    ++counters_.send_errors;
+    return true;
+  }
+  link->queued_bytes += framed->size();
+  link->writes.push_back(std::move(*framed));
+  ++counters_.tcp_messages_sent;
+  counters_.bytes_sent += t.data.size();
+  if (link->connected) flush_tcp(*link);
+  return true;
+}
+
+void EndpointDriver::flush_tcp(TcpLink& link) {
+  while (!link.writes.empty()) {
+    const Bytes& front = link.writes.front();
+    ssize_t n =
+        ::send(link.fd, front.data() + link.written, front.size() - link.written, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0) {
+      last_error_ = OsError::from_errno("send");
+      close_tcp(link);
+      return;
+    }
+    link.written += static_cast<size_t>(n);
+    if (link.written < front.size()) break;
+    link.queued_bytes -= front.size();
+    link.written = 0;
+    link.writes.pop_front();
+  }
+  // Ask for writability only while something waits (level-triggered: it would spin).
+  (void)loop_.modify(link.fd, Interest{true, !link.connected || !link.writes.empty()});
+}
+
+void EndpointDriver::close_tcp(TcpLink& link) {
+  if (link.fd < 0) return;
+  loop_.unwatch(link.fd);
+  ::close(link.fd);
+  link.fd = -1;
+  link.writes.clear();
+  link.queued_bytes = 0;
+  ++counters_.tcp_closed;
+}
+
 UdpSocket* EndpointDriver::route(const Transmit& t) {
   if (t.protocol != TransportProtocol::udp) return nullptr;
   UdpSocket* wildcard = nullptr;
@@ -124,6 +278,7 @@ UdpSocket* EndpointDriver::route(const Transmit& t) {
 }
 
 void EndpointDriver::send(const Transmit& t) {
+  if (t.protocol != TransportProtocol::udp && send_tcp(t)) return;
   UdpSocket* socket = route(t);
   if (!socket) {
     ++counters_.unroutable;

@@ -17,8 +17,12 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <vector>
+
+#include "core/ice/tcp_framing.h"
 
 #include "core/common/transport.h"
 #include "runtime/event_loop.h"
@@ -36,6 +40,8 @@ struct EndpointDriverConfig {
   // Transmits sent per drain, against an endpoint that keeps producing output; the rest is
   // sent on the next loop iteration.
   size_t max_transmits_per_drain = 1024;
+  size_t max_tcp_queued_bytes = 256 * 1024;
+  size_t max_tcp_frame = 4096;
 };
 
 struct EndpointDriverCounters {
@@ -48,6 +54,9 @@ struct EndpointDriverCounters {
   uint64_t receive_errors = 0;  // recvmsg failed with something other than "nothing waiting"
   uint64_t truncated = 0;       // datagrams longer than the receive buffer, dropped
   uint64_t timeouts = 0;        // handle_timeout calls
+  uint64_t tcp_messages_received = 0;
+  uint64_t tcp_messages_sent = 0;
+  uint64_t tcp_closed = 0;  // ICE-TCP connections that failed or were closed by the peer
 };
 
 class EndpointDriver {
@@ -70,6 +79,16 @@ class EndpointDriver {
   OsResult<SocketAddress> add_socket(UdpSocket socket);
   std::vector<SocketAddress> local_addresses() const;
 
+  // ICE-TCP, active side (RFC 6544): opens a non-blocking connection to `remote` (a peer's
+  // passive candidate). Transmits with protocol TCP from `local` (the active candidate's
+  // address; port 9 in SDP, RFC 6544 section 4.5) to `remote` are written on it with RFC 4571
+  // framing, queued while it connects (at most max_tcp_queued_bytes, beyond which they are
+  // dropped as on a congested path); messages read from it go to
+  // endpoint.handle_stream_message(now, local, remote, bytes). A connection that fails stays
+  // closed (counted); the endpoint's consent checks notice.
+  OsStatus add_tcp_connection(const SocketAddress& local, const SocketAddress& remote);
+  size_t open_tcp_connections() const;
+
   // Sends whatever the endpoint has queued and re-arms the timer at its next_timeout(). Call
   // after touching the endpoint from outside the driver, on the loop thread.
   void wake();
@@ -85,12 +104,19 @@ class EndpointDriver {
   void arm_timer();
   void send(const Transmit& t);
   UdpSocket* route(const Transmit& t);
+  struct TcpLink;
+  void on_tcp_ready(TcpLink& link, Readiness ready);
+  void flush_tcp(TcpLink& link);
+  void close_tcp(TcpLink& link);
+  bool send_tcp(const Transmit& t);
 
   EventLoop& loop_;
   DatagramEndpoint& endpoint_;
   EndpointDriverConfig config_;
   // Sockets are never removed while the driver lives, so an index stays valid in callbacks.
   std::vector<UdpSocket> sockets_;
+  // ICE-TCP connections; never removed while the driver lives (a closed one keeps its slot).
+  std::vector<std::unique_ptr<TcpLink>> tcp_links_;
   std::vector<uint8_t> receive_buffer_;
   std::optional<TimerId> timer_;
   std::optional<Instant> timer_at_;

@@ -34,6 +34,15 @@ class DatagramEndpoint {
   virtual ~DatagramEndpoint() = default;
   virtual void handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
                                ByteView data) = 0;
+  // One message out of an ICE-TCP connection's RFC 4571 framing (RFC 6544): `local` is the
+  // local TCP candidate, `from` the connection's remote end. Endpoints without ICE-TCP drop it.
+  virtual void handle_stream_message(Instant now, const SocketAddress& local,
+                                     const SocketAddress& from, ByteView data) {
+    (void)now;
+    (void)local;
+    (void)from;
+    (void)data;
+  }
   virtual void handle_timeout(Instant now) = 0;
   virtual std::optional<Transmit> poll_transmit() = 0;
   virtual std::optional<Instant> next_timeout() const = 0;

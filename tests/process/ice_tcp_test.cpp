@@ -285,5 +285,110 @@ TEST(IceTcp, SharedPortClosesAConnectionWhoseFirstCheckIsForNoSession) {
   EXPECT_EQ(http_get(server->http_port(), "/healthz").status, 200);
 }
 
+// The same viewer driven by the runtime's EndpointDriver, which opens the ICE-TCP connection
+// itself (the active side a device uses): no UDP socket at all.
+TEST(IceTcp, EndpointDriverCarriesAnActiveCandidateToTheServer) {
+  std::string error;
+  auto server =
+      ServerProcess::start({"--device", std::string("cam:") + kToken, "--ice-tcp-shared"}, &error);
+  ASSERT_TRUE(server) << error;
+  const SocketAddress passive(IpAddress::loopback_v4(), server->http_port());
+  runtime::OsRandom rng;
+  auto certificate = dtls::Certificate::generate(rng, "cellrtc-test");
+  ASSERT_TRUE(certificate);
+  auto loop = runtime::EventLoop::create();
+  ASSERT_TRUE(loop);
+
+  // A publisher over UDP, as above.
+  testing::PeerEndpoint device(Device::config_for(*certificate), rng);
+  runtime::EndpointDriver device_driver(**loop, device);
+  auto local = device_driver.add_socket(SocketAddress(IpAddress::loopback_v4(), 0));
+  ASSERT_TRUE(local);
+  Instant now = (*loop)->now();
+  ASSERT_TRUE(device.pc.add_host_socket(now, *local));
+  device.pc.end_of_local_sockets(now);
+  auto video = device.pc.create_data_channel(
+      now, {.label = "video", .ordered = false, .max_retransmits = 0});
+  ASSERT_TRUE(video);
+  ASSERT_TRUE(device.pc.create_data_channel(now, {.label = "control"}));
+  auto offer = device.pc.create_offer(now);
+  ASSERT_TRUE(offer);
+  device.drain(now);
+  auto published = http_request(server->http_port(),
+                                {.method = "POST",
+                                 .target = "/whip",
+                                 .headers = {{"Content-Type", "application/sdp"},
+                                             {"Authorization", std::string("Bearer ") + kToken}},
+                                 .body = *offer});
+  ASSERT_EQ(published.status, 201) << published.body << server->log_tail();
+  ASSERT_TRUE(device.pc.set_remote_description((*loop)->now(), published.body));
+  device.drain((*loop)->now());
+  device_driver.wake();
+
+  // The viewer: an active TCP candidate only; the driver connects to the passive one.
+  peer::PeerConfig viewer_config;
+  viewer_config.certificate = &*certificate;
+  testing::PeerEndpoint viewer(viewer_config, rng);
+  runtime::EndpointDriver viewer_driver(**loop, viewer);
+  const SocketAddress active(IpAddress::loopback_v4(), 9);
+  now = (*loop)->now();
+  ice::Candidate a;
+  a.foundation = "1";
+  a.transport = TransportProtocol::tcp;
+  a.tcp_type = ice::TcpType::active;
+  a.address = active;
+  a.priority = ice::compute_priority(
+      ice::type_preference(ice::CandidateType::host, TransportProtocol::tcp),
+      ice::tcp_local_preference(ice::CandidateType::host, ice::TcpType::active, 8191), 1);
+  ASSERT_TRUE(viewer.pc.add_local_candidate(now, a));
+  viewer.pc.end_of_local_sockets(now);
+  ASSERT_TRUE(viewer.pc.create_data_channel(
+      now, {.label = "video", .ordered = false, .max_retransmits = 0}));
+  ASSERT_TRUE(viewer.pc.create_data_channel(now, {.label = "control"}));
+  auto view_offer = viewer.pc.create_offer(now);
+  ASSERT_TRUE(view_offer);
+  viewer.drain(now);
+  auto watched =
+      http_request(server->http_port(), {.method = "POST",
+                                         .target = "/whep/cam",
+                                         .headers = {{"Content-Type", "application/sdp"}},
+                                         .body = *view_offer});
+  ASSERT_EQ(watched.status, 201) << watched.body << server->log_tail();
+  ASSERT_TRUE(viewer_driver.add_tcp_connection(active, passive));
+  ASSERT_TRUE(viewer.pc.set_remote_description((*loop)->now(), watched.body));
+  viewer.drain((*loop)->now());
+  viewer_driver.wake();
+
+  size_t frames = 0;
+  uint32_t sequence = 0;
+  const uint8_t jpeg[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x02, 0xFF, 0xD9};
+  const Instant end = (*loop)->now() + seconds(30);
+  while ((*loop)->now() < end && frames < 3 && !viewer.failure) {
+    now = (*loop)->now();
+    if (device.open.size() == 2) {
+      auto frame = media::encode_frame({.sequence = ++sequence,
+                                        .capture_time_us = 1000,
+                                        .width = 16,
+                                        .height = 16,
+                                        .quality = 50},
+                                       jpeg);
+      (void)device.pc.send(now, *video, frame, true);
+      device.drain(now);
+      device_driver.wake();
+    }
+    (*loop)->run_for(milliseconds(50));
+    for (const auto& m : viewer.messages) {
+      if (viewer.open.count(m.id) && viewer.open[m.id] == "video" && media::parse_frame(m.data))
+        ++frames;
+    }
+    viewer.messages.clear();
+  }
+  ASSERT_GE(frames, 3u) << (viewer.failure ? *viewer.failure : "timeout") << "\n"
+                        << server->log_tail();
+  EXPECT_EQ(viewer_driver.counters().datagrams_sent, 0u);
+  EXPECT_GT(viewer_driver.counters().tcp_messages_received, 0u);
+  EXPECT_EQ(viewer_driver.open_tcp_connections(), 1u);
+}
+
 }  // namespace
 }  // namespace cellrtc::process

@@ -20,6 +20,11 @@ class PeerEndpoint : public DatagramEndpoint {
     pc.handle_datagram(now, local, from, data);
     drain(now);
   }
+  void handle_stream_message(Instant now, const SocketAddress& local, const SocketAddress& from,
+                             ByteView data) override {
+    pc.handle_datagram(now, local, from, data, TransportProtocol::tcp);
+    drain(now);
+  }
   void handle_timeout(Instant now) override {
     pc.handle_timeout(now);
     drain(now);
