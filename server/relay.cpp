@@ -19,6 +19,7 @@
 #include "core/stun/stun_message.h"
 #include "server/control_messages.h"
 #include "server/cors.h"
+#include "server/deadline_queue.h"
 #include "server/form_value.h"
 #include "server/http_metrics.h"
 #include "server/newest_frame_slot.h"
@@ -87,9 +88,6 @@ struct Session {
   bool connected = false;
   bool ended = false;  // closed; removed at the next sweep
   bool dirty = false;  // events or datagrams to drain
-  // pc->next_timeout() as of the last service(): every change to the connection marks the
-  // session dirty and is serviced, so next_timeout() reads this instead of asking each one.
-  std::optional<Instant> deadline;
   std::optional<uint16_t> video;
   std::optional<uint16_t> control;
   bool video_open = false;
@@ -259,6 +257,8 @@ struct Relay::Impl {
   std::vector<SocketAddress> sockets;
   std::vector<SocketAddress> ice_tcp_listeners;  // passive ICE-TCP candidates (RFC 6544)
   std::map<std::string, std::unique_ptr<Session>> sessions;
+  // Each live session's next deadline: handle_timeout() visits the due ones only.
+  DeadlineQueue timers;
   std::map<std::string, Device> devices;
   std::map<std::string, std::string> by_ufrag;  // our ICE ufrag -> session id
   std::map<Path, std::string> by_path;          // learned from authenticated checks
@@ -451,6 +451,7 @@ struct Relay::Impl {
     while (s.pc->poll_event()) {
     }
     s.ended = true;
+    timers.erase(s.id);
     if (auto it = by_ufrag.find(s.local_ufrag); it != by_ufrag.end() && it->second == s.id)
       by_ufrag.erase(it);
     for (const auto& p : s.paths)
@@ -533,7 +534,15 @@ struct Relay::Impl {
     if (s.kind == SessionKind::view) pump_viewer(now, s);
     while (auto t = s.pc->poll_transmit())
       transmits.push_back(std::move(*t));
-    s.deadline = s.pc->next_timeout();
+    arm_timer(s);
+  }
+
+  // The session's next deadline: its connection's, and the connect timeout until it connects.
+  // Every change to the connection marks the session dirty and is serviced, which re-arms it.
+  void arm_timer(const Session& s) {
+    std::optional<Instant> t = s.pc->next_timeout();
+    if (!s.connected) t = earliest(t, std::optional<Instant>(s.created + kConnectTimeout));
+    timers.arm(s.id, t);
   }
 
   void handle_peer_event(Instant now, Session& s, peer::PeerEvent e) {
@@ -1203,16 +1212,17 @@ bool Relay::handle_stream_message(Instant now, const SocketAddress& local,
 }
 
 void Relay::handle_timeout(Instant now) {
-  for (auto& [id, s] : impl_->sessions) {
-    if (s->ended) continue;
-    if (!s->connected && now - s->created >= kConnectTimeout) {
-      impl_->end_session(now, *s);
+  for (const std::string& id : impl_->timers.take_due(now)) {
+    auto it = impl_->sessions.find(id);
+    if (it == impl_->sessions.end() || it->second->ended) continue;
+    Session& s = *it->second;
+    if (!s.connected && now - s.created >= kConnectTimeout) {
+      impl_->end_session(now, s);
       continue;
     }
-    if (auto t = s->pc->next_timeout(); t && *t <= now) {
-      s->pc->handle_timeout(now);
-      impl_->mark(*s);
-    }
+    if (auto t = s.pc->next_timeout(); t && *t <= now) s.pc->handle_timeout(now);
+    impl_->arm_timer(s);
+    impl_->mark(s);
   }
   for (auto& [id, d] : impl_->devices)
     impl_->device_timers(now, d);
@@ -1227,12 +1237,7 @@ std::optional<Transmit> Relay::poll_transmit() {
 }
 
 std::optional<Instant> Relay::next_timeout() const {
-  std::optional<Instant> t;
-  for (const auto& [id, s] : impl_->sessions) {
-    if (s->ended) continue;
-    t = earliest(t, s->deadline);
-    if (!s->connected) t = earliest(t, std::optional<Instant>(s->created + kConnectTimeout));
-  }
+  std::optional<Instant> t = impl_->timers.next();
   for (const auto& [id, d] : impl_->devices)
     t = earliest(t, impl_->device_deadline(d));
   return t;
