@@ -239,6 +239,7 @@ Result<uint16_t> PeerConnection::create_data_channel(Instant now,
     return Error{Errc::invalid_state, "connection closed"};
   auto id = channels_.create(
       now, p, sctp_ && sctp_->state() == sctp::SctpState::established ? sctp_.get() : nullptr);
+  if (id && !p.negotiated && !first_opened_channel_) first_opened_channel_ = *id;
   pump(now);
   return id;
 }
@@ -338,6 +339,7 @@ void PeerConnection::pump(Instant now) {
         moved = true;
         if (std::get_if<dtls::event::Connected>(&*e)) {
           timeline_.dtls_connected = now;
+          round_trips_.dtls = dtls_->stats().flights_sent;
           sctp::SctpConfig sc = config_.sctp;
           // One SCTP packet per DTLS record, so it must fit what a record carries in the MTU.
           sc.mtu = std::min(sc.mtu, dtls_->max_payload().value_or(sc.mtu));
@@ -357,6 +359,7 @@ void PeerConnection::pump(Instant now) {
     if (sctp_ && dtls_) {
       while (auto p = sctp_->poll_transmit()) {
         moved = true;
+        if (!setup_counted()) count_setup_packet(*p);
         (void)dtls_->send(now, *p);  // SCTP retransmits what is lost
       }
       while (auto e = sctp_->poll_event()) {
@@ -380,6 +383,9 @@ void PeerConnection::pump(Instant now) {
       moved = true;
       if (std::get_if<datachannel::event::ChannelOpen>(&*e) && !timeline_.first_channel_open)
         timeline_.first_channel_open = now;
+      if (first_opened_channel_ && !dcep_exchanged_)
+        if (const auto* c = channels_.find(*first_opened_channel_); c && c->acked)
+          dcep_exchanged_ = true;
       std::visit([this](auto&& v) { events_.emplace_back(std::move(v)); }, std::move(*e));
     }
     if (!moved) return;
@@ -393,7 +399,12 @@ void PeerConnection::on_ice_event(Instant now, ice::IceEvent e) {
     gathering_complete_ = true;
     events_.push_back(event::LocalCandidate{std::nullopt});
   } else if (std::get_if<ice::event::SelectedPairChanged>(&e)) {
-    if (!timeline_.ice_connected) timeline_.ice_connected = now;
+    if (!timeline_.ice_connected) {
+      timeline_.ice_connected = now;
+      const ice::IceStats& ice = ice_.stats();
+      round_trips_.ice = ice.checks_sent + ice.retransmissions;
+      if (round_trips_.ice == 0) round_trips_.ice = ice.requests_received;
+    }
     start_dtls(now);
   } else if (auto* s = std::get_if<ice::event::StateChanged>(&e)) {
     if (s->state == ice::IceState::disconnected && state_ == PeerState::connected)
@@ -436,9 +447,22 @@ void PeerConnection::restart_ice(Instant now) {
   pump(now);
 }
 
+void PeerConnection::count_setup_packet(ByteView sctp_packet) {
+  SetupPacketContent content = classify_setup_packet(sctp_packet);
+  if (content.association_setup && !timeline_.sctp_connected) ++round_trips_.sctp;
+  if (content.dcep) ++round_trips_.channel;
+}
+
+// Our first in-band channel's OPEN waits for the peer's ACK (RFC 8832 section 6); without one,
+// the first channel to open (the peer's OPEN, or a negotiated channel) ends the setup.
+bool PeerConnection::setup_counted() const {
+  return first_opened_channel_ ? dcep_exchanged_ : timeline_.first_channel_open.has_value();
+}
+
 PeerStats PeerConnection::stats() const {
   PeerStats s;
   s.timeline = timeline_;
+  s.round_trips = round_trips_;
   s.ice = ice_.stats();
   if (dtls_) s.dtls = dtls_->stats();
   if (sctp_) s.sctp = sctp_->stats();

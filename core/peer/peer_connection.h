@@ -40,6 +40,7 @@
 #include "core/datachannel/data_channels.h"
 #include "core/dtls/dtls_transport.h"
 #include "core/ice/ice_agent.h"
+#include "core/peer/setup_round_trips.h"
 #include "core/sctp/sctp_association.h"
 #include "core/sdp/negotiation.h"
 #include "core/sdp/session_description.h"
@@ -73,6 +74,7 @@ struct PeerTimeline {
 
 struct PeerStats {
   PeerTimeline timeline;
+  SetupRoundTrips round_trips;  // per setup phase, see setup_round_trips.h
   ice::IceStats ice;
   dtls::DtlsStats dtls;
   sctp::SctpStats sctp;
@@ -159,6 +161,8 @@ class PeerConnection {
   void pump(Instant now);
   void on_ice_event(Instant now, ice::IceEvent e);
   void fail(std::string reason);
+  void count_setup_packet(ByteView sctp_packet);
+  bool setup_counted() const;
   void set_state(PeerState s);
 
   PeerConfig config_;
@@ -180,6 +184,9 @@ class PeerConnection {
 
   PeerState state_ = PeerState::new_;
   PeerTimeline timeline_;
+  SetupRoundTrips round_trips_;
+  std::optional<uint16_t> first_opened_channel_;  // our first in-band channel
+  bool dcep_exchanged_ = false;                   // its DCEP ACK arrived
   std::deque<PeerEvent> events_;
 };
 
