@@ -30,6 +30,7 @@ struct Outcome {
   int completed = 0;
   uint64_t fast_retransmits = 0;
   uint64_t timeouts = 0;
+  uint32_t srtt_ms = 0;  // usrsctp's smoothed RTT at the end of the last run (sanity check)
 };
 
 Outcome run(uint64_t rate, Duration rtt, double loss, bool tolerant, size_t bytes, int seeds) {
@@ -73,6 +74,7 @@ Outcome run_usrsctp(uint64_t rate, Duration rtt, double loss, size_t bytes, int 
     if (!took) continue;
     ++r.completed;
     goodputs.push_back(static_cast<double>(bytes) * 8 / (static_cast<double>(took->count()) / 1e6));
+    r.srtt_ms = t.sender.srtt_ms();
     auto s = t.retransmissions();
     r.fast_retransmits += s.fast_retransmits;
     r.timeouts += s.timeouts;
@@ -146,6 +148,7 @@ int main(int argc, char** argv) {
             100 * r.goodput_bps / static_cast<double>(rate), r.worst_bps / 1e6, r.completed, seeds,
             static_cast<unsigned long long>(r.fast_retransmits),
             static_cast<unsigned long long>(r.timeouts));
+        if (r.srtt_ms > 0) std::printf("    usrsctp's own smoothed RTT: %u ms\n", r.srtt_ms);
         std::fflush(stdout);
       }
     }
