@@ -189,8 +189,11 @@ async function main() {
         });
         page.on('pageerror', (e) => v.console.push(`pageerror: ${e.message}`));
         // Only loopback candidates reach the server (see the top of this file); in the lab the
-        // browser's addresses are the lab's and stay.
-        if (!args.labNetwork) await page.route('**/whep/**', async (route) => {
+        // browser's addresses are the lab's and stay. Only the offer's POST (/whep/<device>) is
+        // intercepted: a session's DELETE goes out with keepalive while the page unloads, and a
+        // route handler of the page being left does not always get to continue it.
+        const offerUrl = (url) => /^\/whep\/[^/]+$/.test(url.pathname);
+        if (!args.labNetwork) await page.route(offerUrl, async (route) => {
           const request = route.request();
           if (request.method() === 'POST' && request.postData()) {
             await route.continue({ postData: loopbackOnlySdp(request.postData()) });
