@@ -513,6 +513,12 @@ std::string format_control_number(double value) {
     value = -value;
   }
   if (value >= 9e15) value = 9e15;
+  // From 2^43 on, value * 1000 no longer holds every thousandth exactly: such values are written
+  // whole, so a whole number (a byte count) comes back as the same whole number.
+  if (value >= 8796093022208.0) {
+    append_unsigned(out, static_cast<uint64_t>(std::llround(value)));
+    return out;
+  }
   // Three decimals, rounded, trailing zeros dropped.
   auto scaled = static_cast<uint64_t>(std::llround(value * 1000));
   append_unsigned(out, scaled / 1000);

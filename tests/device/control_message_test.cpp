@@ -134,6 +134,10 @@ TEST(ControlMessage, StringsAndNumbersFollowRfc8259) {
   EXPECT_EQ(format_control_number(-71), "-71");
   EXPECT_EQ(format_control_number(0.0004), "0");
   EXPECT_EQ(format_control_number(1.25), "1.25");
+  // Large whole numbers (byte counts) stay whole: value * 1000 would round them off.
+  EXPECT_EQ(format_control_number(187002422222222.0), "187002422222222");
+  EXPECT_EQ(format_control_number(9007199254740991.0), "9000000000000000");
+  EXPECT_EQ(format_control_number(8796093022207.5), "8796093022207.5");
 }
 
 struct BadCase {
