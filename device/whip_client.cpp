@@ -1,8 +1,14 @@
 #include "device/whip_client.h"
 
 #include <curl/curl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -77,6 +83,115 @@ struct SlistDeleter {
 struct UrlDeleter {
   void operator()(CURLU* u) const { curl_url_cleanup(u); }
 };
+
+// One connect's attempts (WhipClientConfig::connect_attempt_interval), made by curl's
+// open-socket callback, which hands curl the socket that connected.
+struct ConnectAttempts {
+  const WhipClientConfig* config = nullptr;
+  Duration timeout{0};  // connect_timeout, or less when the request's own timeout is shorter
+  const std::atomic<bool>* cancelled = nullptr;
+  std::atomic<size_t>* counter = nullptr;  // the client's connect_attempts()
+  curl_socket_t connected = CURL_SOCKET_BAD;
+  // Why no attempt connected, when none did.
+  std::optional<WhipErrorKind> failure;
+  std::string failure_text;
+};
+
+// Starts a non-blocking connect on a new socket: the socket, or -1 with errno set.
+int start_connect(const curl_sockaddr& address) {
+  int fd =
+      ::socket(address.family, address.socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address.protocol);
+  if (fd < 0) return -1;
+  if (::connect(fd, &address.addr, address.addrlen) == 0 || errno == EINPROGRESS) return fd;
+  int error = errno;
+  ::close(fd);
+  errno = error;
+  return -1;
+}
+
+// Connects to `address` in attempts on the schedule of next_connect_attempt(): the connected
+// socket, or CURL_SOCKET_BAD with the reason in `a`. A refusal (RST: the host is there, nothing
+// listens) ends the connect at once; any other error, or no answer, waits for the next attempt.
+curl_socket_t connect_in_attempts(ConnectAttempts& a, const curl_sockaddr& address) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto deadline = start + a.timeout;
+  std::vector<int> pending;
+  size_t made = 0;
+  int last_error = ETIMEDOUT;
+  auto close_pending = [&] {
+    for (int fd : pending)
+      ::close(fd);
+    pending.clear();
+  };
+  auto fail = [&](WhipErrorKind kind, std::string text) {
+    close_pending();
+    a.failure = kind;
+    a.failure_text = std::move(text);
+    return CURL_SOCKET_BAD;
+  };
+  for (;;) {
+    if (a.cancelled && a.cancelled->load()) return fail(WhipErrorKind::cancelled, "cancelled");
+    auto now = Clock::now();
+    auto next = next_connect_attempt(made, *a.config);
+    if (next && now >= start + *next && now < deadline) {
+      ++made;
+      if (a.counter) ++*a.counter;
+      int fd = start_connect(address);
+      if (fd >= 0) {
+        pending.push_back(fd);
+      } else if (errno == ECONNREFUSED) {
+        return fail(WhipErrorKind::connect, std::strerror(ECONNREFUSED));
+      } else {
+        last_error = errno;
+      }
+      continue;
+    }
+    if (now >= deadline)
+      return fail(WhipErrorKind::timeout,
+                  "no connection within " +
+                      std::to_string(std::chrono::duration_cast<milliseconds>(a.timeout).count()) +
+                      " ms (" + std::to_string(made) +
+                      " attempts; last: " + std::strerror(last_error) + ")");
+    if (pending.empty() && !next) return fail(WhipErrorKind::connect, std::strerror(last_error));
+    // Wake for the next attempt, the deadline, or every 100 ms to see a cancel.
+    auto wake = std::min(deadline, now + milliseconds(100));
+    if (next) wake = std::min(wake, start + *next);
+    std::vector<pollfd> polls;
+    for (int fd : pending)
+      polls.push_back({fd, POLLOUT, 0});
+    auto wait_ms = std::chrono::duration_cast<milliseconds>(wake - now).count();
+    int ready = ::poll(polls.data(), polls.size(), static_cast<int>(std::max<long>(1, wait_ms)));
+    if (ready <= 0) continue;
+    for (const pollfd& p : polls) {
+      if (p.revents == 0) continue;
+      int error = 0;
+      socklen_t len = sizeof error;
+      if (::getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+      std::erase(pending, p.fd);
+      if (error == 0) {
+        close_pending();
+        return p.fd;
+      }
+      ::close(p.fd);
+      if (error == ECONNREFUSED) return fail(WhipErrorKind::connect, std::strerror(ECONNREFUSED));
+      last_error = error;
+    }
+  }
+}
+
+curl_socket_t on_open_socket(void* user, curlsocktype purpose, curl_sockaddr* address) {
+  auto* a = static_cast<ConnectAttempts*>(user);
+  if (purpose != CURLSOCKTYPE_IPCXN || address->socktype != SOCK_STREAM)
+    return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  a->connected = connect_in_attempts(*a, *address);
+  return a->connected;
+}
+
+int on_socket_options(void* user, curl_socket_t fd, curlsocktype) {
+  auto* a = static_cast<ConnectAttempts*>(user);
+  return fd == a->connected ? CURL_SOCKOPT_ALREADY_CONNECTED : CURL_SOCKOPT_OK;
+}
 
 struct Transfer {
   std::string body;
@@ -230,6 +345,15 @@ const char* to_string(WhipErrorKind kind) {
       return "invalid configuration";
   }
   return "?";
+}
+
+std::optional<Duration> next_connect_attempt(size_t attempts_made, const WhipClientConfig& config) {
+  if (attempts_made == 0) return Duration(0);
+  if (config.connect_attempt_interval <= Duration(0)) return std::nullopt;
+  if (attempts_made >= std::max<size_t>(1, config.max_connect_attempts)) return std::nullopt;
+  Duration at = config.connect_attempt_interval * static_cast<int64_t>(attempts_made);
+  if (at >= config.connect_timeout) return std::nullopt;
+  return at;
 }
 
 std::string whip_endpoint(std::string_view server) {
@@ -411,10 +535,19 @@ WhipResult<WhipClient::Response> WhipClient::request(const char* method, const s
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, detail);
+  Duration total = timeout.value_or(config_.request_timeout);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(config_.connect_timeout.count() / 1000));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(timeout.value_or(config_.request_timeout).count() / 1000));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(total.count() / 1000));
+  ConnectAttempts attempts;
+  attempts.config = &config_;
+  attempts.timeout = std::min(config_.connect_timeout, total);
+  attempts.cancelled = &cancelled_;
+  attempts.counter = &connect_attempts_;
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &attempts);
+  curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_socket_options);
+  curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, &attempts);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!config_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, config_.ca_file.c_str());
@@ -440,6 +573,12 @@ WhipResult<WhipClient::Response> WhipClient::request(const char* method, const s
     return WhipError{
         WhipErrorKind::too_large, 0,
         what + ": response headers larger than " + std::to_string(t.max_headers) + " bytes"};
+  if (code != CURLE_OK && attempts.failure) {
+    if (*attempts.failure == WhipErrorKind::cancelled)
+      return WhipError{WhipErrorKind::cancelled, 0, what + ": cancelled"};
+    return WhipError{*attempts.failure, 0,
+                     what + ": " + to_string(*attempts.failure) + ": " + attempts.failure_text};
+  }
   if (code != CURLE_OK) return classify(code, detail, what);
   Response r;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);

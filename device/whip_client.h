@@ -26,12 +26,28 @@ struct WhipClientConfig {
   std::string ca_file;  // a PEM file of CAs to trust for https, instead of the system's
   Duration connect_timeout = seconds(10);
   Duration request_timeout = seconds(20);  // the whole request, connect included
-  size_t max_response_bytes = 64 * 1024;   // an SDP answer is a few KB
+  // A TCP connect whose SYN gets no answer is tried again on a fresh socket every
+  // connect_attempt_interval, the earlier attempts kept, until one connects (the others are
+  // closed), one is refused, or connect_timeout passes. The kernel alone retransmits a SYN
+  // 1 s, then 3 s, 7 s, ... after the first (RFC 6298 section 5.5 and appendix A: initial RTO
+  // 1 s, doubled); a request made while the radio link is down would so wait for a SYN sent up
+  // to several seconds after the link came back (an ICE restart's PATCH during an outage).
+  // With attempts the first SYN after the link returns leaves within one interval. Zero: one
+  // attempt, the kernel's retransmissions only.
+  Duration connect_attempt_interval = milliseconds(500);
+  size_t max_connect_attempts = 20;       // per connect, each a socket open until the connect ends
+  size_t max_response_bytes = 64 * 1024;  // an SDP answer is a few KB
   size_t max_header_bytes = 16 * 1024;
 };
 
 // The endpoint a --server value names (see WhipClientConfig::url).
 std::string whip_endpoint(std::string_view server);
+
+// When the next TCP connect attempt of one connect starts, counted from the first, after
+// `attempts_made` attempts (see WhipClientConfig::connect_attempt_interval): the first at once,
+// then one every interval while it starts before the connect timeout and the count allows;
+// nullopt: no more attempts.
+std::optional<Duration> next_connect_attempt(size_t attempts_made, const WhipClientConfig& config);
 
 enum class WhipErrorKind : uint8_t {
   dns,           // the host name did not resolve
@@ -118,6 +134,10 @@ class WhipClient {
   void cancel() { cancelled_.store(true); }
   void reset_cancel() { cancelled_.store(false); }
 
+  // TCP connect attempts made so far (every socket opened towards the server), over all
+  // requests.
+  size_t connect_attempts() const { return connect_attempts_.load(); }
+
  private:
   struct Response;
   WhipResult<Response> request(const char* method, const std::string& url,
@@ -127,6 +147,7 @@ class WhipClient {
   WhipClientConfig config_;
   std::string endpoint_;
   std::atomic<bool> cancelled_{false};
+  std::atomic<size_t> connect_attempts_{0};
 };
 
 }  // namespace cellrtc::device

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <thread>
 
 #include "core/common/random.h"
 #include "core/dtls/certificate.h"
@@ -357,6 +358,65 @@ TEST(WhipClient, IceRestartPatchesAFragmentAndDeleteEnds) {
   auto gone = client.end(*session);
   ASSERT_TRUE(gone.ok());
   EXPECT_FALSE(*gone);
+}
+
+TEST(WhipClient, ConnectAttemptsFollowTheInterval) {
+  WhipClientConfig c;
+  c.connect_timeout = seconds(2);
+  c.connect_attempt_interval = milliseconds(500);
+  c.max_connect_attempts = 20;
+  EXPECT_EQ(next_connect_attempt(0, c), Duration(0));
+  EXPECT_EQ(next_connect_attempt(1, c), milliseconds(500));
+  EXPECT_EQ(next_connect_attempt(3, c), milliseconds(1500));
+  EXPECT_EQ(next_connect_attempt(4, c), std::nullopt);  // at 2 s: the connect has timed out
+  c.max_connect_attempts = 2;
+  EXPECT_EQ(next_connect_attempt(1, c), milliseconds(500));
+  EXPECT_EQ(next_connect_attempt(2, c), std::nullopt);
+  c.connect_attempt_interval = Duration(0);  // off: one attempt, the kernel's retransmissions
+  EXPECT_EQ(next_connect_attempt(0, c), Duration(0));
+  EXPECT_EQ(next_connect_attempt(1, c), std::nullopt);
+}
+
+// The server's accept queue is full, so the kernel drops the client's SYNs as a link that is
+// down would: the client keeps starting fresh connects, and once SYNs get through it sends its
+// request exactly once, on the first connection made.
+TEST(WhipClient, ConnectsAgainWhileSynsGoUnanswered) {
+  OfferAnswer sdp;
+  FakeHttpServer server(
+      [&](const HttpRequest&) {
+        HttpResponse r = status(201, "Created", sdp.answer);
+        r.headers = {{"Location", "/whip/s1"}};
+        return r;
+      },
+      0, false);
+  ASSERT_TRUE(server.ok());
+  // Fills the accept queue (a backlog of 0 holds one connection).
+  int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(server.port());
+  ASSERT_EQ(::connect(filler, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::this_thread::sleep_for(milliseconds(20));
+
+  auto config = quick(server.url());
+  config.connect_timeout = seconds(10);
+  config.request_timeout = seconds(10);
+  config.connect_attempt_interval = milliseconds(50);
+  WhipClient client(config);
+  WhipResult<WhipSession> result = WhipError{};
+  std::thread publisher([&] { result = client.publish(sdp.offer); });
+  // The link "comes back" once the client has started three connects (bounded: 5 s).
+  for (int i = 0; i < 1000 && client.connect_attempts() < 3; ++i)
+    std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_GE(client.connect_attempts(), 3u);
+  EXPECT_EQ(server.request_count(), 0u);
+  ::close(filler);
+  server.start_accepting();
+  publisher.join();
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->resource_url, server.url("/whip/s1"));
+  EXPECT_EQ(server.request_count(), 1u);
 }
 
 TEST(WhipClient, IceFragmentsAreParsedAndApplied) {

@@ -51,7 +51,12 @@ class FakeHttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
-  explicit FakeHttpServer(Handler handler) : handler_(std::move(handler)) {
+  explicit FakeHttpServer(Handler handler) : FakeHttpServer(std::move(handler), 16, true) {}
+  // `backlog` for listen(); `accepting` false: nothing is accepted until start_accepting(), so
+  // that with a backlog of 0 and one connection made and left waiting (Linux keeps one), the
+  // accept queue is full and the kernel drops every further SYN, as a link that is down would.
+  FakeHttpServer(Handler handler, int backlog, bool accepting)
+      : handler_(std::move(handler)), accepting_(accepting) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -60,7 +65,7 @@ class FakeHttpServer {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = 0;
     if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(listen_fd_, 16) != 0) {
+        ::listen(listen_fd_, backlog) != 0) {
       ::close(listen_fd_);
       listen_fd_ = -1;
       return;
@@ -87,6 +92,7 @@ class FakeHttpServer {
     std::lock_guard<std::mutex> lock(mutex_);
     return requests_;
   }
+  void start_accepting() { accepting_.store(true); }
   size_t request_count() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return requests_.size();
@@ -95,6 +101,10 @@ class FakeHttpServer {
  private:
   void serve() {
     while (!stop_.load()) {
+      if (!accepting_.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
       pollfd p{listen_fd_, POLLIN, 0};
       if (::poll(&p, 1, 50) <= 0) continue;
       int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
@@ -202,6 +212,7 @@ class FakeHttpServer {
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> accepting_{true};
   std::thread thread_;
   mutable std::mutex mutex_;
   std::vector<HttpRequest> requests_;  // guarded by mutex_
