@@ -25,6 +25,8 @@
 //
 //   node bench/cellular/cellular_bench.mjs --loopback [--seconds 30]
 //   node bench/cellular/cellular_bench.mjs --lab --profiles hspa,edge,lte-degrading
+//   node bench/cellular/cellular_bench.mjs --lab --profiles bench/cellular/profiles/lte-outage.toml
+//                                     (a profile is a name in tools/linkem/profiles or a .toml)
 //   node bench/cellular/cellular_bench.mjs --lab --smoke      (hspa, adaptive, 20 s; exit 1 if
 //                                     no frame was painted, 77 without root or lab.sh)
 //
@@ -35,7 +37,8 @@
 // pacing's rate, 10). Environment: CELLRTC_LAB_SCRIPT (another lab.sh), and lab.sh's own
 // (CELLRTC_LINKEM, CELLRTC_LAB_SEED).
 //
-// `--markdown OUT/summary.json` prints a summary's runs as the tables of docs/benchmarks.md.
+// `--markdown OUT/summary.json [MORE.json...]` prints the summaries' runs as the tables of
+// docs/benchmarks.md.
 //
 // Every process is bounded in time and killed on any failure or signal; in --lab the lab is
 // brought down after each run and on exit.
@@ -48,7 +51,7 @@ import {
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -335,8 +338,11 @@ class Lab {
 // time from its rate and schedule (outage: 0; rate and config changes: the new rate).
 function loadProfile(name) {
   if (name === 'loopback') return { name, capacityAt: () => null, outages: [], phases: [] };
-  const file = join(ROOT, 'tools/linkem/profiles', `${name}.toml`);
+  // A shipped profile's name, or the path of a .toml file (named after the file).
+  const isPath = name.includes('/') || name.endsWith('.toml');
+  const file = isPath ? resolve(name) : join(ROOT, 'tools/linkem/profiles', `${name}.toml`);
   if (!existsSync(file)) throw new Error(`no profile ${file}`);
+  if (isPath) name = basename(file).replace(/\.toml$/, '');
   const r = runSync('python3', ['-c',
     'import json,sys,tomllib; print(json.dumps(tomllib.load(open(sys.argv[1],"rb"))))', file],
   10000);
@@ -375,7 +381,7 @@ function loadProfile(name) {
   const end = schedule.length ? Math.max(...segments.map((s) => (Number.isFinite(s.to_s) ? s.to_s
                                                                                        : s.from_s)))
                               : 0;
-  return { name, file, description: toml.description || '', up_kbps: up, segments, capacityAt,
+  return { name, file, labProfile: isPath ? file : name, description: toml.description || '', up_kbps: up, segments, capacityAt,
            outages, schedule_end_s: end };
 }
 
@@ -392,7 +398,7 @@ async function oneRun(args, placement, profile, pacing, index) {
   let device = null;
   let browser = null;
   try {
-    const { linkStartedAt } = await placement.up(profile.name);
+    const { linkStartedAt } = await placement.up(profile.labProfile || profile.name);
     result.link_started_at = linkStartedAt;
 
     // The server, with the bench's device.
@@ -646,8 +652,17 @@ function analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords,
       const back = linkStartedAt + o.to_s * 1000;
       const next = painted.find((f) => f.displayedAt >= back);
       const fresh = painted.find((f) => f.captured !== null && f.captured >= back);
+      // The device's ICE restart around this outage: when it began (negative: before the link
+      // came back) and when it connected, relative to the link coming back.
+      const restart = device.states.findIndex((s) => s.state === 'restarting-ice' &&
+                                                   s.at >= linkStartedAt + o.from_s * 1000);
+      const restartAt = restart >= 0 ? device.states[restart].at : null;
+      const connected = restart >= 0
+        ? device.states.slice(restart + 1).find((s) => s.state === 'streaming') : null;
       return {
         outage_from_s: round(o.from_s + linkOffset, 1), link_back_s: round(o.to_s + linkOffset, 1),
+        restart_started_ms: restartAt !== null ? round(restartAt - back) : null,
+        restart_connected_ms: connected ? round(connected.at - back) : null,
         first_paint_after_ms: next ? round(next.displayedAt - back) : null,
         first_fresh_frame_ms: fresh ? round(fresh.displayedAt - back) : null,
       };
@@ -751,6 +766,9 @@ function medianRun(runs) {
   (m.recovery || []).forEach((x, i) => {
     pick((r) => r.recovery?.[i]?.first_paint_after_ms, (v) => { x.first_paint_after_ms = v; });
     pick((r) => r.recovery?.[i]?.first_fresh_frame_ms, (v) => { x.first_fresh_frame_ms = v; });
+    pick((r) => r.recovery?.[i]?.restart_started_ms, (v) => { x.restart_started_ms = v; });
+    pick((r) => r.recovery?.[i]?.restart_connected_ms, (v) => { x.restart_connected_ms = v; });
+    x.all_first_paint_after_ms = runs.map((r) => r.recovery?.[i]?.first_paint_after_ms ?? null);
   });
   m.runs = runs.length;
   return m;
@@ -788,6 +806,21 @@ function markdown(summary) {
                `${f(d.uplink_missing)} | ${f(d.server_dropped)} | ` +
                `${f((d.viewer_skipped ?? 0) + (d.viewer_late ?? 0))} | ${f(d.viewer_painted)} | ${rec} |`);
   }
+  const recovered = summary.runs.filter((r) => (r.recovery || []).length);
+  if (recovered.length) {
+    lines.push('', '| profile | pacing | runs | ICE restart began / connected, ms from the link ' +
+                   'coming back | first frame painted, ms (median; each run) | first fresh frame, ms |',
+               '|---|---|---|---|---|---|');
+    for (const r of recovered) {
+      for (const x of r.recovery) {
+        const each = (x.all_first_paint_after_ms || [x.first_paint_after_ms]).map((v) => f(v))
+            .join(', ');
+        lines.push(`| ${r.profile} | ${r.pacing} | ${r.runs || 1} | ${f(x.restart_started_ms)} / ` +
+                   `${f(x.restart_connected_ms)} | ${f(x.first_paint_after_ms)} (${each}) | ` +
+                   `${f(x.first_fresh_frame_ms)} |`);
+      }
+    }
+  }
   const phased = summary.runs.filter((r) => (r.phases || []).length > 1);
   if (phased.length) {
     lines.push('', '| profile | pacing | phase (s since the device started) | uplink kbit/s | fps | ' +
@@ -805,14 +838,18 @@ function markdown(summary) {
 
 async function main() {
   if (process.argv[2] === '--markdown') {
+    // One or more summaries: their runs in one set of tables, in the order given.
     const { readFileSync } = await import('node:fs');
-    process.stdout.write(markdown(JSON.parse(readFileSync(process.argv[3], 'utf8'))));
+    const files = process.argv.slice(3);
+    if (!files.length) throw new Error('--markdown needs the summary.json files');
+    const runs = files.flatMap((file) => JSON.parse(readFileSync(file, 'utf8')).runs || []);
+    process.stdout.write(markdown({ runs }));
     return 0;
   }
   const args = parseArgs(process.argv);
   if (args.help) {
     const text = (await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8');
-    process.stdout.write(`${text.split('\n').slice(1, 41).map((l) => l.replace(/^\/\/ ?/, ''))
+    process.stdout.write(`${text.split('\n').slice(1, text.split('\n').findIndex((l, i) => i > 0 && !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, ''))
         .join('\n')}\n`);
     return 0;
   }
