@@ -45,6 +45,7 @@
 #include "runtime/endpoint_driver.h"
 #include "runtime/event_loop.h"
 #include "runtime/os_random.h"
+#include "support/build_paths.h"
 
 namespace cellrtc::bench {
 namespace {
@@ -58,7 +59,7 @@ struct Options {
   double warmup_seconds = 3;
   size_t frame_bytes = 20000;
   int fps = 10;
-  std::string server = CELLRTC_BINARY_DIR "/server/cellrtc-server";
+  std::string server = cellrtc::test_paths::binary_dir() + "/server/cellrtc-server";
   std::string janus;  // empty: cellrtc-server only
   int runs = 1;
   const char* out = nullptr;

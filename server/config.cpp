@@ -101,7 +101,8 @@ const std::vector<Option>& options() {
       {"http.tls_key", "--tls-key", "FILE", "PEM private key of http.tls_certificate",
        StringRef{[](ServerConfig& c) -> std::string& { return c.http.tls_key; }}, no_check},
       {"http.web_root", "--web-root", "DIR",
-       "the viewer page's files, served at / and /web/ (empty: the built-in " CELLRTC_WEB_ROOT ")",
+       "the viewer page's files, served at / and /web/ (empty: web/ of the source tree it was "
+       "built from)",
        StringRef{[](ServerConfig& c) -> std::string& { return c.http.web_root; }}, no_check},
       {"http.cors_origins", "--cors-origin", "ORIGIN",
        "origins allowed to call WHIP/WHEP from a browser (repeatable; \"*\" for any)",

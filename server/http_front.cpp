@@ -17,6 +17,7 @@
 #include "server/media_plane.h"
 #include "server/rate_limiter.h"
 #include "server/static_files.h"
+#include "server/web_root.h"
 
 namespace cellrtc::server {
 
@@ -112,7 +113,7 @@ struct HttpFront::Impl : std::enable_shared_from_this<HttpFront::Impl> {
   void stop();
 
   std::string web_root() const {
-    return config.http.web_root.empty() ? std::string(CELLRTC_WEB_ROOT) : config.http.web_root;
+    return config.http.web_root.empty() ? std::string(built_in_web_root()) : config.http.web_root;
   }
 };
 

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include "support/build_paths.h"
 
 namespace cellrtc::browser {
 
@@ -55,10 +56,10 @@ std::chrono::milliseconds left(Clock::time_point deadline) {
 }  // namespace
 
 std::string server_binary() {
-  return std::string(CELLRTC_BINARY_DIR) + "/server/cellrtc-server";
+  return cellrtc::test_paths::binary_dir() + "/server/cellrtc-server";
 }
 std::string device_binary() {
-  return std::string(CELLRTC_BINARY_DIR) + "/device/cellrtc-device";
+  return cellrtc::test_paths::binary_dir() + "/device/cellrtc-device";
 }
 std::vector<std::string> netns_exec_prefix(const std::string& netns) {
   return {"/bin/ip", "netns", "exec", netns};
@@ -82,7 +83,7 @@ int ipv4_socket_in(const std::string& netns, int type) {
 }
 
 std::string modem_sim_binary() {
-  return std::string(CELLRTC_BINARY_DIR) + "/tools/modem-sim/cellrtc-modem-sim";
+  return cellrtc::test_paths::binary_dir() + "/tools/modem-sim/cellrtc-modem-sim";
 }
 
 std::optional<uint16_t> free_loopback_port() {
@@ -185,7 +186,7 @@ std::unique_ptr<interop::ChildProcess> spawn_server(const ServerOptions& options
       "--reconnect-grace=" + std::to_string(options.reconnect_grace_seconds),
       std::string("--viewer-control=") + (options.viewer_control ? "true" : "false"),
       std::string("--viewers-need-token=") + (options.viewer_token.empty() ? "false" : "true"),
-      "--web-root=" + std::string(CELLRTC_SOURCE_DIR) + "/web",
+      "--web-root=" + cellrtc::test_paths::source_dir() + "/web",
       // Every viewer of a test comes from 127.0.0.1: no rate limit in the way.
       "--requests-per-second=1000",
       "--request-burst=1000",

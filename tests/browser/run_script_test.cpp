@@ -15,6 +15,7 @@
 #include "browser/cellrtc_processes.h"
 #include "browser/viewer_driver.h"
 #include "interop/child_process.h"
+#include "support/build_paths.h"
 
 namespace cellrtc::browser {
 namespace {
@@ -39,15 +40,16 @@ TEST(RunScript, PrintsAViewerUrlThatShowsFramesAndStopsOnCtrlC) {
   auto port = free_loopback_port();
   auto udp_port = free_loopback_port();
   ASSERT_TRUE(port && udp_port && *port != *udp_port);
-  const std::string preset = std::filesystem::path(CELLRTC_BINARY_DIR).filename().string();
+  const std::string preset =
+      std::filesystem::path(cellrtc::test_paths::binary_dir()).filename().string();
   const std::string port_text = std::to_string(*port);
 
   std::string error;
   auto script = interop::ChildProcess::spawn(
       {.program = "/bin/bash",
-       .args = {std::string(CELLRTC_SOURCE_DIR) + "/scripts/run.sh", "--preset", preset,
+       .args = {cellrtc::test_paths::source_dir() + "/scripts/run.sh", "--preset", preset,
                 "--no-setup", "--port", port_text, "--udp-port", std::to_string(*udp_port)},
-       .log_path = std::string(CELLRTC_BINARY_DIR) + "/tests/run_script.log",
+       .log_path = cellrtc::test_paths::binary_dir() + "/tests/run_script.log",
        .stop_grace = 5000ms},
       &error);
   ASSERT_TRUE(script) << error;

@@ -1,4 +1,5 @@
 #include "browser/viewer_driver.h"
+#include "support/build_paths.h"
 
 namespace cellrtc::browser {
 
@@ -6,7 +7,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 std::string viewer_driver_script() {
-  return std::string(CELLRTC_SOURCE_DIR) + "/tests/browser/viewer_driver.mjs";
+  return cellrtc::test_paths::source_dir() + "/tests/browser/viewer_driver.mjs";
 }
 
 std::unique_ptr<ViewerDriver> ViewerDriver::start(std::string* error, std::chrono::seconds lifetime,

@@ -28,6 +28,7 @@
 #include "device/whip_client.h"
 #include "runtime/endpoint_driver.h"
 #include "runtime/event_loop.h"
+#include "support/build_paths.h"
 #include "support/peer_endpoint.h"
 
 extern char** environ;
@@ -129,7 +130,7 @@ class Child {
 
 std::vector<std::string> server_args(uint16_t http_port, uint16_t udp_port,
                                      const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {std::string(CELLRTC_BINARY_DIR) + "/server/cellrtc-server",
+  std::vector<std::string> args = {cellrtc::test_paths::binary_dir() + "/server/cellrtc-server",
                                    "--listen",
                                    "127.0.0.1:" + std::to_string(http_port),
                                    "--udp-port",
@@ -239,8 +240,8 @@ void expect_increasing(const std::vector<media::FrameHeader>& frames) {
 }
 
 TEST(EndToEnd, DeviceToServerToViewerAndBackAfterAServerRestart) {
-  std::string server_bin = std::string(CELLRTC_BINARY_DIR) + "/server/cellrtc-server";
-  std::string device_bin = std::string(CELLRTC_BINARY_DIR) + "/device/cellrtc-device";
+  std::string server_bin = cellrtc::test_paths::binary_dir() + "/server/cellrtc-server";
+  std::string device_bin = cellrtc::test_paths::binary_dir() + "/device/cellrtc-device";
   ASSERT_TRUE(std::filesystem::exists(server_bin)) << server_bin;
   ASSERT_TRUE(std::filesystem::exists(device_bin)) << device_bin;
   std::string logs =

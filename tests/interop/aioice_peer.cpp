@@ -1,6 +1,7 @@
 #include "interop/aioice_peer.h"
 
 #include <unistd.h>
+#include "support/build_paths.h"
 
 namespace cellrtc::interop {
 namespace {
@@ -43,11 +44,7 @@ std::optional<Bytes> from_hex(std::string_view text) {
 }  // namespace
 
 std::string aioice_peer_script() {
-#ifdef CELLRTC_SOURCE_DIR
-  return std::string(CELLRTC_SOURCE_DIR) + "/tests/interop/aioice_peer.py";
-#else
-  return "tests/interop/aioice_peer.py";
-#endif
+  return cellrtc::test_paths::source_dir() + "/tests/interop/aioice_peer.py";
 }
 
 std::unique_ptr<AioicePeer> AioicePeer::start(const AioicePeerOptions& options,

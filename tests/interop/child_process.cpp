@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include "support/build_paths.h"
 
 namespace cellrtc::interop {
 namespace {
@@ -275,11 +276,8 @@ std::string ChildProcess::log_tail(size_t max_bytes) const {
 }
 
 std::string interop_log_path(std::string_view name) {
-#ifdef CELLRTC_BINARY_DIR
-  std::filesystem::path dir = std::filesystem::path(CELLRTC_BINARY_DIR) / "interop-logs";
-#else
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "cellrtc-interop-logs";
-#endif
+  std::filesystem::path dir =
+      std::filesystem::path(cellrtc::test_paths::binary_dir()) / "interop-logs";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   return (dir / std::string(name)).string();

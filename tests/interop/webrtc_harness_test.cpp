@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "interop/webrtc_peer.h"
+#include "support/build_paths.h"
 
 namespace cellrtc::interop {
 namespace {
@@ -227,7 +228,7 @@ TEST(WebRtcHarness, BrowserToolsAreInstalled) {
     EXPECT_EQ(::access(path, X_OK), 0) << path << hint;
   }
   for (const char* module : {"playwright-core", "puppeteer-core"}) {
-    std::string path = std::string(CELLRTC_SOURCE_DIR) + "/node_modules/" + module;
+    std::string path = cellrtc::test_paths::source_dir() + "/node_modules/" + module;
     EXPECT_EQ(::access((path + "/package.json").c_str(), R_OK), 0) << path << hint << " (npm ci)";
   }
 }

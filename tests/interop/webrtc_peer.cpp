@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include "support/build_paths.h"
 
 namespace cellrtc::interop {
 namespace {
@@ -70,11 +71,7 @@ std::string channel_json(const DataChannelInit& c) {
 }
 
 std::string source_path(std::string_view relative) {
-#ifdef CELLRTC_SOURCE_DIR
-  return std::string(CELLRTC_SOURCE_DIR) + "/" + std::string(relative);
-#else
-  return std::string(relative);
-#endif
+  return cellrtc::test_paths::source_dir() + "/" + std::string(relative);
 }
 
 }  // namespace

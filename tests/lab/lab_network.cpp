@@ -11,6 +11,7 @@
 
 #include "browser/cellrtc_processes.h"
 #include "interop/child_process.h"
+#include "support/build_paths.h"
 
 namespace cellrtc::lab {
 
@@ -76,7 +77,7 @@ std::optional<ino_t> inode_of(const std::string& path) {
 }  // namespace
 
 std::string lab_script() {
-  return std::string(CELLRTC_SOURCE_DIR) + "/scripts/lab/lab.sh";
+  return cellrtc::test_paths::source_dir() + "/scripts/lab/lab.sh";
 }
 
 std::optional<std::string> linkem_binary() {
@@ -84,13 +85,13 @@ std::optional<std::string> linkem_binary() {
     if (::access(env, X_OK) == 0) return std::string(env);
     return std::nullopt;
   }
-  std::string built = std::string(CELLRTC_BINARY_DIR) + "/tools/linkem/cellrtc-linkem";
+  std::string built = cellrtc::test_paths::binary_dir() + "/tools/linkem/cellrtc-linkem";
   if (::access(built.c_str(), X_OK) == 0) return built;
   return std::nullopt;
 }
 
 bool profile_exists(const std::string& name) {
-  return std::filesystem::exists(std::string(CELLRTC_SOURCE_DIR) + "/tools/linkem/profiles/" +
+  return std::filesystem::exists(cellrtc::test_paths::source_dir() + "/tools/linkem/profiles/" +
                                  name + ".toml");
 }
 

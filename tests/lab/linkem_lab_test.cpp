@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "interop/child_process.h"
+#include "support/build_paths.h"
 
 namespace cellrtc::lab {
 namespace {
@@ -113,7 +114,7 @@ class LinkemLab : public ::testing::Test {
     stats_path_ = interop::interop_log_path(name + "-stats.json");
     std::string error;
     linkem_ = ChildProcess::spawn(
-        {.program = std::string(CELLRTC_BINARY_DIR) + "/tools/linkem/cellrtc-linkem",
+        {.program = cellrtc::test_paths::binary_dir() + "/tools/linkem/cellrtc-linkem",
          .args = {"--a", ns_a_ + ":" + kTun, "--b", ns_b_ + ":" + kTun, "--profile", profile_path_,
                   "--seed", "1", "--stats-file", stats_path_},
          .log_path = interop::interop_log_path(name + ".log")},
@@ -448,7 +449,8 @@ TEST_F(LinkemLab, ShippedProfilesRun) {
   for (const char* name :
        {"gprs", "edge", "umts", "hspa", "lte-cat1", "esp32-ppp", "lte-degrading"}) {
     SCOPED_TRACE(name);
-    std::string path = std::string(CELLRTC_SOURCE_DIR) + "/tools/linkem/profiles/" + name + ".toml";
+    std::string path =
+        cellrtc::test_paths::source_dir() + "/tools/linkem/profiles/" + name + ".toml";
     double up = section_delay_ms(path, "up");
     double down = section_delay_ms(path, "down");
     ASSERT_GT(up, 0);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include "support/build_paths.h"
 
 namespace cellrtc::linkem {
 namespace {
@@ -19,7 +20,7 @@ struct Outcome {
 };
 
 Outcome run_linkem(const std::string& args) {
-  std::string command = "timeout -k 2 20 " + std::string(CELLRTC_BINARY_DIR) +
+  std::string command = "timeout -k 2 20 " + cellrtc::test_paths::binary_dir() +
                         "/tools/linkem/cellrtc-linkem " + args + " 2>&1";
   Outcome o;
   FILE* p = ::popen(command.c_str(), "r");
@@ -34,7 +35,7 @@ Outcome run_linkem(const std::string& args) {
 }
 
 std::string profile(const std::string& name) {
-  return std::string(CELLRTC_SOURCE_DIR) + "/tools/linkem/profiles/" + name + ".toml";
+  return cellrtc::test_paths::source_dir() + "/tools/linkem/profiles/" + name + ".toml";
 }
 
 TEST(LinkemCli, HelpDescribesTheOptions) {
@@ -72,7 +73,7 @@ TEST(LinkemCli, BadArgumentsExit2WithTheReason) {
 }
 
 TEST(LinkemCli, ProfileErrorNamesFileLineAndKey) {
-  std::string path = std::string(CELLRTC_BINARY_DIR) + "/linkem-cli-bad-profile.toml";
+  std::string path = cellrtc::test_paths::binary_dir() + "/linkem-cli-bad-profile.toml";
   std::ofstream(path) << "[up]\nrate_kbps = 10\nloss = 7\n[down]\n";
   Outcome o = run_linkem("--a x:t0 --b y:t0 --profile " + path);
   EXPECT_EQ(o.status, 2) << o.output;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include "support/build_paths.h"
 
 namespace cellrtc::linkem {
 namespace {
@@ -12,7 +13,7 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string profile_path(const std::string& name) {
-  return std::string(CELLRTC_SOURCE_DIR) + "/tools/linkem/profiles/" + name + ".toml";
+  return cellrtc::test_paths::source_dir() + "/tools/linkem/profiles/" + name + ".toml";
 }
 
 Profile parse_ok(const std::string& text) {

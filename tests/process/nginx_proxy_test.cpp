@@ -21,6 +21,7 @@
 #include "process/http_client.h"
 #include "process/server_process.h"
 #include "runtime/os_random.h"
+#include "support/build_paths.h"
 
 namespace cellrtc::process {
 namespace {
@@ -85,7 +86,7 @@ TEST(NginxProxy, CommittedConfigurationCarriesWhipAndWebSocket) {
   uint16_t https_port = free_tcp_port();
   uint16_t http_port = free_tcp_port();
   std::string site =
-      read_file(std::string(CELLRTC_SOURCE_DIR) + "/scripts/deploy/nginx-cellrtc.conf");
+      read_file(cellrtc::test_paths::source_dir() + "/scripts/deploy/nginx-cellrtc.conf");
   ASSERT_THAT(site, HasSubstr("server 127.0.0.1:8080;"));
   replace_all(site, "server 127.0.0.1:8080;",
               "server 127.0.0.1:" + std::to_string(server->http_port()) + ";");

@@ -4,11 +4,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include "support/build_paths.h"
 
 namespace cellrtc::process {
 
 std::string server_binary() {
-  return std::string(CELLRTC_BINARY_DIR) + "/server/cellrtc-server";
+  return cellrtc::test_paths::binary_dir() + "/server/cellrtc-server";
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include "support/build_paths.h"
 
 namespace cellrtc::server {
 namespace {
@@ -280,7 +281,7 @@ TEST(Config, HelpCoversEveryOption) {
 }
 
 TEST(Config, CommittedDeploymentExampleIsValid) {
-  std::ifstream in(std::string(CELLRTC_SOURCE_DIR) + "/scripts/deploy/cellrtc.toml");
+  std::ifstream in(cellrtc::test_paths::source_dir() + "/scripts/deploy/cellrtc.toml");
   ASSERT_TRUE(in);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ServerConfig config;

@@ -11,12 +11,13 @@
 
 #include "core/sdp/negotiation.h"
 #include "core/sdp/session_description.h"
+#include "support/build_paths.h"
 
 namespace cellrtc::sdp {
 namespace {
 
 std::string corpus(const char* name) {
-  std::string path = std::string(CELLRTC_SOURCE_DIR) + "/fuzz/corpus/sdp/" + name;
+  std::string path = cellrtc::test_paths::source_dir() + "/fuzz/corpus/sdp/" + name;
   std::ifstream in(path, std::ios::binary);
   EXPECT_TRUE(in.good()) << path;
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
