@@ -59,7 +59,7 @@ if ((quick == 0)); then
   fi
 
   step "fuzz targets, ${fuzz_seconds}s each"
-  if cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j"$jobs"; then
+  if cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j"$jobs" --target fuzz_targets; then
     for target in build/fuzz/fuzz/*_fuzz; do
       name=$(basename "$target" _fuzz)
       corpus=$(mktemp -d)
