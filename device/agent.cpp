@@ -1,6 +1,7 @@
 #include "device/agent.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -78,7 +79,33 @@ std::string url_host(std::string_view url) {
   return std::string(rest.substr(0, end));
 }
 
+// The transport of the selected candidate pair: "udp", "tcp" (ICE-TCP), or "-" before one.
+std::string selected_transport(const peer::PeerConnection& pc) {
+  const auto& pair = pc.ice().selected_pair();
+  if (!pair) return "-";
+  return pair->local.transport == TransportProtocol::udp ? "udp" : "tcp";
+}
+
 }  // namespace
+
+const char* to_string(IceTransport transport) {
+  switch (transport) {
+    case IceTransport::udp:
+      return "udp";
+    case IceTransport::tcp:
+      return "tcp";
+    case IceTransport::automatic:
+      return "auto";
+  }
+  return "?";
+}
+
+std::optional<IceTransport> parse_ice_transport(std::string_view text) {
+  if (text == "udp") return IceTransport::udp;
+  if (text == "tcp") return IceTransport::tcp;
+  if (text == "auto") return IceTransport::automatic;
+  return std::nullopt;
+}
 
 const char* to_string(AgentState state) {
   switch (state) {
@@ -114,6 +141,12 @@ class Agent::Connection : public DatagramEndpoint {
     pc.handle_datagram(now, local, from, data);
     agent_.on_connection_step(now);
   }
+  // One RFC 4571 message out of an ICE-TCP connection the driver opened (RFC 6544).
+  void handle_stream_message(Instant now, const SocketAddress& local, const SocketAddress& from,
+                             ByteView data) override {
+    pc.handle_datagram(now, local, from, data, TransportProtocol::tcp);
+    agent_.on_connection_step(now);
+  }
   void handle_timeout(Instant now) override {
     pc.handle_timeout(now);
     agent_.on_connection_step(now);
@@ -133,7 +166,11 @@ class Agent::Connection : public DatagramEndpoint {
   std::optional<Instant> wake_at;     // the agent's own deadlines (setup, disconnected grace)
   std::string failure;                // the connection's Failed reason
   uint64_t generation = 0;
-  bool action_pending = false;     // a teardown or ICE restart is scheduled
+  bool action_pending = false;  // a teardown or ICE restart is scheduled
+  // ICE-TCP: (active local, passive remote) connections asked of the driver, and how many
+  // remote candidates the ICE agent had when they were last looked at.
+  std::vector<std::pair<SocketAddress, SocketAddress>> tcp_opened;
+  size_t remote_candidates_seen = 0;
   runtime::EndpointDriver driver;  // last: destroyed first, before what it drives
 };
 
@@ -262,7 +299,10 @@ void Agent::connect() {
   conn->generation = ++connections_made_;
   conn->session.set_modem(modem_);
   size_t sockets = 0;
+  // --transport tcp: no UDP socket at all, so not one datagram leaves (modems that drop their
+  // PPP link under UDP traffic).
   for (const auto& address : local_addresses()) {
+    if (config_.transport == IceTransport::tcp) break;
     auto bound = conn->driver.add_socket(address);
     if (!bound) {
       log_line("warning", "cannot bind " + address.to_string() + ": " + bound.error().message());
@@ -270,6 +310,8 @@ void Agent::connect() {
     }
     if (conn->pc.add_host_socket(now, *bound).ok()) ++sockets;
   }
+  stats_.udp_sockets += sockets;
+  if (config_.transport != IceTransport::udp) sockets += add_tcp_candidates(*conn, now);
   if (sockets == 0) return schedule_retry("no local address to send from");
   conn->pc.end_of_local_sockets(now);
   if (auto s = conn->session.open_channels(now); !s)
@@ -312,12 +354,84 @@ void Agent::connect() {
     return schedule_retry(reason);
   }
   connection_ = std::move(conn);
+  connect_tcp_candidates(*connection_);
   setup_deadline_ = now + config_.setup_timeout;
   disconnected_since_.reset();
   restarted_ice_ = false;
   set_state(AgentState::waiting, "answer received; connecting ICE, DTLS, SCTP");
   on_connection_step(now);
   connection_->driver.wake();
+}
+
+// RFC 6544 section 4.5: an active candidate has port 9 (the discard port) in SDP; the driver
+// connects from whatever port the kernel picks, which the server learns as peer-reflexive. One
+// per address family: the connection's source address is the kernel's choice anyway, so more
+// would only open more connections to the same server. Loopback when the server is on
+// loopback, otherwise the first other address (of --bind, or the interfaces).
+size_t Agent::add_tcp_candidates(Connection& c, Instant now) {
+  std::string host = url_host(whip_.endpoint());
+  bool server_on_loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  std::vector<SocketAddress> chosen;
+  for (const auto& address : local_addresses()) {
+    const IpAddress& ip = address.ip();
+    if (ip.is_unspecified() || ip.is_link_local()) continue;
+    if (config_.bind.empty() && ip.is_loopback() != server_on_loopback) continue;
+    bool have_family = std::any_of(chosen.begin(), chosen.end(), [&](const SocketAddress& a) {
+      return a.family() == address.family();
+    });
+    if (!have_family) chosen.emplace_back(ip, 9);
+  }
+  size_t added = 0;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    ice::Candidate a;
+    a.foundation = "tcp" + std::to_string(i + 1);
+    a.transport = TransportProtocol::tcp;
+    a.tcp_type = ice::TcpType::active;
+    a.type = ice::CandidateType::host;
+    a.address = chosen[i];
+    // RFC 6544 section 4.2: the TCP type preference is below every UDP one, and the local
+    // preference carries the direction (active 6 for host candidates).
+    const uint32_t other = 8191 - static_cast<uint32_t>(i);
+    a.priority = ice::compute_priority(
+        ice::type_preference(ice::CandidateType::host, TransportProtocol::tcp),
+        ice::tcp_local_preference(ice::CandidateType::host, ice::TcpType::active, other), 1);
+    if (c.pc.add_local_candidate(now, a).ok()) ++added;
+  }
+  return added;
+}
+
+// Opens a connection from each active candidate to each passive one of its family that the
+// ICE agent knows (from the answer or trickled), once per pair; the agent's checks then run
+// over it. Peer-reflexive remote candidates are the server's view of our own connections.
+void Agent::connect_tcp_candidates(Connection& c) {
+  const auto remote = c.pc.ice().remote_candidates();
+  c.remote_candidates_seen = remote.size();
+  for (const auto& local : c.pc.ice().local_candidates()) {
+    if (local.transport != TransportProtocol::tcp || local.tcp_type != ice::TcpType::active)
+      continue;
+    for (const auto& r : remote) {
+      if (r.transport != TransportProtocol::tcp || r.tcp_type != ice::TcpType::passive ||
+          r.type == ice::CandidateType::peer_reflexive ||
+          r.address.family() != local.address.family())
+        continue;
+      auto key = std::make_pair(local.address, r.address);
+      if (std::find(c.tcp_opened.begin(), c.tcp_opened.end(), key) != c.tcp_opened.end()) continue;
+      c.tcp_opened.push_back(key);
+      // Refused with EINVAL when one to the same place is still open after an ICE restart:
+      // that one goes on carrying the checks.
+      if (auto s = c.driver.add_tcp_connection(local.address, r.address); s)
+        ++stats_.tcp_connections;
+      else if (s.error().code != EINVAL)
+        log_line("warning", "cannot connect to " + r.address.to_string() +
+                                " (ICE-TCP): " + s.error().message());
+    }
+  }
+}
+
+// The session's transport counters, added to the agent's when the session ends.
+void Agent::count_transport(const Connection& c) {
+  stats_.udp_datagrams_sent += c.driver.counters().datagrams_sent;
+  stats_.tcp_messages_sent += c.driver.counters().tcp_messages_sent;
 }
 
 void Agent::on_connection_step(Instant now) {
@@ -343,11 +457,13 @@ void Agent::on_connection_step(Instant now) {
     }
   };
   drain();
+  if (c.pc.ice().remote_candidate_count() != c.remote_candidates_seen) connect_tcp_candidates(c);
   if (state_ == AgentState::waiting && c.session.video_open() && c.session.control_open()) {
     Duration took = state_since_ ? now - *state_since_ : Duration(0);
     setup_deadline_.reset();
     channels_open_at_ = now;
-    set_state(AgentState::streaming, "channels open " + millis(took) + " after the answer");
+    set_state(AgentState::streaming, "channels open " + millis(took) + " after the answer, over " +
+                                         selected_transport(c.pc));
   }
   if (source_->poll_fd() < 0 && c.session.capture_due(now)) capture(now);
   c.session.handle_timeout(now);
@@ -431,6 +547,9 @@ void Agent::restart_ice(Instant now) {
     return schedule_retry(reason);
   }
   ++stats_.ice_restarts;
+  // Connections the server closed meanwhile may be opened again toward the new candidates.
+  connection_->tcp_opened.clear();
+  connect_tcp_candidates(*connection_);
   setup_deadline_ = now + config_.setup_timeout;
   on_connection_step(now);
   if (connection_) connection_->driver.wake();
@@ -450,6 +569,7 @@ void Agent::tear_down(const std::string& reason, bool failure) {
     next_sequence_ = connection_->session.next_sequence();
     connection_->pc.close(loop_->now());
     connection_->driver.wake();
+    count_transport(*connection_);
     connection_.reset();
   }
   setup_deadline_.reset();
@@ -618,6 +738,7 @@ void Agent::log_timeline(Instant now) {
                span(t.sctp_connected, channels_open_at_) + ", first frame " +
                span(channels_open_at_, now),
            {{"pacing", "\"" + pacing + "\""},
+            {"transport", "\"" + selected_transport(connection_->pc) + "\""},
             {"session", std::to_string(stats_.sessions)},
             {"started_us", at(started_at_)},
             {"post_sent_us", at(post_sent_at_)},
@@ -647,7 +768,9 @@ void Agent::log_summary() {
             {"publishes", std::to_string(stats_.publishes)},
             {"sessions", std::to_string(stats_.sessions)},
             {"ice_restarts", std::to_string(stats_.ice_restarts)},
-            {"failures", std::to_string(stats_.failures)}});
+            {"failures", std::to_string(stats_.failures)},
+            {"udp_datagrams_sent", std::to_string(stats_.udp_datagrams_sent)},
+            {"tcp_messages_sent", std::to_string(stats_.tcp_messages_sent)}});
 }
 
 int Agent::run(std::optional<Instant> deadline, const std::function<bool()>& done) {

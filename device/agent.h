@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/common/backoff.h"
@@ -33,6 +34,14 @@ namespace cellrtc::device {
 
 enum class LogFormat : uint8_t { text, json };
 
+// Which transports the device's ICE candidates use toward the server (docs/architecture.md,
+// "Transports"): UDP host candidates, an active ICE-TCP candidate (RFC 6544) toward the
+// server's passive ones, or both, with UDP preferred.
+enum class IceTransport : uint8_t { udp, tcp, automatic };
+const char* to_string(IceTransport transport);
+// "udp", "tcp" or "auto".
+std::optional<IceTransport> parse_ice_transport(std::string_view text);
+
 struct AgentConfig {
   WhipClientConfig whip;
   media::StreamingSessionConfig session;
@@ -40,6 +49,9 @@ struct AgentConfig {
   // Local addresses to bind, one UDP socket and host candidate each. Empty: every interface
   // address that is up (runtime/interfaces.h), plus loopback when the server is on loopback.
   std::vector<IpAddress> bind;
+  // tcp never opens a UDP socket (modems whose PPP link drops under UDP traffic); auto offers
+  // both and lets the ICE agent fall back to TCP when UDP does not answer in time.
+  IceTransport transport = IceTransport::automatic;
   // From the answer to open channels; longer and the session is torn down.
   Duration setup_timeout = seconds(20);
   // ICE disconnected (no consent answers) this long: restart ICE through a PATCH.
@@ -68,7 +80,12 @@ struct AgentStats {
   uint64_t camera_skipped = 0;  // frames read but not wanted (not due, or no session)
   uint64_t frames_sent = 0;     // over all sessions
   uint64_t bytes_sent = 0;
-  uint64_t frames_dropped = 0;     // over all sessions: replaced unsent, or refused by the channel
+  uint64_t frames_dropped = 0;  // over all sessions: replaced unsent, or refused by the channel
+  // Over all sessions, from the sessions' drivers: UDP datagrams and ICE-TCP messages sent.
+  uint64_t udp_sockets = 0;
+  uint64_t udp_datagrams_sent = 0;
+  uint64_t tcp_connections = 0;
+  uint64_t tcp_messages_sent = 0;
   std::vector<Duration> backoffs;  // every backoff waited, in order (bounded to 64)
 };
 
@@ -124,6 +141,11 @@ class Agent {
   // An instant of the loop's clock on the wall clock (system_clock), in µs since the epoch.
   int64_t wall_us(Instant t) const;
   std::vector<SocketAddress> local_addresses() const;
+  // ICE-TCP (RFC 6544): the session's active candidates, and connections to the server's
+  // passive candidates once they are known (answer or trickle).
+  size_t add_tcp_candidates(Connection& c, Instant now);
+  void connect_tcp_candidates(Connection& c);
+  void count_transport(const Connection& c);
 
   AgentConfig config_;
   std::unique_ptr<runtime::EventLoop> loop_;

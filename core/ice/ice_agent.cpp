@@ -191,6 +191,14 @@ void IceAgent::set_remote_end_of_candidates(Instant now) {
   handle_timeout(now);
 }
 
+std::vector<Candidate> IceAgent::remote_candidates() const {
+  std::vector<Candidate> out;
+  out.reserve(remote_.size());
+  for (const auto& r : remote_)
+    out.push_back(r.candidate);
+  return out;
+}
+
 std::optional<size_t> IceAgent::find_remote(const SocketAddress& addr,
                                             TransportProtocol proto) const {
   for (size_t i = 0; i < remote_.size(); ++i)
@@ -445,8 +453,11 @@ void IceAgent::handle_timeout(Instant now) {
       --tx.sends_left;
       tx.rto = std::min(tx.rto * 2, config_.max_rto);
       tx.next_send = now + tx.rto;
-      ++stats_.retransmissions;
-      queue_transmit(tx.from, tx.to, tx.request, TransportProtocol::udp);
+      // RFC 8489 section 6.2.2: no retransmission on a reliable transport.
+      if (tx.protocol == TransportProtocol::udp) {
+        ++stats_.retransmissions;
+        queue_transmit(tx.from, tx.to, tx.request, TransportProtocol::udp);
+      }
       continue;
     }
     Transaction done = std::move(tx);
@@ -589,6 +600,7 @@ void IceAgent::send_check(Instant now, size_t index, bool use_candidate) {
                  config_.max_check_transmissions - 1,
                  use_candidate};
   tx.role = role_;
+  tx.protocol = local.transport;
   transactions_.emplace(tid, std::move(tx));
   p.in_flight = tid;
   if (p.state != PairState::succeeded) p.state = PairState::in_progress;

@@ -158,6 +158,9 @@ class IceAgent {
   void end_of_local_sockets(Instant now);
   const IceCredentials& local_credentials() const { return local_credentials_; }
   const std::vector<Candidate>& local_candidates() const { return local_candidates_; }
+  // The peer's candidates, signaled and peer-reflexive, in the order learned.
+  std::vector<Candidate> remote_candidates() const;
+  size_t remote_candidate_count() const { return remote_.size(); }
   std::vector<StunServerResult> stun_server_results() const;
 
   // Before checks start: the role and nomination mode that offer/answer decided (RFC 8445
@@ -232,6 +235,9 @@ class IceAgent {
     // retransmitted, and its timeout is no failure, but a late response still counts.
     bool cancelled = false;
     Role role = Role::controlling;  // the role the request claimed
+    // RFC 8489 section 6.2.2: over TCP the request is sent once (the stream retransmits); the
+    // timers still run so the transaction ends when it would have over UDP.
+    TransportProtocol protocol = TransportProtocol::udp;
   };
   struct GatherSlot {
     size_t base;  // local candidate index of the host socket

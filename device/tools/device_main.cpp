@@ -52,9 +52,14 @@ const char* usage() {
          "                    signal, operator and technology (sent in the telemetry)\n"
          "  --bind ADDR       send from this local address (repeatable; default: every\n"
          "                    interface, plus loopback when the server is on loopback)\n"
+         "  --transport MODE  auto (default): UDP and ICE-TCP toward the server, UDP\n"
+         "                    preferred, TCP at once when UDP gets no answer within a few\n"
+         "                    round trips; udp: UDP only; tcp: ICE-TCP only, no UDP socket\n"
+         "                    and not one UDP datagram (modems whose PPP link drops under\n"
+         "                    UDP; the server needs --ice-tcp-port or --ice-tcp-shared)\n"
          "  --config FILE     key = value settings in TOML: server, token, source, width,\n"
-         "                    height, fps, quality, pacing, ca_file, modem, bind (string or\n"
-         "                    array),\n"
+         "                    height, fps, quality, pacing, transport, ca_file, modem, bind\n"
+         "                    (string or array),\n"
          "                    quiet, json_log; command-line options override the file\n"
          "  --quiet           no stats lines, only state changes and errors\n"
          "  --json-log        one JSON object per line instead of text; with each session's\n"
@@ -77,6 +82,7 @@ struct Options {
   double fps = 0;
   int quality = 0;
   std::string pacing = "adaptive";
+  std::string transport = "auto";
   std::string ca_file;
   std::string modem;
   std::vector<std::string> bind;
@@ -141,6 +147,8 @@ std::optional<std::string> load_config_file(const std::string& path, Options& o)
       error = need_string(o.ca_file);
     } else if (k == "pacing") {
       error = need_string(o.pacing);
+    } else if (k == "transport") {
+      error = need_string(o.transport);
     } else if (k == "modem") {
       error = need_string(o.modem);
     } else if (k == "width" || k == "height") {
@@ -241,6 +249,8 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
       if (auto e = need(o.ca_file)) return e;
     } else if (a == "--pacing") {
       if (auto e = need(o.pacing)) return e;
+    } else if (a == "--transport") {
+      if (auto e = need(o.transport)) return e;
     } else if (a == "--modem") {
       if (auto e = need(o.modem)) return e;
     } else if (a == "--bind") {
@@ -310,7 +320,14 @@ int main(int argc, char** argv) {
                  options.pacing.c_str());
     return 2;
   }
+  auto transport = parse_ice_transport(options.transport);
+  if (!transport) {
+    std::fprintf(stderr, "cellrtc-device: --transport must be udp, tcp or auto, not \"%s\"\n",
+                 options.transport.c_str());
+    return 2;
+  }
   AgentConfig config;
+  config.transport = *transport;
   if (options.pacing == "fixed") {
     // The original design: a fixed rate and quality, nothing adapts (media/fixed_pacing.h).
     config.session.pacing = media::Pacing::fixed;
