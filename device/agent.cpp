@@ -293,6 +293,7 @@ void Agent::connect() {
   Instant now = loop_->now();
   peer::PeerConfig pc_config;
   pc_config.certificate = certificate_.get();
+  pc_config.ice.consent_interval = config_.keepalive_interval;
   media::StreamingSessionConfig session_config = config_.session;
   session_config.first_sequence = next_sequence_;
   auto conn = std::make_unique<Connection>(*this, pc_config, *rng_, session_config);
@@ -347,6 +348,9 @@ void Agent::connect() {
                                                            "directly or not at all)"),
       {{"resource", "\"" + json_escape(whip_session_->resource_url) + "\""}});
   now = loop_->now();
+  // How long UDP may take before a working TCP pair carries the stream: from this network's
+  // round trip as the POST measured it (core/ice, IceConfig::udp_grace).
+  conn->pc.set_udp_grace_from_round_trip(*answered_at_ - *post_sent_at_);
   if (auto s = conn->pc.set_remote_description(now, whip_session_->answer); !s) {
     std::string reason = std::string("the server's answer was refused: ") + s.error().reason;
     connection_ = std::move(conn);
@@ -358,7 +362,11 @@ void Agent::connect() {
   setup_deadline_ = now + config_.setup_timeout;
   disconnected_since_.reset();
   restarted_ice_ = false;
-  set_state(AgentState::waiting, "answer received; connecting ICE, DTLS, SCTP");
+  set_state(AgentState::waiting,
+            "answer received; connecting ICE, DTLS, SCTP" +
+                (config_.transport == IceTransport::automatic
+                     ? "; TCP after " + millis(connection_->pc.ice().udp_grace()) + " without UDP"
+                     : std::string()));
   on_connection_step(now);
   connection_->driver.wake();
 }

@@ -52,6 +52,10 @@ struct AgentConfig {
   // tcp never opens a UDP socket (modems whose PPP link drops under UDP traffic); auto offers
   // both and lets the ICE agent fall back to TCP when UDP does not answer in time.
   IceTransport transport = IceTransport::automatic;
+  // RFC 7675 consent checks on the path in use, which also keep NAT mappings alive: 15 s stays
+  // below the 30 s UDP timeouts of carrier NATs (a lost check is followed by another within
+  // 2 s, core/ice IceConfig::consent_retry); consent still expires after 30 s unanswered.
+  Duration keepalive_interval = seconds(15);
   // From the answer to open channels; longer and the session is torn down.
   Duration setup_timeout = seconds(20);
   // ICE disconnected (no consent answers) this long: restart ICE through a PATCH.

@@ -570,8 +570,9 @@ struct Relay::Impl {
     // the viewer after the events.
   }
 
-  // A device's connection went quiet: no ICE check from it for IceConfig::disconnected_after
-  // (8 s; its consent checks come every 5 s, RFC 7675). Its viewers see "reconnecting" now
+  // A device's connection went quiet: nothing (ICE check or DTLS) from it on the selected pair
+  // for IceConfig::disconnected_after (8 s; its frames and telemetry come far more often, its
+  // consent checks every 15 s, RFC 7675). Its viewers see "reconnecting" now
   // rather than when consent expires (30 s) and the session ends, which starts the grace
   // period; a frame on the same session makes it live again.
   void publisher_silent(Instant now, Session& s) {

@@ -137,6 +137,10 @@ std::optional<size_t> IceAgent::find_local(const SocketAddress& addr,
   return std::nullopt;
 }
 
+void IceAgent::set_udp_grace_from_round_trip(Duration exchange) {
+  config_.udp_grace = std::clamp(exchange * 2, config_.udp_grace_min, config_.udp_grace_max);
+}
+
 void IceAgent::set_role(Role role, Nomination nomination) {
   config_.nomination = nomination;
   if (config_.lite || role_ == role) return;
@@ -340,7 +344,9 @@ void IceAgent::reset_checks() {
   selected_index_.reset();
   nominating_.reset();
   checks_done_ = false;
+  udp_grace_passed_ = false;
   next_consent_.reset();
+  unanswered_since_.reset();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,10 +434,17 @@ std::optional<Instant> IceAgent::next_timeout() const {
   if (role_ == Role::controlling && config_.nomination == Nomination::regular &&
       first_success_at_ && !selected_index_ && !nominating_)
     t = earliest(t, std::optional<Instant>(*first_success_at_ + config_.nomination_delay));
+  // Path choice: a valid TCP pair waits for the end of the UDP grace, then is nominated.
+  if (role_ == Role::controlling && !config_.lite && !selected_index_ && !nominating_ &&
+      remote_credentials_ && !udp_grace_passed_) {
+    bool tcp_valid = std::any_of(pairs_.begin(), pairs_.end(), [&](const Pair& p) {
+      return p.valid && local_candidates_[p.local].transport != TransportProtocol::udp;
+    });
+    if (tcp_valid) t = earliest(t, udp_grace_deadline());
+  }
   if (selected_ && !consent_lost_) {
     if (next_consent_) t = earliest(t, next_consent_);
-    if (state_ != IceState::disconnected)
-      t = earliest(t, std::optional<Instant>(last_consent_ + config_.disconnected_after));
+    if (state_ != IceState::disconnected) t = earliest(t, disconnect_deadline());
     t = earliest(t, std::optional<Instant>(last_consent_ + config_.consent_timeout));
   }
   if (!selected_ && checking_since_ && state_ != IceState::failed)
@@ -471,24 +484,38 @@ void IceAgent::handle_timeout(Instant now) {
              pairs_[done.index].in_flight == id)
       pairs_[done.index].in_flight.reset();
   }
+  if (auto deadline = udp_grace_deadline(); deadline && now >= *deadline) udp_grace_passed_ = true;
   pace(now);
   maybe_nominate(now);
   update_connectivity(now);
 }
 
 void IceAgent::maybe_nominate(Instant now) {
-  if (role_ != Role::controlling || config_.lite || config_.nomination != Nomination::regular)
-    return;
+  if (role_ != Role::controlling || config_.lite) return;
   if (selected_index_ || nominating_ || !remote_credentials_) return;
   std::optional<size_t> best;
   for (size_t i = 0; i < pairs_.size(); ++i)
     if (pairs_[i].valid && (!best || pairs_[i].valid_priority > pairs_[*best].valid_priority))
       best = i;
+  if (config_.nomination == Nomination::aggressive) {
+    // Every UDP check nominates by itself; a TCP pair that succeeded while UDP still had its
+    // chance is nominated by a check of its own once the grace is over.
+    if (!best || local_candidates_[pairs_[*best].local].transport == TransportProtocol::udp ||
+        holding_for_udp(now))
+      return;
+    nominating_ = *best;
+    triggered_.push_front(Triggered{*best, true});
+    pace(now);
+    return;
+  }
   if (!best) {
     // The only valid pair failed its nomination: wait for the next success.
     first_success_at_.reset();
     return;
   }
+  if (local_candidates_[pairs_[*best].local].transport != TransportProtocol::udp &&
+      holding_for_udp(now))
+    return;
   bool better_pending = false;
   for (const auto& p : pairs_)
     better_pending |= (p.state == PairState::frozen || p.state == PairState::waiting ||
@@ -499,6 +526,24 @@ void IceAgent::maybe_nominate(Instant now) {
   nominating_ = *best;
   triggered_.push_front(Triggered{*best, true});
   pace(now);
+}
+
+bool IceAgent::holding_for_udp(Instant now) const {
+  if (role_ != Role::controlling) return false;
+  bool udp_pending = false;
+  for (const auto& p : pairs_) {
+    if (local_candidates_[p.local].transport != TransportProtocol::udp) continue;
+    if (p.valid) return true;  // UDP works: it wins
+    udp_pending |= p.state != PairState::failed;
+  }
+  if (!udp_pending) return false;
+  auto deadline = udp_grace_deadline();
+  return !deadline || now < *deadline;
+}
+
+std::optional<Instant> IceAgent::udp_grace_deadline() const {
+  if (!checking_since_) return std::nullopt;
+  return *checking_since_ + config_.udp_grace;
 }
 
 void IceAgent::update_connectivity(Instant now) {
@@ -517,20 +562,32 @@ void IceAgent::update_connectivity(Instant now) {
   if (consent_lost_) return;
   if (!config_.lite && selected_index_ && next_consent_ && now >= *next_consent_) {
     send_consent(now);
-    next_consent_ = now + jittered_consent_interval();
+    if (!unanswered_since_) unanswered_since_ = now;
+    // RFC 7675 section 5.1: each check is sent once. Until one is answered the next follows
+    // after consent_retry; an answer schedules the one after a whole (jittered) interval.
+    next_consent_ = now + std::min(config_.consent_retry, jittered_consent_interval());
   }
   Duration silent = now - last_consent_;
+  auto disconnect_at = disconnect_deadline();
   if (silent >= config_.consent_timeout) {
     // RFC 7675 section 5.1: consent expired; stop sending.
     consent_lost_ = true;
     emit(event::ConsentLost{});
     set_state(IceState::failed);
-  } else if (silent >= config_.disconnected_after) {
+  } else if (disconnect_at && now >= *disconnect_at) {
     set_state(IceState::disconnected);
   } else if (selected_index_ &&
              (state_ == IceState::disconnected || state_ == IceState::checking)) {
     set_state(IceState::connected);
   }
+}
+
+std::optional<Instant> IceAgent::disconnect_deadline() const {
+  if (config_.lite) return std::max(last_consent_, last_heard_) + config_.disconnected_after;
+  if (!unanswered_since_) return std::nullopt;
+  // A check and its retry both unanswered for consent_retry: one lost packet is not enough.
+  return std::max(last_consent_ + config_.disconnected_after,
+                  *unanswered_since_ + 2 * config_.consent_retry);
 }
 
 Duration IceAgent::jittered_consent_interval() {
@@ -569,6 +626,9 @@ void IceAgent::send_check(Instant now, size_t index, bool use_candidate) {
   if (role_ == Role::controlling && config_.nomination == Nomination::aggressive)
     use_candidate = true;
   if (role_ != Role::controlling) use_candidate = false;
+  // Path choice: a TCP check nominates only once UDP had its chance (IceConfig::udp_grace).
+  if (use_candidate && local.transport != TransportProtocol::udp && holding_for_udp(now))
+    use_candidate = false;
 
   auto tid = stun::random_transaction_id(rng_);
   stun::MessageBuilder b(stun::Method::binding, stun::Class::request, tid);
@@ -623,11 +683,12 @@ void IceAgent::send_consent(Instant now) {
   else
     b.add_ice_controlled(tiebreaker_);
   Bytes request = std::move(b).finish_with_integrity(as_bytes(remote_credentials_->pwd), true);
-  // One send per consent check: the next one follows within the interval anyway.
+  // RFC 7675 section 5.1: sent once, with a new transaction id each time; a late answer to
+  // any check still in the table counts, so it lives until consent would expire.
   transactions_.emplace(
       tid,
       Transaction{TxKind::consent, *selected_index_, selected_->base, selected_->remote.address,
-                  request, now + config_.consent_interval, config_.consent_interval, 0});
+                  request, now + config_.consent_timeout, config_.consent_timeout, 0});
   ++stats_.consent_checks_sent;
   queue_transmit(selected_->base, selected_->remote.address, std::move(request),
                  selected_->local.transport);
@@ -673,6 +734,11 @@ void IceAgent::send_error(const SocketAddress& local, const SocketAddress& to,
 
 bool IceAgent::handle_packet(Instant now, const SocketAddress& local, const SocketAddress& from,
                              ByteView data, TransportProtocol protocol) {
+  // A lite agent sends no consent checks; any packet on the selected pair (DTLS, the peer's
+  // checks) shows the path is alive, so a peer with a long consent interval is not taken for
+  // disconnected between its checks. Consent itself still comes from checks only.
+  if (config_.lite && selected_ && from == selected_->remote.address && local == selected_->base)
+    last_heard_ = now;
   if (!stun::looks_like_stun(data)) return false;
   input_protocol_ = protocol == TransportProtocol::udp ? protocol : TransportProtocol::tcp;
   auto parsed = stun::Message::parse(data);
@@ -853,8 +919,10 @@ void IceAgent::handle_response(Instant now, const SocketAddress& local, const So
   transactions_.erase(it);
   ++stats_.responses_received;
   if (tx.kind == TxKind::consent) {
-    if (msg.cls() == stun::Class::success_response) {
+    if (msg.cls() == stun::Class::success_response && tx.index == selected_index_) {
       last_consent_ = now;
+      unanswered_since_.reset();
+      next_consent_ = now + jittered_consent_interval();
     }
     return;
   }
@@ -987,6 +1055,8 @@ void IceAgent::select_pair(Instant now, size_t index) {
   selected_ = SelectedPair{local, remote_[p.remote].candidate, local_bases_[p.local]};
   if (!stats_.nominated) stats_.nominated = now;
   last_consent_ = now;
+  last_heard_ = now;
+  unanswered_since_.reset();
   consent_lost_ = false;
   if (!config_.lite) next_consent_ = now + jittered_consent_interval();
   emit(event::SelectedPairChanged{*selected_});

@@ -74,11 +74,28 @@ struct IceConfig {
   // Controlling, regular nomination: nominate the best valid pair once no better pair is still
   // pending, or this long after the first success, whichever comes first.
   Duration nomination_delay = milliseconds(500);
+  // Path choice, controlling agent (RFC 6544 section 4.2 ranks UDP above TCP): a valid pair
+  // whose local candidate is TCP is not nominated while a UDP pair may still succeed, for at
+  // most `udp_grace` after checks could start; then it is nominated at once instead of after
+  // ICE gave up on UDP (its checks take about 15 s to fail). Without UDP pairs (or once all
+  // failed) TCP is nominated without waiting. A UDP pair that succeeds later still takes over
+  // in aggressive mode. set_udp_grace_from_round_trip() sets the grace from a measurement.
+  Duration udp_grace = seconds(2);
+  Duration udp_grace_min = seconds(1);
+  Duration udp_grace_max = seconds(4);
   // RFC 7675: consent checks every ~5 s (randomised 0.8..1.2), lost after 30 s without one
-  // answered. A lite agent, which sends none, counts the peer's checks instead.
+  // answered. A lite agent, which sends none, counts the peer's checks instead. The interval
+  // is also the keepalive of NAT mappings on the path (the device uses 15 s, below the 30 s
+  // UDP timeouts of carrier NATs).
   Duration consent_interval = seconds(5);
   Duration consent_timeout = seconds(30);
-  // No consent response for this long: state disconnected (recovers when one arrives).
+  // RFC 7675 section 5.1 sends each consent check once; while the last one is unanswered for
+  // this long, a new one follows instead of waiting a whole interval, so a lost check or
+  // response costs this much rather than consent.
+  Duration consent_retry = seconds(2);
+  // State disconnected (recovers when an answer arrives): no consent response for this long
+  // and a check and its retry unanswered for consent_retry each. A lite agent: nothing at all (check or data)
+  // heard on the selected pair for this long.
   Duration disconnected_after = seconds(8);
   // Checking with no valid pair for this long fails the agent (peers such as libpeer never
   // signal end-of-candidates, so this is the only end for them).
@@ -166,6 +183,11 @@ class IceAgent {
   // Before checks start: the role and nomination mode that offer/answer decided (RFC 8445
   // section 6.1.1). A lite agent stays controlled.
   void set_role(Role role, Nomination nomination);
+  // The grace for UDP (IceConfig::udp_grace) as twice the duration of an exchange that took at
+  // least two round trips over the same network (a signaling request on a new TCP connection:
+  // handshake, then request), so at least four round trips, within udp_grace_min..max.
+  void set_udp_grace_from_round_trip(Duration exchange);
+  Duration udp_grace() const { return config_.udp_grace; }
 
   // --- remote side
   // Setting different credentials than before is the peer's ICE restart (RFC 8445 section 9).
@@ -283,6 +305,9 @@ class IceAgent {
   void on_check_failure(Instant now, size_t pair);
   void on_gather_done(Instant now, size_t slot, const stun::Message* response);
   void maybe_nominate(Instant now);
+  // Path choice: true while a TCP pair must not be nominated (see IceConfig::udp_grace).
+  bool holding_for_udp(Instant now) const;
+  std::optional<Instant> udp_grace_deadline() const;
   void select_pair(Instant now, size_t pair);
   void update_connectivity(Instant now);
   void check_gathering_complete();
@@ -291,6 +316,7 @@ class IceAgent {
   void send_error(const SocketAddress& local, const SocketAddress& to, const stun::Message& req,
                   uint16_t code, const char* reason, const std::vector<uint16_t>* unknown);
   Duration jittered_consent_interval();
+  std::optional<Instant> disconnect_deadline() const;
   void reset_checks();
 
   IceConfig config_;
@@ -322,9 +348,12 @@ class IceAgent {
   std::optional<Instant> checking_since_;
   std::optional<size_t> selected_index_;
   std::optional<SelectedPair> selected_;
-  std::optional<size_t> nominating_;  // pair with a USE-CANDIDATE check in flight
-  bool checks_done_ = false;          // a pair is selected: no more ordinary checks
-  Instant last_consent_;              // last proof the peer wants our traffic
+  std::optional<size_t> nominating_;         // pair with a USE-CANDIDATE check in flight
+  bool checks_done_ = false;                 // a pair is selected: no more ordinary checks
+  bool udp_grace_passed_ = false;            // handle_timeout ran at or after the UDP grace's end
+  Instant last_consent_;                     // last proof the peer wants our traffic
+  Instant last_heard_;                       // lite: last packet of any kind on the selected pair
+  std::optional<Instant> unanswered_since_;  // first consent check since the last answer
   std::optional<Instant> next_consent_;
   bool consent_lost_ = false;
 

@@ -109,6 +109,11 @@ class PeerConnection {
   // A candidate gathered elsewhere: an ICE-TCP candidate (RFC 6544), a TURN relayed one.
   Status add_local_candidate(Instant now, ice::Candidate candidate);
   void end_of_local_sockets(Instant now);
+  // Path choice: see ice::IceAgent::set_udp_grace_from_round_trip (the device passes the
+  // duration of its WHIP POST).
+  void set_udp_grace_from_round_trip(Duration exchange) {
+    ice_.set_udp_grace_from_round_trip(exchange);
+  }
 
   // --- signaling (JSEP, RFC 8829)
   // Our offer: one BUNDLEd data section, a=setup:actpass, the candidates gathered so far.

@@ -57,9 +57,14 @@ const char* usage() {
          "                    round trips; udp: UDP only; tcp: ICE-TCP only, no UDP socket\n"
          "                    and not one UDP datagram (modems whose PPP link drops under\n"
          "                    UDP; the server needs --ice-tcp-port or --ice-tcp-shared)\n"
+         "  --keepalive-interval SECONDS\n"
+         "                    ICE consent checks (RFC 7675) on the path in use, which keep the\n"
+         "                    carrier NAT's mapping alive: 1..25, default 15 (below the usual\n"
+         "                    30 s UDP timeout; an unanswered check is followed by another\n"
+         "                    within 2 s, consent expires after 30 s without an answer)\n"
          "  --config FILE     key = value settings in TOML: server, token, source, width,\n"
-         "                    height, fps, quality, pacing, transport, ca_file, modem, bind\n"
-         "                    (string or array),\n"
+         "                    height, fps, quality, pacing, transport, keepalive_interval,\n"
+         "                    ca_file, modem, bind (string or array),\n"
          "                    quiet, json_log; command-line options override the file\n"
          "  --quiet           no stats lines, only state changes and errors\n"
          "  --json-log        one JSON object per line instead of text; with each session's\n"
@@ -83,6 +88,7 @@ struct Options {
   int quality = 0;
   std::string pacing = "adaptive";
   std::string transport = "auto";
+  double keepalive_interval = 15;
   std::string ca_file;
   std::string modem;
   std::vector<std::string> bind;
@@ -157,6 +163,11 @@ std::optional<std::string> load_config_file(const std::string& path, Options& o)
         error = where + " must be a whole number from 16 to 8192";
       else
         (k == "width" ? o.width : o.height) = static_cast<int>(*v);
+    } else if (k == "keepalive_interval") {
+      if (!node.is_number() || *node.value<double>() < 1 || *node.value<double>() > 25)
+        error = where + " must be a number of seconds from 1 to 25";
+      else
+        o.keepalive_interval = *node.value<double>();
     } else if (k == "fps") {
       if (!node.is_number() || *node.value<double>() < 0 || *node.value<double>() > 1000)
         error = where + " must be a number from 0 to 1000";
@@ -261,6 +272,12 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
       auto n = parse_int(v, 16, 8192);
       if (!n) return a + " must be a whole number from 16 to 8192, not \"" + v + "\"";
       (a == "--width" ? o.width : o.height) = static_cast<int>(*n);
+    } else if (a == "--keepalive-interval") {
+      if (auto e = need(v)) return e;
+      auto n = parse_double(v, 1, 25);
+      if (!n)
+        return "--keepalive-interval must be a number of seconds from 1 to 25, not \"" + v + "\"";
+      o.keepalive_interval = *n;
     } else if (a == "--fps") {
       if (auto e = need(v)) return e;
       auto n = parse_double(v, 0, 1000);
@@ -328,6 +345,7 @@ int main(int argc, char** argv) {
   }
   AgentConfig config;
   config.transport = *transport;
+  config.keepalive_interval = Duration(static_cast<int64_t>(options.keepalive_interval * 1e6));
   if (options.pacing == "fixed") {
     // The original design: a fixed rate and quality, nothing adapts (media/fixed_pacing.h).
     config.session.pacing = media::Pacing::fixed;
