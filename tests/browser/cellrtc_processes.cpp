@@ -193,6 +193,7 @@ std::unique_ptr<interop::ChildProcess> spawn_server(const ServerOptions& options
       "--log-level=debug",
   };
   if (!options.public_ip.empty()) args.push_back("--public-ip=" + options.public_ip);
+  args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   auto child = child_options(options.command_prefix, server_binary(), std::move(args));
   child.log_path = interop::interop_log_path(interop::unique_name("cellrtc-server") + ".log");
   child.capture_stdout = false;

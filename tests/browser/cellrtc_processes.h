@@ -78,7 +78,8 @@ struct ServerOptions {
   std::string address = "127.0.0.1";          // HTTP and UDP (--listen, --udp-address)
   uint16_t http_port = 0;                     // 0: free ports on 127.0.0.1 (HTTP and UDP)
   uint16_t udp_port = 0;
-  std::string public_ip{};  // --public-ip when set
+  std::string public_ip{};                // --public-ip when set
+  std::vector<std::string> extra_args{};  // further flags, e.g. --ice-tcp-shared
 };
 
 class ServerProcess {
@@ -151,7 +152,7 @@ class DeviceProcess {
                                               const DeviceOptions& options, std::string* error);
   // SIGKILL: the device vanishes without a goodbye, as a device losing its link would.
   void kill();
-  std::string log_tail() const { return process_->log_tail(); }
+  std::string log_tail(size_t max_bytes = 4096) const { return process_->log_tail(max_bytes); }
 
  private:
   explicit DeviceProcess(std::unique_ptr<interop::ChildProcess> process)
