@@ -94,8 +94,8 @@ struct IceConfig {
   // response costs this much rather than consent.
   Duration consent_retry = seconds(2);
   // State disconnected (recovers when an answer arrives): no consent response for this long
-  // and a check and its retry unanswered for consent_retry each. A lite agent: nothing at all (check or data)
-  // heard on the selected pair for this long.
+  // and a check and its retry unanswered for consent_retry each. A lite agent: nothing at all
+  // (check or data) heard on the selected pair for this long.
   Duration disconnected_after = seconds(8);
   // Checking with no valid pair for this long fails the agent (peers such as libpeer never
   // signal end-of-candidates, so this is the only end for them).
