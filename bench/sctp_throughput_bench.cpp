@@ -1,9 +1,9 @@
-// Data-channel (SCTP) throughput in the simulator: a bulk transfer over a 10 Mbit/s link at
-// 0, 50, 150 and 300 ms RTT with 0 % and 2 % random loss (both directions).
-// Usage: sctp_throughput_bench [--megabytes N] [--seeds N] [--out FILE.json]
+// Data-channel (SCTP) throughput in the simulator: a bulk transfer over a 10 Mbit/s link (or
+// --mbps N) at 0, 50, 150 and 300 ms RTT with 0 % and 2 % random loss (both directions).
+// Usage: sctp_throughput_bench [--megabytes N] [--mbps N] [--seeds N] [--out FILE.json]
 // Goodput is user bytes delivered per second of virtual time, from the first send to the last
 // byte delivered; each row is the median over the seeds, for the default configuration
-// (random-loss tolerance on), for strict RFC 9260 congestion control, and for usrsctp at both
+// (CongestionControl::delivery_rate), for RFC 9260 congestion control, and for usrsctp at both
 // ends over the same simulated link (the stack browsers used for data channels; Debian's
 // libusrsctp, in-process over AF_CONN on the simulator's time, see support/usrsctp_clock.h).
 #include <algorithm>
@@ -33,12 +33,13 @@ struct Outcome {
   uint32_t srtt_ms = 0;  // usrsctp's smoothed RTT at the end of the last run (sanity check)
 };
 
-Outcome run(uint64_t rate, Duration rtt, double loss, bool tolerant, size_t bytes, int seeds) {
+Outcome run(uint64_t rate, Duration rtt, double loss, sctp::CongestionControl cc, size_t bytes,
+            int seeds) {
   Outcome r;
   std::vector<double> goodputs;
   for (int seed = 1; seed <= seeds; ++seed) {
     sctp::SctpConfig config;
-    config.tolerate_random_loss = tolerant;
+    config.congestion_control = cc;
     config.send_buffer_limit = 2 * 1024 * 1024;
     config.stream_send_buffer_limit = 2 * 1024 * 1024;
     config.receive_window = 1024 * 1024;
@@ -92,21 +93,29 @@ Outcome run_usrsctp(uint64_t rate, Duration rtt, double loss, size_t bytes, int 
 
 int main(int argc, char** argv) {
   int megabytes = 10;
+  int mbps = 10;
   int seeds = 3;
   const char* out_path = nullptr;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--megabytes") && i + 1 < argc) {
       megabytes = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--mbps") && i + 1 < argc) {
+      mbps = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--seeds") && i + 1 < argc) {
       seeds = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--out") && i + 1 < argc) {
       out_path = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--megabytes N] [--seeds N] [--out FILE.json]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--megabytes N] [--mbps N] [--seeds N] [--out FILE.json]\n",
+                   argv[0]);
       return 2;
     }
   }
-  const uint64_t rate = 10'000'000;
+  if (megabytes <= 0 || mbps <= 0 || seeds <= 0) {
+    std::fprintf(stderr, "--megabytes, --mbps and --seeds must be positive\n");
+    return 2;
+  }
+  const uint64_t rate = static_cast<uint64_t>(mbps) * 1'000'000;
   const size_t bytes = static_cast<size_t>(megabytes) * 1000 * 1000;
   auto wall_start = std::chrono::steady_clock::now();
   std::string json =
@@ -116,19 +125,22 @@ int main(int argc, char** argv) {
   bool first = true;
   for (int rtt_ms : {0, 50, 150, 300}) {
     for (double loss : {0.0, 0.02}) {
-      std::vector<const char*> stacks = {"default", "rfc9260"};
+      std::vector<const char*> stacks = {"delivery_rate", "rfc9260"};
 #if CELLRTC_WITH_USRSCTP
       stacks.push_back("usrsctp");
 #endif
       for (const char* cc : stacks) {
-        Outcome r = std::strcmp(cc, "usrsctp") == 0
+        Outcome r =
+            std::strcmp(cc, "usrsctp") == 0
 #if CELLRTC_WITH_USRSCTP
-                        ? run_usrsctp(rate, milliseconds(rtt_ms), loss, bytes, seeds)
+                ? run_usrsctp(rate, milliseconds(rtt_ms), loss, bytes, seeds)
 #else
-                        ? Outcome{}
+                ? Outcome{}
 #endif
-                        : run(rate, milliseconds(rtt_ms), loss, std::strcmp(cc, "default") == 0,
-                              bytes, seeds);
+                : run(rate, milliseconds(rtt_ms), loss,
+                      std::strcmp(cc, "rfc9260") == 0 ? sctp::CongestionControl::rfc9260
+                                                      : sctp::CongestionControl::delivery_rate,
+                      bytes, seeds);
         char line[512];
         std::snprintf(line, sizeof line,
                       "%s    {\"stack\": \"%s\", \"rtt_ms\": %d, \"loss\": %.2f, "
@@ -142,7 +154,7 @@ int main(int argc, char** argv) {
         json += line;
         first = false;
         std::printf(
-            "rtt %3d ms loss %2.0f%% %-8s  goodput %6.2f Mbit/s (%3.0f%%), worst %6.2f, "
+            "rtt %3d ms loss %2.0f%% %-13s  goodput %6.2f Mbit/s (%3.0f%%), worst %6.2f, "
             "%d/%d done, %llu fast rtx, %llu timeouts\n",
             rtt_ms, loss * 100, cc, r.goodput_bps / 1e6,
             100 * r.goodput_bps / static_cast<double>(rate), r.worst_bps / 1e6, r.completed, seeds,

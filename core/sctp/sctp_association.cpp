@@ -14,6 +14,11 @@ constexpr size_t kCookieSize = kCookieFieldsSize + 20;
 constexpr size_t kMaxDuplicatesReported = 16;
 constexpr size_t kMaxStreamsPerReset = 256;
 constexpr size_t kMaxDeliverySamples = 64;
+// CongestionControl::delivery_rate (see its comment in the header).
+constexpr Duration kMinRttWindow = seconds(10);
+constexpr Duration kProbeRttTime = milliseconds(200);
+constexpr size_t kProbeRttPackets = 4;
+constexpr int kFullRateRounds = 3;
 
 bool serial_less16(uint16_t a, uint16_t b) {
   return static_cast<int16_t>(static_cast<uint16_t>(a - b)) < 0;
@@ -902,11 +907,15 @@ void SctpAssociation::advance_peer_ack_point() {
 
 void SctpAssociation::on_rto_sample(Instant now, Duration r) {
   latest_rtt_ = r;
-  // The path's base RTT, forgotten after 30 s so a route change is learnt.
-  if (!min_rtt_ || r <= *min_rtt_ || now - min_rtt_at_ > seconds(30)) {
+  // The path's base RTT; CongestionControl::delivery_rate re-measures it after kMinRttWindow
+  // (on_delivery_sample), and a round with a lower RTT refreshes it at once.
+  if (!min_rtt_ || r <= *min_rtt_) {
     min_rtt_ = r;
     min_rtt_at_ = now;
   }
+  if (!round_min_rtt_ || r < *round_min_rtt_) round_min_rtt_ = r;
+  if (probe_rtt_ && probe_rtt_until_ && (!probe_min_rtt_ || r < *probe_min_rtt_))
+    probe_min_rtt_ = r;
   // RFC 6298 section 2 (RFC 9260 section 6.3.1), alpha 1/8, beta 1/4, K 4.
   if (!srtt_) {
     srtt_ = r;
@@ -923,16 +932,6 @@ void SctpAssociation::on_rto_sample(Instant now, Duration r) {
                     config_.rto_max);
 }
 
-// Veno's backlog estimate: cwnd * (1 - base RTT / RTT) bytes sit in queues along the path.
-bool SctpAssociation::loss_looks_random() const {
-  if (!config_.tolerate_random_loss || !latest_rtt_ || !min_rtt_ || latest_rtt_->count() <= 0)
-    return false;
-  double queued =
-      static_cast<double>(cwnd_) *
-      (1.0 - static_cast<double>(min_rtt_->count()) / static_cast<double>(latest_rtt_->count()));
-  return queued < 3.0 * static_cast<double>(config_.mtu);
-}
-
 void SctpAssociation::handle_sack(Instant now, const SackChunk& sack) {
   if (!can_send_data() && state_ != SctpState::shutdown_sent) return;
   uint64_t cum = unwrap(cum_ack_, sack.cumulative_tsn_ack);
@@ -945,9 +944,14 @@ void SctpAssociation::handle_sack(Instant now, const SackChunk& sack) {
   std::optional<Duration> rtt;
   bool cum_advanced = cum > cum_ack_;
   std::optional<Instant> latest_acked_sent;
+  std::optional<DeliveryState> newest;  // of the chunk sent last among those newly acked
   auto ack = [&](SentChunk& c) {
     if (c.acked || c.abandoned) return;
     if (!latest_acked_sent || c.sent_at > *latest_acked_sent) latest_acked_sent = c.sent_at;
+    delivered_ += c.size;
+    if (!newest || c.delivery.delivered > newest->delivered ||
+        (c.delivery.delivered == newest->delivered && c.sent_at > newest->sent_at))
+      newest = c.delivery;
     // Karn's rule (RFC 6298 section 3): only chunks sent once give RTT samples.
     if (c.transmissions == 1) rtt = now - c.sent_at;
     highest_newly_acked = std::max(highest_newly_acked, c.tsn);
@@ -987,31 +991,17 @@ void SctpAssociation::handle_sack(Instant now, const SackChunk& sack) {
     }
   }
   if (fast_recovery_exit_ && cum >= *fast_recovery_exit_) fast_recovery_exit_.reset();
+  if (rtt) on_rto_sample(now, *rtt);
+  if (newest) on_delivery_sample(now, *newest);
   if (enter_fast_recovery && !fast_recovery_exit_) {
-    // RFC 9260 section 7.2.3 and 7.2.4 step 2 (4/5 for a loss that looks random).
-    size_t reduced = loss_looks_random() ? cwnd_ / 5 * 4 : cwnd_ / 2;
-    ssthresh_ = std::max(reduced, 4 * config_.mtu);
-    cwnd_ = ssthresh_;
+    on_loss_event();
     partial_bytes_acked_ = 0;
     fast_recovery_exit_ = next_tsn_ - 1;
   }
-  // RFC 9260 sections 7.2.1 and 7.2.2: grow cwnd on a cumulative advance while it is in use.
-  if (cum_advanced && newly_acked > 0 && !fast_recovery_exit_) {
-    bool full = flight_before + config_.mtu >= cwnd_;
-    if (cwnd_ <= ssthresh_) {
-      if (full) cwnd_ += std::min<size_t>(newly_acked, config_.mtu);
-    } else {
-      partial_bytes_acked_ += newly_acked;
-      if (partial_bytes_acked_ >= cwnd_ && full) {
-        partial_bytes_acked_ -= cwnd_;
-        cwnd_ += config_.mtu;
-      }
-    }
-  }
+  grow_cwnd(newly_acked, flight_before, cum_advanced);
   if (flight_size_ == 0) partial_bytes_acked_ = 0;
   // RFC 9260 section 6.2.1: the peer's window less what is still in flight.
   peer_rwnd_ = sack.a_rwnd > flight_size_ ? sack.a_rwnd - flight_size_ : 0;
-  if (rtt) on_rto_sample(now, *rtt);
   if (cum_advanced) {
     error_count_ = 0;
     heartbeat_sent_.reset();
@@ -1030,6 +1020,145 @@ void SctpAssociation::handle_sack(Instant now, const SackChunk& sack) {
   // RFC 3758 section 3.5 C2/C3: keep telling the peer to skip until it has.
   if (advanced_peer_ack_ > cum_ack_) pending_forward_tsn_ = true;
   if (flight_size_ == 0 && advanced_peer_ack_ == cum_ack_ && outstanding_.empty()) t3_.reset();
+}
+
+// RFC 9260 section 7.2.3 and 7.2.4 step 2, or the delivery-rate model's answer.
+void SctpAssociation::on_loss_event() {
+  if (config_.congestion_control == CongestionControl::rfc9260) {
+    ssthresh_ = std::max(cwnd_ / 2, 4 * config_.mtu);
+    cwnd_ = ssthresh_;
+    return;
+  }
+  // Above one bandwidth-delay product the excess waits in a queue, which is where a
+  // congestion loss comes from: drain it and keep the path full. At or below it there was no
+  // queue of ours to overflow; the window stays.
+  size_t floor = std::max(bdp_estimate(), 4 * config_.mtu);
+  if (cwnd_ > floor) {
+    cwnd_ = floor;
+    filled_pipe_ = true;
+  }
+  ssthresh_ = cwnd_;
+}
+
+size_t SctpAssociation::bdp_estimate() const {
+  if (bottleneck_rate_ == 0 || !min_rtt_) return 0;
+  return static_cast<size_t>(bottleneck_rate_ * static_cast<uint64_t>(min_rtt_->count()) /
+                             1'000'000);
+}
+
+// 1.5 bandwidth-delay products and two packets for delayed acks. BBR's cwnd_gain is 2 with a
+// pacer setting the rate; without one the window is what is in flight, and the excess over
+// one product is a queue: 1.5 keeps it to half a base RTT at the same throughput in the
+// simulations.
+size_t SctpAssociation::cwnd_target() const {
+  return std::max(bdp_estimate() * 3 / 2 + 2 * config_.mtu, 4 * config_.mtu);
+}
+
+void SctpAssociation::grow_cwnd(uint64_t newly_acked, size_t flight_before, bool cum_advanced) {
+  if (newly_acked == 0) return;
+  // Only a window in use grows (RFC 9260 section 7.2.1): an application sending less than
+  // cwnd allows has not shown the path takes more.
+  bool full = flight_before + config_.mtu >= cwnd_;
+  if (config_.congestion_control == CongestionControl::rfc9260) {
+    // RFC 9260 sections 7.2.1 and 7.2.2: grow on a cumulative advance outside recovery.
+    if (!cum_advanced || fast_recovery_exit_) return;
+    if (cwnd_ <= ssthresh_) {
+      if (full) cwnd_ += std::min<size_t>(newly_acked, config_.mtu);
+    } else {
+      partial_bytes_acked_ += newly_acked;
+      if (partial_bytes_acked_ >= cwnd_ && full) {
+        partial_bytes_acked_ -= cwnd_;
+        cwnd_ += config_.mtu;
+      }
+    }
+    return;
+  }
+  if (probe_rtt_) return;
+  if (!filled_pipe_) {
+    // Startup: slow start's doubling per round trip, whatever the loss.
+    if (full) cwnd_ += static_cast<size_t>(newly_acked);
+    return;
+  }
+  // Toward the target by what was delivered (after a cut or a timeout this doubles per round
+  // trip); down to it at once when the model shrank.
+  size_t target = cwnd_target();
+  if (cwnd_ > target) {
+    cwnd_ = target;
+  } else if (full) {
+    cwnd_ = std::min(cwnd_ + static_cast<size_t>(newly_acked), target);
+  }
+  ssthresh_ = target;
+}
+
+// draft-cheng-iccrg-delivery-rate-estimation section 3.3 for the rate sample; BBR's round
+// counting, windowed maximum, full-pipe test and ProbeRTT on top.
+void SctpAssociation::on_delivery_sample(Instant now, const DeliveryState& newest) {
+  delivered_time_ = now;
+  first_sent_time_ = newest.sent_at;
+  if (app_limited_until_ != 0 && delivered_ > app_limited_until_) app_limited_until_ = 0;
+  bool round_start = false;
+  if (newest.delivered >= next_round_delivered_) {
+    next_round_delivered_ = delivered_;
+    ++round_;
+    round_start = true;
+  }
+  if (round_start) {
+    // RFC 9406 section 4.2 (HyStart++): a whole round whose smallest RTT is above the base by
+    // an eighth of it (4 to 16 ms) means a queue is building: the pipe is full.
+    if (!filled_pipe_ && round_min_rtt_ && min_rtt_) {
+      Duration eta = std::clamp<Duration>(*min_rtt_ / 8, milliseconds(4), milliseconds(16));
+      if (*round_min_rtt_ >= *min_rtt_ + eta) filled_pipe_ = true;
+    }
+    round_min_rtt_.reset();
+    round_max_rate_[round_ % round_max_rate_.size()] = 0;
+  }
+  Duration send_elapsed = newest.sent_at - newest.first_sent_time;
+  Duration ack_elapsed = now - newest.delivered_time;
+  Duration interval = std::max(send_elapsed, ack_elapsed);
+  // An interval shorter than the base RTT would count acks compressed in a burst.
+  if (interval.count() > 0 && (!min_rtt_ || interval >= *min_rtt_)) {
+    uint64_t rate =
+        (delivered_ - newest.delivered) * 1'000'000 / static_cast<uint64_t>(interval.count());
+    // A sample of an application that did not fill the window only says the path carries
+    // at least that much.
+    if (!newest.app_limited || rate >= bottleneck_rate_) {
+      uint64_t& slot = round_max_rate_[round_ % round_max_rate_.size()];
+      slot = std::max(slot, rate);
+    }
+  }
+  bottleneck_rate_ = *std::max_element(round_max_rate_.begin(), round_max_rate_.end());
+  if (config_.congestion_control != CongestionControl::delivery_rate) return;
+  // BBR's full-pipe test: three rounds without 25 % more delivery rate.
+  if (round_start && !filled_pipe_ && !newest.app_limited) {
+    if (bottleneck_rate_ >= full_rate_ + full_rate_ / 4) {
+      full_rate_ = bottleneck_rate_;
+      full_rate_rounds_ = 0;
+    } else if (++full_rate_rounds_ >= kFullRateRounds) {
+      filled_pipe_ = true;
+    }
+  }
+  // ProbeRTT: a base RTT not seen again for kMinRttWindow may hide under our own queue;
+  // drain to half a bandwidth-delay product (BBRv2's ProbeRTT window, which keeps half the
+  // rate where BBRv1's 4 packets stop a long path) for a round trip, at least
+  // kProbeRttTime, and measure it again.
+  size_t probe_cwnd = std::max(bdp_estimate() / 2, kProbeRttPackets * config_.mtu);
+  if (!probe_rtt_ && filled_pipe_ && min_rtt_ && now - min_rtt_at_ > kMinRttWindow) {
+    probe_rtt_ = true;
+    probe_rtt_until_.reset();
+    probe_min_rtt_.reset();
+    prior_cwnd_ = cwnd_;
+    cwnd_ = std::min(cwnd_, probe_cwnd);
+  }
+  if (probe_rtt_) {
+    if (!probe_rtt_until_ && flight_size_ <= probe_cwnd) {
+      probe_rtt_until_ = now + std::max(kProbeRttTime, *min_rtt_);
+    } else if (probe_rtt_until_ && now >= *probe_rtt_until_) {
+      if (probe_min_rtt_) min_rtt_ = *probe_min_rtt_;
+      min_rtt_at_ = now;
+      probe_rtt_ = false;
+      cwnd_ = std::max(cwnd_, prior_cwnd_);
+    }
+  }
 }
 
 void SctpAssociation::on_t3_expired(Instant now) {
@@ -1421,6 +1550,14 @@ void SctpAssociation::flush(Instant now) {
       if (c.transmissions > 0) ++counters_.retransmitted_chunks;
       ++c.transmissions;
       c.sent_at = now;
+      // draft-cheng-iccrg-delivery-rate-estimation section 3.2: a send after an idle period
+      // starts the sampling intervals afresh.
+      if (flight_size_ == 0) {
+        first_sent_time_ = now;
+        delivered_time_ = now;
+      }
+      c.delivery = DeliveryState{delivered_, delivered_time_, first_sent_time_, now,
+                                 app_limited_until_ != 0};
       c.in_flight = true;
       c.retransmit = false;
       c.fast_retransmit = false;
@@ -1480,6 +1617,10 @@ void SctpAssociation::flush(Instant now) {
       if (max_payload == 0) break;
       SentChunk c;
       if (!take_fragment(now, max_payload, c)) {
+        // Nothing more to send while cwnd has room: rate samples until what is in flight now
+        // is delivered measure the application, not the path.
+        if (flight_size_ < cwnd_)
+          app_limited_until_ = std::max<uint64_t>(delivered_ + flight_size_, 1);
         if (!b.has_chunks() || flight_size_ > 0) break;
         send_packet(b);
         continue;
@@ -1536,6 +1677,8 @@ SctpStats SctpAssociation::stats() const {
   s.buffered_amount = total_buffered_;
   s.srtt = srtt_;
   s.rto = rto_;
+  s.min_rtt = min_rtt_;
+  s.bottleneck_rate_bps = bottleneck_rate_ * 8;
   if (delivery_samples_.size() >= 2) {
     const auto& a = delivery_samples_.front();
     const auto& b = delivery_samples_.back();

@@ -56,6 +56,27 @@
 
 namespace cellrtc::sctp {
 
+enum class CongestionControl : uint8_t {
+  // RFC 9260 section 7.2 exactly: slow start, congestion avoidance, every loss event halves
+  // cwnd.
+  rfc9260,
+  // Cellular links lose packets to radio errors, not only to full queues, and halving at each
+  // of them keeps a long path nearly empty (the 1.22/sqrt(p) law). This mode sizes the window
+  // from a model of the path, in the manner of BBR (Cardwell et al., ACM Queue 2016): the
+  // bottleneck rate is the largest delivery rate measured over the last 10 round trips, the
+  // base RTT the smallest RTT seen (re-measured every 10 s by draining to half their product
+  // for a round trip), and cwnd aims at 1.5 times their product. A queue the path holds for
+  // us is therefore about half a base RTT long. Startup grows cwnd like slow start and ends when
+  // the
+  // RTT of a whole round rises above the base (RFC 9406's delay increase) or the delivery rate
+  // stops growing. A loss event cuts cwnd to one bandwidth-delay product when cwnd is above
+  // it (what we queued may drain while the path stays full) and leaves a window at or below it
+  // alone (there was no queue of ours to overflow: the loss is the link's). A standing queue
+  // of other traffic lowers the delivery rate and with it the window. T3 expiry, RTO backoff
+  // and the receiver window are RFC 9260's in both modes.
+  delivery_rate,
+};
+
 struct SctpConfig {
   // RFC 8841 section 5: the ports from SDP a=sctp-port (5000 by default).
   uint16_t local_port = 5000;
@@ -96,12 +117,8 @@ struct SctpConfig {
   // RFC 9260 section 15: Association.Max.Retrans and Max.Init.Retransmits.
   int max_retransmissions = 10;
   int max_init_retransmissions = 8;
-  // Cellular links lose packets to radio errors, not only to full queues. When true, a fast
-  // retransmission whose latest RTT sample shows less than 3 packets queued on the path (RTT
-  // barely above the minimum seen) cuts cwnd to 4/5 instead of 1/2, the rule of TCP Veno
-  // (Fu and Liew, IEEE JSAC 2003). Losses with a standing queue, and every T3 expiry, still
-  // follow RFC 9260 section 7.2.3. False: RFC 9260 behaviour exactly.
-  bool tolerate_random_loss = true;
+  // How the congestion window answers loss; see CongestionControl.
+  CongestionControl congestion_control = CongestionControl::delivery_rate;
 };
 
 // Per-message options (RFC 8831 section 6.1: ordered or not, partially reliable by count or
@@ -137,6 +154,10 @@ struct SctpStats {
   Duration rto{0};
   // Bytes newly acknowledged per second over about the last second (0 until measured).
   uint64_t delivery_rate_bps = 0;
+  // CongestionControl::delivery_rate's model: the bottleneck rate (bits per second, 0 until
+  // measured) and the base RTT.
+  uint64_t bottleneck_rate_bps = 0;
+  std::optional<Duration> min_rtt;
   uint64_t packets_sent = 0;
   uint64_t packets_received = 0;
   uint64_t bytes_acked = 0;  // user bytes the peer acknowledged
@@ -243,6 +264,15 @@ class SctpAssociation {
     size_t low_threshold = 0;
     bool resetting = false;  // reset requested: no new sends
   };
+  // The estimator's state when a chunk was (last) sent, as the per-packet state of
+  // draft-cheng-iccrg-delivery-rate-estimation.
+  struct DeliveryState {
+    uint64_t delivered = 0;
+    Instant delivered_time;
+    Instant first_sent_time;
+    Instant sent_at;
+    bool app_limited = false;
+  };
   struct SentChunk {
     uint64_t tsn = 0;
     uint64_t message = 0;
@@ -269,6 +299,7 @@ class SctpAssociation {
     bool in_flight = false;
     std::optional<uint16_t> max_retransmits;
     std::optional<Instant> expires;
+    DeliveryState delivery;
   };
   struct RecvChunk {
     uint16_t stream = 0;
@@ -331,7 +362,12 @@ class SctpAssociation {
   // Sending data.
   void handle_sack(Instant now, const SackChunk& sack);
   void on_rto_sample(Instant now, Duration rtt);
-  bool loss_looks_random() const;
+  // CongestionControl::delivery_rate.
+  void on_delivery_sample(Instant now, const DeliveryState& newest);
+  size_t bdp_estimate() const;  // bottleneck rate x base RTT, 0 until both are known
+  size_t cwnd_target() const;
+  void on_loss_event();
+  void grow_cwnd(uint64_t newly_acked, size_t flight_before, bool cum_advanced);
   void on_t3_expired(Instant now);
   void release_acked(SentChunk& chunk, uint64_t& bytes);
   void abandon_message(Instant now, uint16_t stream, uint64_t message);
@@ -405,6 +441,23 @@ class SctpAssociation {
   std::optional<Instant> t3_;
   int error_count_ = 0;
   std::deque<std::pair<Instant, uint64_t>> delivery_samples_;  // (time, bytes_acked)
+  // CongestionControl::delivery_rate: the delivery-rate estimator and the path model.
+  uint64_t delivered_ = 0;  // bytes acknowledged, cumulatively or by gap blocks
+  Instant delivered_time_;
+  Instant first_sent_time_;
+  uint64_t app_limited_until_ = 0;  // 0, or delivered_ at which the app-limited phase ends
+  uint64_t next_round_delivered_ = 0;
+  uint64_t round_ = 0;
+  std::array<uint64_t, 10> round_max_rate_{};  // bytes per second, the largest per round
+  uint64_t bottleneck_rate_ = 0;               // bytes per second, max over round_max_rate_
+  bool filled_pipe_ = false;                   // startup ended
+  uint64_t full_rate_ = 0;
+  int full_rate_rounds_ = 0;
+  std::optional<Duration> round_min_rtt_;
+  bool probe_rtt_ = false;
+  std::optional<Instant> probe_rtt_until_;
+  std::optional<Duration> probe_min_rtt_;
+  size_t prior_cwnd_ = 0;
 
   // Receive side.
   uint64_t peer_cum_tsn_ = 0;  // our cumulative TSN for the peer's data, unwrapped

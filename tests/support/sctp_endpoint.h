@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -74,6 +75,7 @@ struct SctpTransfer {
     auto a =
         net.add_host("sender", *IpAddress::parse("198.51.100.10"), net.internet(), sender_links)
             .value();
+    sender_node = a;
     auto b = net.add_host("receiver", *IpAddress::parse("203.0.113.20"), net.internet()).value();
     sender.local = SocketAddress(net.address(a), 5000);
     receiver.local = SocketAddress(net.address(b), 5000);
@@ -93,8 +95,10 @@ struct SctpTransfer {
 
   // Sends `total` bytes as messages of `message_size`, keeping the send buffer topped up;
   // returns the virtual time from the first send to the last byte delivered, or nullopt.
+  // `tick`, when given, runs every 20 ms of virtual time.
   std::optional<Duration> transfer(size_t total, size_t message_size, Duration limit,
-                                   const sctp::SendOptions& options = {}) {
+                                   const sctp::SendOptions& options = {},
+                                   const std::function<void()>& tick = {}) {
     Instant start = net.now();
     Instant deadline = start + limit;
     size_t queued = 0;
@@ -110,11 +114,13 @@ struct SctpTransfer {
       if (net.run_until([&] { return receiver.bytes - base >= total; },
                         std::min(deadline, net.now() + milliseconds(20))))
         return net.now() - start;
+      if (tick) tick();
     }
     return std::nullopt;
   }
 
   sim::Network net;
+  sim::NodeId sender_node = 0;
   SctpEndpoint sender;
   SctpEndpoint receiver;
 };
