@@ -666,5 +666,133 @@ TEST(SctpAssociation, LossyTransferDeliversEverythingInOrder) {
   }
 }
 
+// A chunk given as its bytes, for packets written field by field.
+struct HandChunk {
+  Bytes bytes;
+  void encode(Bytes& out) const { out.insert(out.end(), bytes.begin(), bytes.end()); }
+};
+void put16(Bytes& b, uint16_t v) {
+  b.push_back(static_cast<uint8_t>(v >> 8));
+  b.push_back(static_cast<uint8_t>(v));
+}
+void put32(Bytes& b, uint32_t v) {
+  put16(b, static_cast<uint16_t>(v >> 16));
+  put16(b, static_cast<uint16_t>(v));
+}
+uint32_t get32(ByteView b, size_t at) {
+  return (uint32_t{b[at]} << 24) | (uint32_t{b[at + 1]} << 16) | (uint32_t{b[at + 2]} << 8) |
+         b[at + 3];
+}
+// RFC 9260 section 3.3.1: an unfragmented DATA chunk of four bytes.
+HandChunk data_chunk(uint32_t tsn, uint16_t stream, uint16_t ssn) {
+  Bytes b = {0, 0x03};  // type DATA, flags B and E
+  put16(b, 16 + 4);
+  put32(b, tsn);
+  put16(b, stream);
+  put16(b, ssn);
+  put32(b, 51);  // PPID: WebRTC string
+  for (uint8_t x : {'d', 'a', 't', 'a'})
+    b.push_back(x);
+  return {b};
+}
+// RFC 6525 sections 3.1 and 4.1: RE-CONFIG with one Outgoing SSN Reset Request parameter.
+HandChunk outgoing_reset_request(uint32_t request, uint32_t response, uint32_t last_tsn,
+                                 std::initializer_list<uint16_t> streams) {
+  Bytes b = {130, 0};
+  uint16_t param_length = static_cast<uint16_t>(16 + 2 * streams.size());
+  put16(b, static_cast<uint16_t>(4 + ((param_length + 3) & ~3)));
+  put16(b, 13);  // Outgoing SSN Reset Request
+  put16(b, param_length);
+  put32(b, request);
+  put32(b, response);
+  put32(b, last_tsn);
+  for (uint16_t s : streams)
+    put16(b, s);
+  while (b.size() % 4)
+    b.push_back(0);
+  return {b};
+}
+
+// The (response sequence, result) of every Re-configuration Response parameter (RFC 6525
+// section 4.4: type 16, length 12) in the packets the association sent.
+std::vector<std::pair<uint32_t, uint32_t>> reconfig_responses(SctpAssociation& a) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  while (auto packet = a.poll_transmit()) {
+    auto p = parse_packet(*packet);
+    if (!p) continue;
+    for (const RawChunk& c : p->chunks) {
+      if (c.type != 130) continue;
+      ByteView v = c.value;
+      for (size_t at = 0; at + 4 <= v.size();) {
+        uint16_t type = static_cast<uint16_t>((v[at] << 8) | v[at + 1]);
+        uint16_t length = static_cast<uint16_t>((v[at + 2] << 8) | v[at + 3]);
+        if (length < 4 || at + length > v.size()) break;
+        if (type == 16 && length == 12) out.emplace_back(get32(v, at + 4), get32(v, at + 8));
+        at += (length + 3) & ~size_t{3};
+      }
+    }
+  }
+  return out;
+}
+
+// RFC 6525 section 5.2.2 on the receiving side, from packets written field by field: a reset
+// whose last TSN is not yet received is answered "In progress" (6); when the missing DATA
+// arrives, the messages before the reset are delivered, the stream's SSN starts again from 0
+// and "Success - Performed" (1) follows; a retransmitted request gets the same answer.
+TEST_F(CookieTest, IncomingOutgoingResetRequestInProgressThenPerformed) {
+  auto [tag, cookie] = init_ack();
+  echo(tag, cookie, now);
+  ASSERT_EQ(server.state(), SctpState::established);
+  reconfig_responses(server);  // COOKIE ACK
+  auto send = [&](std::initializer_list<HandChunk> chunks) {
+    PacketBuilder b(5000, 5000, tag, 1200);
+    for (const HandChunk& c : chunks)
+      b.add(c);
+    server.handle_packet(now, b.finish());
+  };
+  std::vector<SctpEvent> events;
+  auto drain = [&] {
+    while (auto e = server.poll_event())
+      events.push_back(std::move(*e));
+  };
+  // The peer's first TSN and first request sequence number are its initial TSN, 1.
+  send({data_chunk(1, 3, 0)});
+  send({data_chunk(3, 3, 2), outgoing_reset_request(1, 0, 3, {3})});
+  auto answers = reconfig_responses(server);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0], (std::pair<uint32_t, uint32_t>{1, 6}));  // In progress
+  drain();
+  EXPECT_TRUE(SctpPair::of<event::StreamsResetByPeer>(events).empty());
+
+  send({data_chunk(2, 3, 1)});
+  answers = reconfig_responses(server);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0], (std::pair<uint32_t, uint32_t>{1, 1}));  // Success - Performed
+  drain();
+  // connected, three messages in SSN order, then the reset.
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(SctpPair::of<event::Message>(events).size(), 3u);
+  auto reset = SctpPair::of<event::StreamsResetByPeer>(events);
+  ASSERT_EQ(reset.size(), 1u);
+  EXPECT_EQ(reset[0].streams, std::vector<uint16_t>{3});
+  EXPECT_TRUE(std::holds_alternative<event::StreamsResetByPeer>(events.back()));
+
+  // The retransmitted request: the same answer, no second reset.
+  send({outgoing_reset_request(1, 0, 3, {3})});
+  answers = reconfig_responses(server);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0], (std::pair<uint32_t, uint32_t>{1, 1}));
+  // The stream starts again from SSN 0.
+  send({data_chunk(4, 3, 0)});
+  drain();
+  EXPECT_EQ(SctpPair::of<event::Message>(events).size(), 4u);
+  EXPECT_EQ(SctpPair::of<event::StreamsResetByPeer>(events).size(), 1u);
+  // A request with the next sequence number and nothing missing: performed at once.
+  send({outgoing_reset_request(2, 0, 4, {3})});
+  answers = reconfig_responses(server);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0], (std::pair<uint32_t, uint32_t>{2, 1}));
+}
+
 }  // namespace
 }  // namespace cellrtc::sctp
