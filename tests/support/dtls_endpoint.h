@@ -37,6 +37,7 @@ class DtlsEndpoint : public DatagramEndpoint {
     if (!peer_) return std::nullopt;
     auto d = transport.poll_transmit();
     if (!d) return std::nullopt;
+    if (record_sent) sent.push_back(*d);
     return Transmit{local_, *peer_, std::move(*d)};
   }
   std::optional<Instant> next_timeout() const override { return transport.next_timeout(); }
@@ -65,6 +66,8 @@ class DtlsEndpoint : public DatagramEndpoint {
   std::vector<Bytes> received;
   bool closed = false;
   std::optional<dtls::event::Failed> failure;
+  bool record_sent = false;
+  std::vector<Bytes> sent;  // every datagram handed out, when record_sent
 
  private:
   SocketAddress local_;
