@@ -431,16 +431,25 @@ std::optional<Instant> IceAgent::next_timeout() const {
     t = earliest(t, std::optional<Instant>(tx.next_send));
   if (has_paced_work())
     t = earliest(t, next_pace_ ? next_pace_ : std::optional<Instant>(Instant()));
-  if (role_ == Role::controlling && config_.nomination == Nomination::regular &&
-      first_success_at_ && !selected_index_ && !nominating_)
-    t = earliest(t, std::optional<Instant>(*first_success_at_ + config_.nomination_delay));
   // Path choice: a valid TCP pair waits for the end of the UDP grace, then is nominated.
+  std::optional<Instant> grace_end;
   if (role_ == Role::controlling && !config_.lite && !selected_index_ && !nominating_ &&
       remote_credentials_ && !udp_grace_passed_) {
-    bool tcp_valid = std::any_of(pairs_.begin(), pairs_.end(), [&](const Pair& p) {
-      return p.valid && local_candidates_[p.local].transport != TransportProtocol::udp;
-    });
-    if (tcp_valid) t = earliest(t, udp_grace_deadline());
+    bool tcp_valid = false, udp_valid = false;
+    for (const auto& p : pairs_) {
+      if (!p.valid) continue;
+      (local_candidates_[p.local].transport == TransportProtocol::udp ? udp_valid : tcp_valid) =
+          true;
+    }
+    if (tcp_valid && !udp_valid) grace_end = udp_grace_deadline();
+  }
+  t = earliest(t, grace_end);
+  if (role_ == Role::controlling && config_.nomination == Nomination::regular &&
+      first_success_at_ && !selected_index_ && !nominating_) {
+    // Held for UDP, the nomination delay's end would otherwise stand in the past.
+    Instant at = *first_success_at_ + config_.nomination_delay;
+    if (grace_end) at = std::max(at, *grace_end);
+    t = earliest(t, std::optional<Instant>(at));
   }
   if (selected_ && !consent_lost_) {
     if (next_consent_) t = earliest(t, next_consent_);

@@ -44,9 +44,10 @@ Candidate tcp_candidate(const SocketAddress& address, TcpType type) {
 // Both agents and the network between them: UDP and the one TCP connection each have their
 // own one-way delay and may drop everything.
 struct PathCall {
-  explicit PathCall(IceConfig device_config = {})
+  explicit PathCall(IceConfig device_config = {},
+                    ice::Nomination nomination = ice::Nomination::aggressive)
       : rng_d(1), rng_s(2), device(device_config, rng_d), server(lite(), rng_s) {
-    device.set_role(ice::Role::controlling, ice::Nomination::aggressive);
+    device.set_role(ice::Role::controlling, nomination);
   }
   static IceConfig lite() {
     IceConfig c;
@@ -200,6 +201,27 @@ TEST(IcePathChoice, UdpWinsEvenWhenTcpAnswersFirst) {
   call.run([] { return false; }, seconds(10));
   EXPECT_TRUE(call.selected(TransportProtocol::udp));
   EXPECT_EQ(call.selections.size(), 1u);
+}
+
+TEST(IcePathChoice, RegularNominationWaitsForTheGraceAndStillPrefersUdp) {
+  {
+    PathCall call({}, ice::Nomination::regular);
+    call.udp_down = true;
+    call.start();
+    ASSERT_TRUE(call.run([&] { return call.selected(TransportProtocol::tcp); }, seconds(5)));
+    // The TCP pair was valid after one round trip, but waited for the 2 s grace (not the
+    // 500 ms nomination delay).
+    EXPECT_GE(*call.selected_at - Instant(), seconds(2));
+    EXPECT_LE(*call.selected_at - Instant(), seconds(2) + milliseconds(100));
+  }
+  {
+    PathCall call({}, ice::Nomination::regular);
+    call.udp_one_way = milliseconds(150);
+    call.tcp_one_way = milliseconds(20);
+    call.start();
+    ASSERT_TRUE(call.run([&] { return call.selected(TransportProtocol::udp); }, seconds(5)));
+    ASSERT_EQ(call.selections.size(), 1u);
+  }
 }
 
 TEST(IcePathChoice, WithoutUdpPairsTcpIsNominatedAtOnce) {
