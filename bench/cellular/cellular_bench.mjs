@@ -38,7 +38,8 @@
 // (CELLRTC_LINKEM, CELLRTC_LAB_SEED).
 //
 // `--markdown OUT/summary.json [MORE.json...]` prints the summaries' runs as the tables of
-// docs/benchmarks.md.
+// docs/benchmarks.md; given single runs' OUT/<profile>-<pacing>-N.json instead, the medians of
+// those of each profile and pacing (to pool the runs of several invocations).
 //
 // Every process is bounded in time and killed on any failure or signal; in --lab the lab is
 // brought down after each run and on exit.
@@ -98,7 +99,14 @@ function percentile(values, p) {
   const v = [...values].sort((a, b) => a - b);
   return v[Math.min(v.length - 1, Math.floor(p * (v.length - 1)))];
 }
-const median = (values) => percentile(values.filter((x) => x !== null && Number.isFinite(x)), 0.5);
+// The middle value, or the mean of the two middle ones for an even count (percentile() takes
+// the lower, which for two runs is the smaller).
+function median(values) {
+  const v = values.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
 const round = (x, digits = 0) =>
   x === null || x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(digits));
 
@@ -842,8 +850,36 @@ async function main() {
     const { readFileSync } = await import('node:fs');
     const files = process.argv.slice(3);
     if (!files.length) throw new Error('--markdown needs the summary.json files');
-    const runs = files.flatMap((file) => JSON.parse(readFileSync(file, 'utf8')).runs || []);
-    process.stdout.write(markdown({ runs }));
+    // A summary's rows as they are; single runs' files (OUT/<profile>-<pacing>[-N].json) as
+    // the median of those of the same profile and pacing, in order of appearance.
+    const runs = [];
+    const groups = new Map();
+    for (const file of files) {
+      const data = JSON.parse(readFileSync(file, 'utf8'));
+      if (Array.isArray(data.runs)) {
+        runs.push(...data.runs);
+        continue;
+      }
+      // Runs written before recovery recorded the ICE restart: from the device's states.
+      for (const x of data.recovery || []) {
+        if (x.restart_started_ms !== undefined) continue;
+        const states = data.device?.states || [];
+        const i = states.findIndex((st) => st.state === 'restarting-ice' &&
+                                           st.t >= x.outage_from_s - 1);
+        const back = i >= 0 ? states.slice(i + 1).find((st) => st.state === 'streaming') : null;
+        x.restart_started_ms = i >= 0 ? round((states[i].t - x.link_back_s) * 1000) : null;
+        x.restart_connected_ms = back ? round((back.t - x.link_back_s) * 1000) : null;
+      }
+      const key = `${data.profile}/${data.pacing}`;
+      if (!groups.has(key)) {
+        groups.set(key, []);
+        runs.push(key);
+      }
+      groups.get(key).push(data);
+    }
+    process.stdout.write(markdown({
+      runs: runs.map((r) => (typeof r === 'string' ? medianRun(groups.get(r)) : r)),
+    }));
     return 0;
   }
   const args = parseArgs(process.argv);
