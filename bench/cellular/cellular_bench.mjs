@@ -34,8 +34,9 @@
 // start; default: the profile's schedule plus 30 s, at least 60 s), --repeat N (runs per
 // profile and pacing; the table gives medians), --bin DIR (build/release), --out DIR
 // (BIN/bench/cellular), --lab-prefix P (CELLRTC_LAB, default "cellbench"), --fps N (the fixed
-// pacing's rate, 10). Environment: CELLRTC_LAB_SCRIPT (another lab.sh), and lab.sh's own
-// (CELLRTC_LINKEM, CELLRTC_LAB_SEED).
+// pacing's rate, 10), --small-plots (760x520 palette PNGs of about 10 KB, as in docs/img/,
+// instead of 1000x700 antialiased ones of about 70 KB). Environment: CELLRTC_LAB_SCRIPT
+// (another lab.sh), and lab.sh's own (CELLRTC_LINKEM, CELLRTC_LAB_SEED).
 //
 // `--markdown OUT/summary.json [MORE.json...]` prints the summaries' runs as the tables of
 // docs/benchmarks.md; given single runs' OUT/<profile>-<pacing>-N.json instead, the medians of
@@ -133,6 +134,7 @@ function parseArgs(argv) {
     else if (k === '--out') a.out = resolve(next());
     else if (k === '--lab-prefix') a.prefix = next();
     else if (k === '--fps') a.fps = Number(next());
+    else if (k === '--small-plots') a.smallPlots = true;
     else if (k === '--help' || k === '-h') a.help = true;
     else throw new Error(`unknown argument ${k} (see --help)`);
   }
@@ -506,7 +508,7 @@ async function oneRun(args, placement, profile, pacing, index) {
                                     metrics: metricsBefore, linkStartedAt }));
     result.viewer_console = consoleLines.slice(-10);
     writeFileSync(join(outDir, `${tag}.json`), `${JSON.stringify(result, null, 1)}\n`);
-    writeSeries(outDir, tag, result);
+    writeSeries(outDir, tag, { ...result, small_plot: args.smallPlots });
   } finally {
     if (browser) await withTimeout(browser.close(), 10000, 'closing Chromium').catch(() => {});
     await stopChild(device);
@@ -705,7 +707,7 @@ function writeSeries(outDir, tag, r) {
   const title = `${r.profile} / ${r.pacing}: p50 ${r.latency_ms.p50} ms, p95 ${r.latency_ms.p95} ms, ` +
                 `${r.fps} fps`;
   const script = [
-    'set terminal pngcairo size 1000,700 font ",10"',
+    r.small_plot ? 'set terminal png size 760,520 small' : 'set terminal pngcairo size 1000,700 font ",10"',
     `set output '${png}'`,
     'set multiplot layout 2,1',
     `set title "${title.replace(/"/g, "'")}"`,
