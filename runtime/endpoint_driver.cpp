@@ -17,7 +17,11 @@ EndpointDriver::EndpointDriver(EventLoop& loop, DatagramEndpoint& endpoint,
     : loop_(loop),
       endpoint_(endpoint),
       config_(config),
-      receive_buffer_(config.receive_buffer_bytes) {}
+      receive_buffer_(config.receive_buffer_bytes),
+      streams_(loop, endpoint, config.streams, [this] {
+        drain_transmits();
+        arm_timer();
+      }) {}
 
 struct EndpointDriver::TcpLink {
   TcpLink(SocketAddress l, SocketAddress r, size_t max_frame)
@@ -114,6 +118,11 @@ void EndpointDriver::on_timer() {
 }
 
 void EndpointDriver::drain_transmits() {
+  for (size_t i = 0; i < config_.max_transmits_per_drain; ++i) {
+    auto c = endpoint_.poll_stream_command();
+    if (!c) break;
+    streams_.execute(std::move(*c));
+  }
   for (size_t i = 0; i < config_.max_transmits_per_drain; ++i) {
     auto t = endpoint_.poll_transmit();
     if (!t) return;

@@ -26,6 +26,7 @@
 
 #include "core/common/transport.h"
 #include "runtime/event_loop.h"
+#include "runtime/stream_connections.h"
 #include "runtime/udp_socket.h"
 
 namespace cellrtc::runtime {
@@ -42,6 +43,8 @@ struct EndpointDriverConfig {
   size_t max_transmits_per_drain = 1024;
   size_t max_tcp_queued_bytes = 256 * 1024;
   size_t max_tcp_frame = 4096;
+  // Plain byte streams the endpoint asks for (StreamCommand: TURN over TCP/TLS).
+  StreamConnectionsConfig streams;
 };
 
 struct EndpointDriverCounters {
@@ -88,6 +91,9 @@ class EndpointDriver {
   // closed (counted); the endpoint's consent checks notice.
   OsStatus add_tcp_connection(const SocketAddress& local, const SocketAddress& remote);
   size_t open_tcp_connections() const;
+  // Plain streams the endpoint opened through StreamCommands (see stream_connections.h): the
+  // driver executes every poll_stream_command() before sending datagrams.
+  const StreamConnections& streams() const { return streams_; }
 
   // Sends whatever the endpoint has queued and re-arms the timer at its next_timeout(). Call
   // after touching the endpoint from outside the driver, on the loop thread.
@@ -123,6 +129,7 @@ class EndpointDriver {
   std::optional<TimerId> continue_drain_;  // set when a drain stopped at its bound
   EndpointDriverCounters counters_;
   std::optional<OsError> last_error_;
+  StreamConnections streams_;  // last: its destructor still unwatches through loop_
 };
 
 }  // namespace cellrtc::runtime

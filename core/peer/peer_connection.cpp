@@ -278,6 +278,18 @@ void PeerConnection::set_buffered_amount_low_threshold(uint16_t channel, size_t 
 void PeerConnection::handle_datagram(Instant now, const SocketAddress& local,
                                      const SocketAddress& from, ByteView data,
                                      TransportProtocol protocol) {
+  if (relays_ && protocol == TransportProtocol::udp &&
+      relays_->handle_datagram(now, local, from, data)) {
+    pump(now);
+    return;
+  }
+  if (state_ == PeerState::closed) return;
+  receive(now, local, from, data, protocol);
+  pump(now);
+}
+
+void PeerConnection::receive(Instant now, const SocketAddress& local, const SocketAddress& from,
+                             ByteView data, TransportProtocol protocol) {
   if (state_ == PeerState::closed) return;
   if (!ice_.handle_packet(now, local, from, data, protocol)) {
     if (classify_packet(data) == PacketKind::dtls && dtls_) {
@@ -287,11 +299,14 @@ void PeerConnection::handle_datagram(Instant now, const SocketAddress& local,
     }
     // Anything else (RTP, unknown) has no place on a data-channel connection.
   }
-  pump(now);
 }
 
 void PeerConnection::handle_timeout(Instant now) {
-  if (state_ == PeerState::closed) return;
+  if (relays_) relays_->handle_timeout(now);
+  if (state_ == PeerState::closed) {
+    if (relays_) pump_relays(now);
+    return;
+  }
   ice_.handle_timeout(now);
   if (dtls_) dtls_->handle_timeout(now);
   if (sctp_) sctp_->handle_timeout(now);
@@ -299,7 +314,99 @@ void PeerConnection::handle_timeout(Instant now) {
 }
 
 std::optional<Transmit> PeerConnection::poll_transmit() {
-  return ice_.poll_transmit();
+  if (!relays_) return ice_.poll_transmit();
+  while (auto t = ice_.poll_transmit())
+    route_transmit(relay_now_, std::move(*t));
+  if (!socket_out_.empty()) {
+    Transmit t = std::move(socket_out_.front());
+    socket_out_.pop_front();
+    return t;
+  }
+  return relays_->poll_transmit();
+}
+
+// ---------------------------------------------------------------------------------------------
+// TURN relays
+
+Status PeerConnection::start_relays(Instant now, turn::RelayGathererConfig config) {
+  if (relays_) return Error{Errc::invalid_state, "relays already started"};
+  if (state_ == PeerState::closed) return Error{Errc::invalid_state, "connection closed"};
+  relays_ = std::make_unique<turn::RelayGatherer>(std::move(config), rng_);
+  Status s = relays_->start(now);
+  pump(now);
+  return s;
+}
+
+std::optional<turn::RelayEvent> PeerConnection::poll_relay_event() {
+  if (relay_reports_.empty()) return std::nullopt;
+  turn::RelayEvent e = std::move(relay_reports_.front());
+  relay_reports_.pop_front();
+  return e;
+}
+
+std::optional<StreamCommand> PeerConnection::poll_stream_command() {
+  if (!relays_) return std::nullopt;
+  while (auto t = ice_.poll_transmit())
+    route_transmit(relay_now_, std::move(*t));
+  return relays_->poll_stream_command();
+}
+
+void PeerConnection::handle_stream_connected(Instant now, uint32_t stream) {
+  if (!relays_) return;
+  relays_->handle_stream_connected(now, stream);
+  pump(now);
+}
+
+void PeerConnection::handle_stream_data(Instant now, uint32_t stream, ByteView data) {
+  if (!relays_) return;
+  relays_->handle_stream_data(now, stream, data);
+  pump(now);
+}
+
+void PeerConnection::handle_stream_closed(Instant now, uint32_t stream) {
+  if (!relays_) return;
+  relays_->handle_stream_closed(now, stream);
+  pump(now);
+}
+
+void PeerConnection::route_transmit(Instant now, Transmit t) {
+  if (relays_->owns(t.from)) {
+    // A relayed base (RFC 8445 section 5.1.1.2): the TURN client sends it to the peer.
+    (void)relays_->send(now, t.from, t.to, t.data);  // loss, like a full socket buffer
+    return;
+  }
+  socket_out_.push_back(std::move(t));
+}
+
+bool PeerConnection::pump_relays(Instant now) {
+  relay_now_ = now;
+  bool moved = false;
+  while (auto t = ice_.poll_transmit()) {
+    moved = true;
+    route_transmit(now, std::move(*t));
+  }
+  while (auto e = relays_->poll_event()) {
+    moved = true;
+    if (auto* d = std::get_if<turn::event::RelayData>(&*e)) {
+      receive(now, d->relayed, d->peer, d->data, TransportProtocol::udp);
+      continue;
+    }
+    if (auto* c = std::get_if<turn::event::RelayedCandidate>(&*e)) {
+      if (state_ != PeerState::closed && state_ != PeerState::failed)
+        (void)ice_.add_local_candidate(now, c->candidate);
+    }
+    if (std::get_if<turn::event::GatheringDone>(&*e)) maybe_end_of_candidates();
+    // Bounded: a connection's servers report a handful of events in all.
+    if (relay_reports_.size() < 64) relay_reports_.push_back(std::move(*e));
+  }
+  return moved;
+}
+
+void PeerConnection::maybe_end_of_candidates() {
+  if (gathering_complete_ || !ice_gathering_complete_) return;
+  if (relays_ && !relays_->gathering_done()) return;
+  gathering_complete_ = true;
+  events_.push_back(event::LocalCandidate{std::nullopt});
 }
 
 std::optional<PeerEvent> PeerConnection::poll_event() {
@@ -310,8 +417,9 @@ std::optional<PeerEvent> PeerConnection::poll_event() {
 }
 
 std::optional<Instant> PeerConnection::next_timeout() const {
-  if (state_ == PeerState::closed) return std::nullopt;
+  if (state_ == PeerState::closed) return relays_ ? relays_->next_timeout() : std::nullopt;
   std::optional<Instant> t = ice_.next_timeout();
+  if (relays_) t = earliest(t, relays_->next_timeout());
   if (dtls_) t = earliest(t, dtls_->next_timeout());
   if (sctp_) t = earliest(t, sctp_->next_timeout());
   return t;
@@ -330,6 +438,7 @@ void PeerConnection::pump(Instant now) {
       moved = true;
       on_ice_event(now, std::move(*e));
     }
+    if (relays_ && pump_relays(now)) moved = true;
     if (dtls_) {
       while (auto d = dtls_->poll_transmit()) {
         moved = true;
@@ -396,8 +505,8 @@ void PeerConnection::on_ice_event(Instant now, ice::IceEvent e) {
   if (auto* c = std::get_if<ice::event::LocalCandidate>(&e)) {
     events_.push_back(event::LocalCandidate{std::move(c->candidate)});
   } else if (std::get_if<ice::event::GatheringComplete>(&e)) {
-    gathering_complete_ = true;
-    events_.push_back(event::LocalCandidate{std::nullopt});
+    ice_gathering_complete_ = true;
+    maybe_end_of_candidates();
   } else if (std::get_if<ice::event::SelectedPairChanged>(&e)) {
     if (!timeline_.ice_connected) {
       timeline_.ice_connected = now;
@@ -437,6 +546,12 @@ void PeerConnection::close(Instant now) {
   if (dtls_) dtls_->close(now);
   pump(now);
   channels_.detach();
+  // RFC 8656 section 7.2: the allocations are released (their Refresh with LIFETIME 0 goes
+  // out after the close_notify routed above).
+  if (relays_) {
+    pump_relays(now);
+    relays_->close(now);
+  }
   ice_.close();
   set_state(PeerState::closed);
 }
@@ -444,6 +559,7 @@ void PeerConnection::close(Instant now) {
 void PeerConnection::restart_ice(Instant now) {
   ice_.restart(now);
   gathering_complete_ = false;
+  ice_gathering_complete_ = false;
   pump(now);
 }
 

@@ -44,6 +44,7 @@
 #include "core/sctp/sctp_association.h"
 #include "core/sdp/negotiation.h"
 #include "core/sdp/session_description.h"
+#include "core/turn/relay_gatherer.h"
 
 namespace cellrtc::peer {
 
@@ -115,6 +116,24 @@ class PeerConnection {
     ice_.set_udp_grace_from_round_trip(exchange);
   }
 
+  // --- TURN relays (RFC 8656)
+  // Allocates on every server of `config` in parallel (turn/relay_gatherer.h); each relayed
+  // candidate joins ICE as soon as its own allocation succeeds (a LocalCandidate event to
+  // trickle), ICE's transmits from a relayed base go through that server's TurnClient and the
+  // data it relays comes back in as if received on the relayed address. A server that fails
+  // costs only its own candidate (poll_relay_event says which and why). Once per connection;
+  // close() deallocates. TCP/TLS servers need the stream calls below.
+  Status start_relays(Instant now, turn::RelayGathererConfig config);
+  // What each TURN server did: RelayedCandidate (with the time it took), ServerFailed,
+  // GatheringDone. For logs and stats; the connection has already acted on them.
+  std::optional<turn::RelayEvent> poll_relay_event();
+  const turn::RelayGatherer* relays() const { return relays_.get(); }
+  // Byte streams to TURN servers over TCP/TLS (common/transport.h).
+  std::optional<StreamCommand> poll_stream_command();
+  void handle_stream_connected(Instant now, uint32_t stream);
+  void handle_stream_data(Instant now, uint32_t stream, ByteView data);
+  void handle_stream_closed(Instant now, uint32_t stream);
+
   // --- signaling (JSEP, RFC 8829)
   // Our offer: one BUNDLEd data section, a=setup:actpass, the candidates gathered so far.
   Result<std::string> create_offer(Instant now);
@@ -163,7 +182,12 @@ class PeerConnection {
   sdp::LocalParameters local_parameters() const;
   Status apply_remote(Instant now, const sdp::SessionDescription& remote, bool is_offer);
   void start_dtls(Instant now);
+  void receive(Instant now, const SocketAddress& local, const SocketAddress& from, ByteView data,
+               TransportProtocol protocol);
   void pump(Instant now);
+  bool pump_relays(Instant now);
+  void route_transmit(Instant now, Transmit t);
+  void maybe_end_of_candidates();
   void on_ice_event(Instant now, ice::IceEvent e);
   void fail(std::string reason);
   void count_setup_packet(ByteView sctp_packet);
@@ -185,7 +209,14 @@ class PeerConnection {
   std::optional<dtls::DtlsRole> dtls_role_;
   std::string remote_fingerprint_;
   bool remote_ice_lite_ = false;
-  bool gathering_complete_ = false;
+  bool gathering_complete_ = false;      // end-of-candidates announced
+  bool ice_gathering_complete_ = false;  // ICE's own gathering is done
+
+  // TURN: the gatherer, ICE's transmits that went to sockets while relays exist, the reports.
+  std::unique_ptr<turn::RelayGatherer> relays_;
+  std::deque<Transmit> socket_out_;
+  std::deque<turn::RelayEvent> relay_reports_;
+  Instant relay_now_;  // the latest time the connection was given, for routing in poll_transmit
 
   PeerState state_ = PeerState::new_;
   PeerTimeline timeline_;

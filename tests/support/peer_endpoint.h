@@ -30,12 +30,28 @@ class PeerEndpoint : public DatagramEndpoint {
     drain(now);
   }
   std::optional<Transmit> poll_transmit() override { return pc.poll_transmit(); }
+  std::optional<StreamCommand> poll_stream_command() override { return pc.poll_stream_command(); }
+  void handle_stream_connected(Instant now, uint32_t stream) override {
+    pc.handle_stream_connected(now, stream);
+    drain(now);
+  }
+  void handle_stream_data(Instant now, uint32_t stream, ByteView data) override {
+    pc.handle_stream_data(now, stream, data);
+    drain(now);
+  }
+  void handle_stream_closed(Instant now, uint32_t stream) override {
+    pc.handle_stream_closed(now, stream);
+    drain(now);
+  }
   std::optional<Instant> next_timeout() const override { return pc.next_timeout(); }
 
   void drain(Instant now) {
+    while (auto r = pc.poll_relay_event())
+      relay_events.push_back(std::move(*r));
     while (auto e = pc.poll_event()) {
       if (auto* c = std::get_if<peer::event::LocalCandidate>(&*e)) {
         if (c->candidate) candidates.push_back(ice::format_candidate(*c->candidate));
+        if (!c->candidate) end_of_candidates = true;
       } else if (auto* s = std::get_if<peer::event::StateChanged>(&*e)) {
         states.push_back(s->state);
       } else if (auto* f = std::get_if<peer::event::Failed>(&*e)) {
@@ -57,6 +73,8 @@ class PeerEndpoint : public DatagramEndpoint {
 
   peer::PeerConnection pc;
   std::vector<std::string> candidates;
+  bool end_of_candidates = false;
+  std::vector<turn::RelayEvent> relay_events;  // what each TURN server did
   std::vector<peer::PeerState> states;
   std::optional<std::string> failure;
   std::map<uint16_t, std::string> open;

@@ -1,0 +1,409 @@
+// RelayGatherer (several TURN servers in parallel) under virtual time against scripted servers:
+// a dead server does not hold up a working one, allocations are refreshed before they expire,
+// each session uses the credentials it was given, TCP servers are reached through stream
+// commands, and relayed data goes both ways.
+#include "core/turn/relay_gatherer.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "core/ice/candidate.h"
+
+namespace cellrtc::turn {
+namespace {
+
+using stun::Class;
+using stun::Message;
+using stun::MessageBuilder;
+using stun::Method;
+
+const SocketAddress kUdpLocal(IpAddress::v4(10, 0, 0, 2), 40000);
+const SocketAddress kPeer(IpAddress::v4(192, 0, 2, 10), 6000);
+
+// A TURN server's answers (RFC 8656), scripted: 401 to the first Allocate, then success for
+// requests carrying its credentials (RFC 8489 section 9.2.4), 401 for any others.
+struct ScriptedTurnServer {
+  SocketAddress address;
+  SocketAddress relayed;
+  std::string username;
+  std::string password;
+  std::string realm = "cellrtc.test";
+  std::string nonce = "n1";
+  uint32_t lifetime = 600;
+  bool alive = true;
+  std::vector<Message> requests;  // every request received, in order
+
+  Md5Digest key() const { return stun::long_term_key(username, realm, password); }
+
+  std::optional<Bytes> answer(ByteView bytes) {
+    if (!alive) return std::nullopt;
+    auto m = Message::parse(bytes);
+    if (!m) return std::nullopt;
+    if (m->cls() != Class::request) return std::nullopt;
+    requests.push_back(*m);
+    if (!m->has_message_integrity() || m->username() != username || !m->check_integrity(key()))
+      return std::move(MessageBuilder::response_to(*m, Class::error_response)
+                           .add_error_code(401, "Unauthorized")
+                           .add_realm(realm)
+                           .add_nonce(nonce))
+          .finish(true);
+    auto ok = MessageBuilder::response_to(*m, Class::success_response);
+    if (m->method() == Method::allocate)
+      ok.add_xor_relayed_address(relayed)
+          .add_xor_mapped_address(SocketAddress(IpAddress::v4(203, 0, 113, 5), 41000))
+          .add_lifetime(lifetime);
+    // RFC 8656 section 7.2: the server grants at most its own maximum.
+    if (m->method() == Method::refresh)
+      ok.add_lifetime(std::min(m->lifetime().value_or(lifetime), lifetime));
+    return std::move(ok).finish_with_integrity(key());
+  }
+  size_t count(Method method) const {
+    size_t n = 0;
+    for (const auto& r : requests)
+      n += r.method() == method;
+    return n;
+  }
+};
+
+class RelayGathererTest : public ::testing::Test {
+ protected:
+  ScriptedTurnServer make_server(uint8_t last, std::string username = "1700000600:cam1") {
+    ScriptedTurnServer s;
+    s.address = SocketAddress(IpAddress::v4(198, 51, 100, last), 3478);
+    s.relayed = SocketAddress(IpAddress::v4(198, 51, 100, last), 50000 + last);
+    s.username = std::move(username);
+    s.password = "pw-" + s.username;
+    return s;
+  }
+  RelayServer entry(const ScriptedTurnServer& s, std::string_view uri) {
+    auto parsed = parse_ice_server_uri(uri);
+    EXPECT_TRUE(parsed.ok());
+    return RelayServer{*parsed, s.address, {s.username, s.password}, {}};
+  }
+
+  // Delivers everything the gatherer sent to the scripted servers and their answers back,
+  // until nothing moves. UDP by address; streams by id, one message per write.
+  void exchange(RelayGatherer& g) {
+    for (int round = 0; round < 50; ++round) {
+      bool moved = false;
+      while (auto t = g.poll_transmit()) {
+        moved = true;
+        EXPECT_EQ(t->from, kUdpLocal);
+        for (auto* s : servers)
+          if (s->address == t->to)
+            if (auto a = s->answer(t->data)) g.handle_datagram(now, kUdpLocal, s->address, *a);
+      }
+      while (auto c = g.poll_stream_command()) {
+        moved = true;
+        if (c->kind == StreamCommand::Kind::connect) {
+          streams[c->stream] = c->remote;
+          connects.push_back(c->remote);
+          pending_connects.push_back(c->stream);
+        } else if (c->kind == StreamCommand::Kind::write) {
+          for (auto* s : servers)
+            if (s->address == streams[c->stream])
+              if (auto a = s->answer(c->data)) g.handle_stream_data(now, c->stream, *a);
+        } else {
+          closed_streams.push_back(c->stream);
+        }
+      }
+      if (!moved) return;
+    }
+  }
+  // Runs timers up to `until`, exchanging after each.
+  void run_until(RelayGatherer& g, Instant until) {
+    for (int i = 0; i < 100000; ++i) {
+      auto t = g.next_timeout();
+      if (!t || *t > until) break;
+      now = std::max(now, *t);
+      g.handle_timeout(now);
+      exchange(g);
+    }
+    now = until;
+  }
+  std::vector<RelayEvent> events(RelayGatherer& g) {
+    std::vector<RelayEvent> out;
+    while (auto e = g.poll_event())
+      out.push_back(std::move(*e));
+    return out;
+  }
+
+  std::vector<ScriptedTurnServer*> servers;
+  std::map<uint32_t, SocketAddress> streams;
+  std::vector<SocketAddress> connects;
+  std::vector<uint32_t> pending_connects;
+  std::vector<uint32_t> closed_streams;
+  SeededRandom rng{11};
+  Instant start = Instant::from_us(5'000'000);
+  Instant now = start;
+};
+
+TEST_F(RelayGathererTest, ADeadFirstServerDoesNotDelayTheSecondsCandidate) {
+  auto dead = make_server(1);
+  dead.alive = false;
+  auto good = make_server(2);
+  servers = {&dead, &good};
+  RelayGathererConfig config;
+  config.servers = {entry(dead, "turn:198.51.100.1"), entry(good, "turn:198.51.100.2")};
+  config.udp_local = kUdpLocal;
+  config.allocation_timeout = seconds(8);
+  RelayGatherer g(config, rng);
+  ASSERT_TRUE(g.start(now).ok());
+  exchange(g);
+
+  // The working server's candidate is there at once (no waiting for the dead one).
+  auto first = events(g);
+  ASSERT_EQ(first.size(), 1u);
+  auto* c = std::get_if<event::RelayedCandidate>(&first[0]);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->server, 1u);
+  EXPECT_EQ(c->took, Duration(0));
+  EXPECT_EQ(c->candidate.type, ice::CandidateType::relayed);
+  EXPECT_EQ(c->candidate.address, good.relayed);
+  EXPECT_TRUE(g.owns(good.relayed));
+  EXPECT_FALSE(g.gathering_done());
+  EXPECT_EQ(g.server_state(0), RelayServerState::allocating);
+
+  // The dead one is given up at its own deadline, alone.
+  run_until(g, start + seconds(9));
+  auto later = events(g);
+  ASSERT_EQ(later.size(), 2u);
+  auto* f = std::get_if<event::ServerFailed>(&later[0]);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->server, 0u);
+  EXPECT_EQ(f->uri, "turn:198.51.100.1:3478?transport=udp");
+  EXPECT_NE(f->reason.find("no allocation within 8000 ms"), std::string::npos) << f->reason;
+  EXPECT_FALSE(f->relayed);
+  EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(later[1]));
+  EXPECT_EQ(g.server_state(1), RelayServerState::allocated);
+  EXPECT_TRUE(g.owns(good.relayed));
+}
+
+TEST_F(RelayGathererTest, RefreshesTheAllocationBeforeItExpires) {
+  auto s = make_server(3);
+  s.lifetime = 120;
+  servers = {&s};
+  RelayGathererConfig config;
+  config.servers = {entry(s, "turn:198.51.100.3?transport=udp")};
+  config.udp_local = kUdpLocal;
+  RelayGatherer g(config, rng);
+  ASSERT_TRUE(g.start(now).ok());
+  exchange(g);
+  (void)events(g);
+  ASSERT_EQ(s.count(Method::refresh), 0u);
+
+  // Three lifetimes: every one ends in a refresh the server granted, never in an expiry.
+  run_until(g, start + seconds(360));
+  EXPECT_GE(s.count(Method::refresh), 3u);
+  for (const auto& r : s.requests) {
+    if (r.method() == Method::refresh) {
+      EXPECT_GT(r.lifetime().value_or(0), 0u);
+    }
+  }
+  EXPECT_TRUE(events(g).empty()) << "no failure while refreshed";
+  EXPECT_EQ(g.server_state(0), RelayServerState::allocated);
+  EXPECT_TRUE(g.owns(s.relayed));
+
+  // close() deallocates: a Refresh with LIFETIME 0 (RFC 8656 section 7.2).
+  g.close(now);
+  exchange(g);
+  EXPECT_EQ(s.requests.back().method(), Method::refresh);
+  EXPECT_EQ(s.requests.back().lifetime(), 0u);
+  EXPECT_TRUE(g.closed());
+}
+
+TEST_F(RelayGathererTest, EachSessionUsesTheCredentialsItWasGiven) {
+  // Session 1 with the credentials of the first WHIP answer.
+  auto s = make_server(4, "1700000600:cam1");
+  servers = {&s};
+  RelayGathererConfig first;
+  first.servers = {entry(s, "turn:198.51.100.4")};
+  first.udp_local = kUdpLocal;
+  {
+    RelayGatherer g(first, rng);
+    ASSERT_TRUE(g.start(now).ok());
+    exchange(g);
+    ASSERT_TRUE(g.owns(s.relayed));
+    EXPECT_EQ(s.requests.back().username(), "1700000600:cam1");
+    g.close(now);
+    exchange(g);
+  }
+
+  // The credentials expire; the server (coturn, same secret) now only accepts the new ones,
+  // which the next session's answer carried.
+  s.username = "1700001200:cam1";
+  s.password = "pw-new";
+  s.requests.clear();
+  // A gatherer still holding the old credentials is refused, with a reason that says so.
+  {
+    RelayGatherer stale(first, rng);
+    ASSERT_TRUE(stale.start(now).ok());
+    exchange(stale);
+    auto ev = events(stale);
+    ASSERT_FALSE(ev.empty());
+    auto* f = std::get_if<event::ServerFailed>(&ev[0]);
+    ASSERT_NE(f, nullptr);
+    EXPECT_NE(f->reason.find("401"), std::string::npos) << f->reason;
+    EXPECT_NE(f->reason.find("expired"), std::string::npos) << f->reason;
+  }
+  s.requests.clear();
+  RelayGathererConfig second;
+  second.servers = {entry(s, "turn:198.51.100.4")};
+  second.udp_local = kUdpLocal;
+  RelayGatherer g(second, rng);
+  ASSERT_TRUE(g.start(now).ok());
+  exchange(g);
+  EXPECT_TRUE(g.owns(s.relayed));
+  for (const auto& r : s.requests) {
+    if (r.has_message_integrity()) {
+      EXPECT_EQ(r.username(), "1700001200:cam1");
+    }
+  }
+}
+
+TEST_F(RelayGathererTest, TcpServersGoThroughStreamCommandsAndARefusedOneFailsAlone) {
+  auto tcp = make_server(5);
+  auto refused = make_server(6);
+  servers = {&tcp, &refused};
+  RelayGathererConfig config;
+  config.servers = {entry(refused, "turn:198.51.100.6?transport=tcp"),
+                    entry(tcp, "turn:198.51.100.5:3478?transport=tcp")};
+  RelayGatherer g(config, rng);  // no UDP socket: TCP needs none
+  ASSERT_TRUE(g.start(now).ok());
+  exchange(g);
+  ASSERT_EQ(connects.size(), 2u);
+  EXPECT_EQ(connects[0], refused.address);
+  EXPECT_EQ(connects[1], tcp.address);
+  EXPECT_EQ(g.server_state(1), RelayServerState::connecting);
+
+  g.handle_stream_closed(now, pending_connects[0]);  // connection refused
+  g.handle_stream_connected(now, pending_connects[1]);
+  exchange(g);
+  auto ev = events(g);
+  ASSERT_EQ(ev.size(), 3u);
+  auto* f = std::get_if<event::ServerFailed>(&ev[0]);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->server, 0u);
+  EXPECT_NE(f->reason.find("cannot connect"), std::string::npos) << f->reason;
+  auto* c = std::get_if<event::RelayedCandidate>(&ev[1]);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->server, 1u);
+  EXPECT_EQ(c->candidate.address, tcp.relayed);
+  // RFC 8445 section 5.1.2: relayed type preference 0; TCP to the server ranks below UDP.
+  EXPECT_EQ(c->candidate.priority >> 24, 0u);
+  EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(ev[2]));
+
+  // Data to a peer: a permission first, then the data (Send indication) on the stream.
+  ASSERT_TRUE(g.send(now, tcp.relayed, kPeer, Bytes{1, 2, 3}).ok());
+  exchange(g);
+  EXPECT_EQ(tcp.count(Method::create_permission), 1u);
+
+  // Data from the peer (a Data indication) comes out as RelayData on the relayed address.
+  MessageBuilder indication(Method::data, Class::indication, stun::TransactionId{});
+  indication.add_xor_peer_address(kPeer).add_data(Bytes{9, 8, 7});
+  Bytes data_indication = std::move(indication).finish(false);
+  g.handle_stream_data(now, pending_connects[1], data_indication);
+  ev = events(g);
+  ASSERT_EQ(ev.size(), 1u);
+  auto* d = std::get_if<event::RelayData>(&ev[0]);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->relayed, tcp.relayed);
+  EXPECT_EQ(d->peer, kPeer);
+  EXPECT_EQ(d->data, (Bytes{9, 8, 7}));
+
+  // Losing the connection loses the allocation, reported with the dead candidate.
+  g.handle_stream_closed(now, pending_connects[1]);
+  ev = events(g);
+  ASSERT_EQ(ev.size(), 1u);
+  f = std::get_if<event::ServerFailed>(&ev[0]);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->relayed, tcp.relayed);
+  EXPECT_FALSE(g.owns(tcp.relayed));
+}
+
+TEST_F(RelayGathererTest, MisconfiguredServersFailOnTheirOwn) {
+  auto s = make_server(7);
+  RelayGathererConfig config;
+  config.servers = {entry(s, "turn:198.51.100.7"),   // UDP, but no UDP socket given
+                    entry(s, "turns:198.51.100.7"),  // TLS without a CA
+                    entry(s, "stun:198.51.100.7")};
+  RelayGatherer g(config, rng);
+  ASSERT_TRUE(g.start(now).ok());
+  auto ev = events(g);
+  ASSERT_EQ(ev.size(), 4u);
+  EXPECT_NE(std::get<event::ServerFailed>(ev[0]).reason.find("no UDP socket"), std::string::npos);
+  EXPECT_NE(std::get<event::ServerFailed>(ev[1]).reason.find("CA"), std::string::npos);
+  EXPECT_NE(std::get<event::ServerFailed>(ev[2]).reason.find("not a TURN URI"), std::string::npos);
+  EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(ev[3]));
+  EXPECT_FALSE(g.start(now).ok()) << "once only";
+}
+
+TEST(IceServerUri, ParsesTurnAndStunUris) {
+  auto a = parse_ice_server_uri("turn:turn.example.net");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->scheme, IceServerScheme::turn);
+  EXPECT_EQ(a->host, "turn.example.net");
+  EXPECT_FALSE(a->ip);
+  EXPECT_EQ(a->port, 3478);
+  EXPECT_EQ(a->transport, TurnTransport::udp);
+
+  auto b = parse_ice_server_uri("TURNS:203.0.113.20:443?Transport=TCP");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->scheme, IceServerScheme::turns);
+  EXPECT_EQ(b->ip, IpAddress::v4(203, 0, 113, 20));
+  EXPECT_EQ(b->port, 443);
+  EXPECT_EQ(b->transport, TurnTransport::tls);
+  EXPECT_EQ(b->to_string(), "turns:203.0.113.20:443?transport=tcp");
+
+  auto c = parse_ice_server_uri("turns:turn.example.net");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->port, 5349);
+  EXPECT_EQ(c->transport, TurnTransport::tls);
+
+  auto d = parse_ice_server_uri("turn:[2001:db8::1]:3479?transport=tcp");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->host, "2001:db8::1");
+  EXPECT_TRUE(d->ip && d->ip->is_v6());
+  EXPECT_EQ(d->port, 3479);
+  EXPECT_EQ(d->transport, TurnTransport::tcp);
+  EXPECT_EQ(d->to_string(), "turn:[2001:db8::1]:3479?transport=tcp");
+
+  auto e = parse_ice_server_uri("stun:stun.example.net:19302");
+  ASSERT_TRUE(e.ok());
+  EXPECT_FALSE(e->is_turn());
+}
+
+TEST(IceServerUri, RefusesBadUrisWithAReason) {
+  const char* bad[] = {"",
+                       "turn.example.net",
+                       "http://turn.example.net",
+                       "turn://turn.example.net",
+                       "turn:",
+                       "turn::3478",
+                       "turn:host:0",
+                       "turn:host:65536",
+                       "turn:host:34x8",
+                       "turn:host?transport=sctp",
+                       "turn:host?foo=udp",
+                       "turn:host?",
+                       "turns:host?transport=udp",
+                       "stun:host?transport=udp",
+                       "turn:2001:db8::1",
+                       "turn:[2001:db8::1",
+                       "turn:[192.0.2.1]",
+                       "turn:-host",
+                       "turn:host_name",
+                       "turn:a..b"};
+  for (const char* uri : bad) {
+    auto r = parse_ice_server_uri(uri);
+    EXPECT_FALSE(r.ok()) << uri;
+    if (!r.ok()) {
+      EXPECT_NE(std::string(r.error().reason), "") << uri;
+    }
+  }
+  EXPECT_EQ(parse_ice_server_uri(std::string(600, 'a')).error().code, Errc::limit_exceeded);
+}
+
+}  // namespace
+}  // namespace cellrtc::turn
