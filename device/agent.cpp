@@ -152,6 +152,20 @@ class Agent::Connection : public DatagramEndpoint {
     agent_.on_connection_step(now);
   }
   std::optional<Transmit> poll_transmit() override { return pc.poll_transmit(); }
+  // TURN over TCP/TLS: the connections to the servers are the driver's, the bytes the core's.
+  std::optional<StreamCommand> poll_stream_command() override { return pc.poll_stream_command(); }
+  void handle_stream_connected(Instant now, uint32_t stream) override {
+    pc.handle_stream_connected(now, stream);
+    agent_.on_connection_step(now);
+  }
+  void handle_stream_data(Instant now, uint32_t stream, ByteView data) override {
+    pc.handle_stream_data(now, stream, data);
+    agent_.on_connection_step(now);
+  }
+  void handle_stream_closed(Instant now, uint32_t stream) override {
+    pc.handle_stream_closed(now, stream);
+    agent_.on_connection_step(now);
+  }
   std::optional<Instant> next_timeout() const override {
     auto at = earliest(pc.next_timeout(), session.next_timeout());
     at = earliest(at, capture_at);
@@ -165,6 +179,9 @@ class Agent::Connection : public DatagramEndpoint {
   std::optional<Instant> capture_at;  // for sources that make frames on demand
   std::optional<Instant> wake_at;     // the agent's own deadlines (setup, disconnected grace)
   std::string failure;                // the connection's Failed reason
+  std::optional<SocketAddress> turn_socket;  // the UDP socket TURN over UDP goes out of
+  std::vector<std::string> trickle_pending;  // relayed candidates not PATCHed yet
+  bool trickle_scheduled = false;
   uint64_t generation = 0;
   bool action_pending = false;  // a teardown or ICE restart is scheduled
   // ICE-TCP: (active local, passive remote) connections asked of the driver, and how many
@@ -301,8 +318,16 @@ void Agent::connect() {
   conn->session.set_modem(modem_);
   size_t sockets = 0;
   // --transport tcp: no UDP socket at all, so not one datagram leaves (modems that drop their
-  // PPP link under UDP traffic).
-  for (const auto& address : local_addresses()) {
+  // PPP link under UDP traffic); that includes TURN over UDP.
+  if (config_.transport != IceTransport::tcp) {
+    if (auto turn = conn->driver.add_socket(turn_socket_address()))
+      conn->turn_socket = *turn;
+    else
+      log_line("warning", "cannot bind the TURN socket: " + turn.error().message());
+  }
+  // RTCIceTransportPolicy "relay": no host candidate, every path goes through a TURN server.
+  for (const auto& address :
+       config_.relay.relay_only ? std::vector<SocketAddress>{} : local_addresses()) {
     if (config_.transport == IceTransport::tcp) break;
     auto bound = conn->driver.add_socket(address);
     if (!bound) {
@@ -312,8 +337,10 @@ void Agent::connect() {
     if (conn->pc.add_host_socket(now, *bound).ok()) ++sockets;
   }
   stats_.udp_sockets += sockets;
-  if (config_.transport != IceTransport::udp) sockets += add_tcp_candidates(*conn, now);
-  if (sockets == 0) return schedule_retry("no local address to send from");
+  if (config_.transport != IceTransport::udp && !config_.relay.relay_only)
+    sockets += add_tcp_candidates(*conn, now);
+  if (sockets == 0 && !config_.relay.relay_only)
+    return schedule_retry("no local address to send from");
   conn->pc.end_of_local_sockets(now);
   if (auto s = conn->session.open_channels(now); !s)
     return fatal(2, std::string("cannot create the data channels: ") + s.error().reason);
@@ -342,10 +369,7 @@ void Agent::connect() {
     servers += (servers.empty() ? "" : ", ") + s.url;
   log_line(
       "session",
-      whip_session_->resource_url + (servers.empty() ? ""
-                                                     : "; ICE servers offered: " + servers +
-                                                           " (not used: the server is reachable "
-                                                           "directly or not at all)"),
+      whip_session_->resource_url + (servers.empty() ? "" : "; ICE servers offered: " + servers),
       {{"resource", "\"" + json_escape(whip_session_->resource_url) + "\""}});
   now = loop_->now();
   // How long UDP may take before a working TCP pair carries the stream: from this network's
@@ -359,6 +383,7 @@ void Agent::connect() {
   }
   connection_ = std::move(conn);
   connect_tcp_candidates(*connection_);
+  start_relays(*connection_, now);
   setup_deadline_ = now + config_.setup_timeout;
   disconnected_since_.reset();
   restarted_ice_ = false;
@@ -447,6 +472,7 @@ void Agent::on_connection_step(Instant now) {
   Connection& c = *connection_;
   auto drain = [&] {
     while (auto e = c.pc.poll_event()) {
+      note_local_candidate(c, *e);
       if (c.session.handle_event(now, *e)) continue;
       if (const auto* f = std::get_if<peer::event::Failed>(&*e)) {
         c.failure = f->reason;
@@ -466,6 +492,7 @@ void Agent::on_connection_step(Instant now) {
   };
   drain();
   if (c.pc.ice().remote_candidate_count() != c.remote_candidates_seen) connect_tcp_candidates(c);
+  log_relay_events(c);
   if (state_ == AgentState::waiting && c.session.video_open() && c.session.control_open()) {
     Duration took = state_since_ ? now - *state_since_ : Duration(0);
     setup_deadline_.reset();
@@ -519,6 +546,95 @@ void Agent::on_connection_step(Instant now) {
   if (disconnected_since_)
     c.wake_at = earliest(c.wake_at,
                          std::optional<Instant>(*disconnected_since_ + config_.disconnected_grace));
+}
+
+// ---------------------------------------------------------------------------------------------
+// TURN relays
+
+SocketAddress Agent::turn_socket_address() const {
+  // The first --bind address when there is one, else any (the kernel picks the route).
+  if (!config_.bind.empty()) return SocketAddress(config_.bind.front(), 0);
+  std::string host = url_host(whip_.endpoint());
+  if (host == "::1") return SocketAddress(IpAddress::loopback_v6(), 0);
+  return SocketAddress(IpAddress(), 0);
+}
+
+void Agent::start_relays(Connection& c, Instant now) {
+  if (!whip_session_) return;
+  auto plan = plan_relays(whip_session_->ice_servers, config_.relay, c.turn_socket);
+  if (!plan) {
+    // Without a TURN server the session goes on with its host candidates; with the relay
+    // policy it cannot connect, and the setup timeout says so.
+    if (!whip_session_->ice_servers.empty() || !config_.relay.turn_urls.empty() ||
+        config_.relay.relay_only)
+      log_line("relay", "no relays: " + plan.error());
+    return;
+  }
+  for (const auto& note : plan->notes)
+    log_line("relay", "skipped " + note);
+  std::string names;
+  for (const auto& s : plan->gatherer.servers)
+    names += (names.empty() ? "" : ", ") + s.uri.to_string() + " (" + s.address.to_string() + ")";
+  log_line("relay", "allocating on " + names);
+  if (auto s = c.pc.start_relays(now, std::move(plan->gatherer)); !s)
+    log_line("relay", std::string("cannot start: ") + s.error().reason);
+}
+
+void Agent::note_local_candidate(Connection& c, const peer::PeerEvent& e) {
+  const auto* lc = std::get_if<peer::event::LocalCandidate>(&e);
+  // Host candidates went with the offer; relayed ones come later and are trickled.
+  if (!lc || !lc->candidate || lc->candidate->type != ice::CandidateType::relayed) return;
+  if (c.trickle_pending.size() < 16)
+    c.trickle_pending.push_back(ice::format_candidate(*lc->candidate));
+  if (c.trickle_scheduled || !whip_session_) return;
+  c.trickle_scheduled = true;
+  // The PATCH blocks: it runs as its own task, never inside the driver's callback.
+  loop_->add_timer(loop_->now(),
+                   [this, generation = c.generation] { trickle_candidates(generation); });
+}
+
+void Agent::trickle_candidates(uint64_t generation) {
+  if (!connection_ || connection_->generation != generation || !whip_session_) return;
+  Connection& c = *connection_;
+  c.trickle_scheduled = false;
+  std::vector<std::string> candidates = std::move(c.trickle_pending);
+  c.trickle_pending.clear();
+  auto sdp = c.pc.local_description();
+  if (candidates.empty() || !sdp) return;
+  auto fragment = trickle_fragment(*sdp, candidates);
+  if (!fragment) return;
+  // RFC 9725 section 4.3.1: trickled candidates go to the session's resource by PATCH. The
+  // server is ICE-lite and learns our relayed address from our checks anyway; the PATCH keeps
+  // its view of our candidates complete.
+  auto r = whip_.trickle(*whip_session_, *fragment);
+  if (!r)
+    log_line("relay", "trickle PATCH failed: " + r.error().message);
+  else
+    log_line("relay", "trickled " + std::to_string(candidates.size()) + " relayed candidate" +
+                          (candidates.size() == 1 ? "" : "s"));
+}
+
+void Agent::log_relay_events(Connection& c) {
+  while (auto e = c.pc.poll_relay_event()) {
+    if (const auto* got = std::get_if<turn::event::RelayedCandidate>(&*e)) {
+      log_line("relay",
+               "allocated " + got->candidate.address.to_string() + " on " + got->uri + " in " +
+                   millis(got->took),
+               {{"relayed",
+                 ""
+                 " + got->candidate.address.to_string() + "
+                 ""},
+                {"allocation_ms", std::to_string(got->took.count() / 1000)}});
+    } else if (const auto* failed = std::get_if<turn::event::ServerFailed>(&*e)) {
+      log_line("relay", failed->uri + " failed: " + failed->reason,
+               {{"relay_failed",
+                 ""
+                 " + json_escape(failed->uri) + "
+                 ""}});
+    } else if (std::get_if<turn::event::GatheringDone>(&*e)) {
+      log_line("relay", "every TURN server answered or was given up");
+    }
+  }
 }
 
 void Agent::restart_ice(Instant now) {

@@ -27,6 +27,7 @@
 #include "core/media/streaming_session.h"
 #include "device/frame_source.h"
 #include "device/modem_poller.h"
+#include "device/relay_setup.h"
 #include "device/whip_client.h"
 #include "runtime/event_loop.h"
 
@@ -68,6 +69,8 @@ struct AgentConfig {
   Duration stats_interval = seconds(5);
   // The modem's AT port, asked every 30 s for the telemetry's "modem" object; empty: none.
   ModemPollerConfig modem;
+  // TURN relays from the ICE servers of each WHIP answer (relay_setup.h).
+  RelayConfig relay;
   LogFormat log_format = LogFormat::text;
   bool quiet = false;  // no stats lines
 };
@@ -133,6 +136,12 @@ class Agent {
   void connect();
   void on_connection_step(Instant now);
   void restart_ice(Instant now);
+  // TURN: relays for the session, relayed candidates trickled by PATCH, what each server did.
+  SocketAddress turn_socket_address() const;
+  void start_relays(Connection& c, Instant now);
+  void note_local_candidate(Connection& c, const peer::PeerEvent& e);
+  void log_relay_events(Connection& c);
+  void trickle_candidates(uint64_t generation);
   void tear_down(const std::string& reason, bool failure);
   void schedule_retry(const std::string& reason);
   void fatal(int code, const std::string& reason);

@@ -452,6 +452,19 @@ std::optional<std::string> ice_restart_fragment(std::string_view offer) {
   return out;
 }
 
+std::optional<std::string> trickle_fragment(std::string_view offer_sdp,
+                                            const std::vector<std::string>& candidates) {
+  if (!parse_ice_fragment(offer_sdp)) return std::nullopt;
+  // The restart fragment's layout (m= line, mid, credentials, candidates) with our candidates.
+  std::string sdp;
+  for (std::string_view line : lines_of(offer_sdp))
+    if (!line.starts_with("a=candidate:") && !line.starts_with("a=end-of-candidates"))
+      sdp += std::string(line) + "\r\n";
+  for (const auto& c : candidates)
+    sdp += "a=" + c + "\r\n";
+  return ice_restart_fragment(sdp);
+}
+
 std::string apply_ice_fragment(std::string_view answer, const IceFragment& f) {
   std::string out;
   bool candidates_written = false;
@@ -639,6 +652,18 @@ WhipResult<WhipSession> WhipClient::publish(std::string_view offer_sdp) {
   s.answer = std::move(r->body);
   s.ice_servers = parse_ice_server_links(r->all("Link"));
   return s;
+}
+
+WhipResult<bool> WhipClient::trickle(const WhipSession& session, std::string_view fragment) {
+  std::string what = "PATCH " + session.resource_url;
+  std::vector<std::string> headers = {"Content-Type: application/trickle-ice-sdpfrag"};
+  if (!session.etag.empty()) headers.push_back("If-Match: " + session.etag);
+  auto r = request("PATCH", session.resource_url, headers, fragment);
+  if (!r) return r.error();
+  if (r->status != 204 && r->status != 200)
+    return WhipError{WhipErrorKind::http, static_cast<int>(r->status),
+                     what + ": HTTP " + std::to_string(r->status) + " to a trickle fragment"};
+  return true;
 }
 
 WhipResult<std::string> WhipClient::restart_ice(WhipSession& session, std::string_view offer_sdp) {

@@ -107,6 +107,11 @@ std::optional<IceFragment> parse_ice_fragment(std::string_view sdp);
 // The fragment a WHIP client PATCHes for an ICE restart (RFC 9725 section 4.3.2, RFC 8840):
 // the new credentials and candidates of our new offer, under its first m= line and mid.
 std::optional<std::string> ice_restart_fragment(std::string_view offer_sdp);
+// A trickle fragment (RFC 8840 section 4.4, RFC 9725 section 4.3.1) for candidates gathered
+// after the offer: our current credentials from `offer_sdp`, its first m= line and mid, and
+// `candidates` ("candidate:..." without "a="). nullopt when the offer has no credentials.
+std::optional<std::string> trickle_fragment(std::string_view offer_sdp,
+                                            const std::vector<std::string>& candidates);
 // The previous answer with the ICE credentials and candidates of the server's fragment, to set
 // as the remote description after a restart.
 std::string apply_ice_fragment(std::string_view answer_sdp, const IceFragment& fragment);
@@ -125,6 +130,8 @@ class WhipClient {
   // PATCH an ICE restart with our new offer (If-Match: "*"); the server's answer fragment is
   // applied to session.answer, whose credentials it replaces, and the ETag kept.
   WhipResult<std::string> restart_ice(WhipSession& session, std::string_view offer_sdp);
+  // PATCH a trickle fragment (RFC 9725 section 4.3.1): 204 (or 200) is success.
+  WhipResult<bool> trickle(const WhipSession& session, std::string_view fragment);
   // DELETE the session; a 404 (already gone) counts as done.
   // `timeout` bounds this request instead of request_timeout.
   WhipResult<bool> end(const WhipSession& session, std::optional<Duration> timeout = std::nullopt);

@@ -249,7 +249,7 @@ void RelayGatherer::pump_server(Instant now, Server& s) {
         const uint16_t index =
             static_cast<uint16_t>(std::min<size_t>(s.index, ice::kMaxRelayServerIndex));
         events_.push_back(event::RelayedCandidate{
-            s.index,
+            s.index, s.config.uri.to_string(),
             ice::make_relayed_candidate(a->relayed, a->mapped, to_protocol(s.client->transport()),
                                         index),
             a->mapped, now - *started_});

@@ -89,6 +89,7 @@ namespace event {
 // An allocation succeeded: add the candidate to ICE (its address is the relayed base).
 struct RelayedCandidate {
   size_t server = 0;  // index in the configured list
+  std::string uri;
   ice::Candidate candidate;
   SocketAddress mapped;  // our address as the TURN server saw it
   Duration took{};       // from start() to the allocation

@@ -47,6 +47,15 @@ const char* usage() {
          "                    --fps (default 10) and --quality (default 40) fixed, every frame\n"
          "                    on a reliable ordered channel, nothing dropped for the link\n"
          "  --ca-file FILE    trust the CAs in this PEM file for https (instead of the system's)\n"
+         "                    and for turns: TURN servers\n"
+         "  --ice-transport-policy all|relay\n"
+         "                    relay: no host candidates, only TURN relayed ones (networks\n"
+         "                    where only a TURN server is reachable; default all). TURN\n"
+         "                    servers and their time-limited credentials come from the\n"
+         "                    server with each session\n"
+         "  --turn-url URL    one more turn:/turns: server (repeatable; no secret: it uses\n"
+         "                    the credentials the server hands out)\n"
+         "  --resolve NAME=IP resolve a TURN host name without DNS (repeatable)\n"
          "  --modem PORT      the modem's AT port (an A7670E's is USB interface 4:\n"
          "                    /dev/serial/by-id/...-if04-port0), asked every 30 s for\n"
          "                    signal, operator and technology (sent in the telemetry)\n"
@@ -64,7 +73,8 @@ const char* usage() {
          "                    within 2 s, consent expires after 30 s without an answer)\n"
          "  --config FILE     key = value settings in TOML: server, token, source, width,\n"
          "                    height, fps, quality, pacing, transport, keepalive_interval,\n"
-         "                    ca_file, modem, bind (string or array),\n"
+         "                    ca_file, modem, bind (string or array), ice_transport_policy,\n"
+         "                    turn_urls (array),\n"
          "                    quiet, json_log; command-line options override the file\n"
          "  --quiet           no stats lines, only state changes and errors\n"
          "  --json-log        one JSON object per line instead of text; with each session's\n"
@@ -92,6 +102,9 @@ struct Options {
   std::string ca_file;
   std::string modem;
   std::vector<std::string> bind;
+  std::string ice_transport_policy = "all";
+  std::vector<std::string> turn_urls;
+  std::vector<std::string> resolve;
   bool quiet = false;
   bool json_log = false;
   bool help = false;
@@ -155,6 +168,17 @@ std::optional<std::string> load_config_file(const std::string& path, Options& o)
       error = need_string(o.pacing);
     } else if (k == "transport") {
       error = need_string(o.transport);
+    } else if (k == "ice_transport_policy") {
+      error = need_string(o.ice_transport_policy);
+    } else if (k == "turn_urls") {
+      const toml::array* a = node.as_array();
+      if (!a) error = where + " must be an array of strings";
+      for (size_t i = 0; a && i < a->size() && !error; ++i) {
+        if (!(*a)[i].is_string())
+          error = where + " must be an array of strings";
+        else
+          o.turn_urls.push_back(*(*a)[i].value<std::string>());
+      }
     } else if (k == "modem") {
       error = need_string(o.modem);
     } else if (k == "width" || k == "height") {
@@ -262,6 +286,14 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
       if (auto e = need(o.pacing)) return e;
     } else if (a == "--transport") {
       if (auto e = need(o.transport)) return e;
+    } else if (a == "--ice-transport-policy") {
+      if (auto e = need(o.ice_transport_policy)) return e;
+    } else if (a == "--turn-url") {
+      if (auto e = need(v)) return e;
+      o.turn_urls.push_back(v);
+    } else if (a == "--resolve") {
+      if (auto e = need(v)) return e;
+      o.resolve.push_back(v);
     } else if (a == "--modem") {
       if (auto e = need(o.modem)) return e;
     } else if (a == "--bind") {
@@ -292,6 +324,26 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
       return "unknown option " + a + " (see --help)";
     }
   }
+  return std::nullopt;
+}
+
+// --ice-transport-policy, --turn-url, --resolve and the CA file into the agent's RelayConfig.
+std::optional<std::string> relay_options(const Options& o, RelayConfig& relay) {
+  if (o.ice_transport_policy != "all" && o.ice_transport_policy != "relay")
+    return "--ice-transport-policy must be all or relay, not \"" + o.ice_transport_policy + "\"";
+  relay.relay_only = o.ice_transport_policy == "relay";
+  for (const auto& url : o.turn_urls) {
+    auto uri = turn::parse_ice_server_uri(url);
+    if (!uri) return "--turn-url " + url + ": " + uri.error().reason;
+    if (!uri->is_turn()) return "--turn-url " + url + ": not a turn: or turns: URL";
+    relay.turn_urls.push_back(url);
+  }
+  for (const auto& r : o.resolve) {
+    auto mapping = parse_host_mapping(r);
+    if (!mapping) return "--resolve must be NAME=IP, not \"" + r + "\"";
+    relay.hosts.push_back(*mapping);
+  }
+  relay.ca_file = o.ca_file;
   return std::nullopt;
 }
 
@@ -374,6 +426,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     config.bind.push_back(*ip);
+  }
+  if (auto e = relay_options(options, config.relay)) {
+    std::fprintf(stderr, "cellrtc-device: %s\n", e->c_str());
+    return 2;
   }
   if (!options.ca_file.empty()) {
     if (std::FILE* f = std::fopen(options.ca_file.c_str(), "r")) {

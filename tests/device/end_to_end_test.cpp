@@ -26,6 +26,8 @@
 #include "core/dtls/certificate.h"
 #include "core/media/frame_header.h"
 #include "device/whip_client.h"
+#include "interop/coturn.h"
+#include "interop/turn_driver.h"
 #include "runtime/endpoint_driver.h"
 #include "runtime/event_loop.h"
 #include "support/build_paths.h"
@@ -377,6 +379,84 @@ TEST(EndToEnd, WhipOverHttpsVerifiesTheServerCertificate) {
   EXPECT_EQ(server.child.wait(seconds(10)), 0);
   std::filesystem::remove_all(dir);
 }
+
+// The device with --ice-transport-policy relay reaches the server only through coturn, over
+// TURN-UDP, TURN-TCP or TURN-TLS, with the time-limited credentials the server put in its WHIP
+// answer (the device has no TURN secret), and a viewer receives its frames.
+class TurnEndToEnd : public ::testing::TestWithParam<turn::TurnTransport> {};
+
+TEST_P(TurnEndToEnd, RelayOnlyDeviceStreamsThroughCoturn) {
+  const turn::TurnTransport transport = GetParam();
+  std::string device_bin = cellrtc::test_paths::binary_dir() + "/device/cellrtc-device";
+  std::string logs =
+      std::filesystem::temp_directory_path() /
+      ("cellrtc-e2e-turn-" + std::to_string(::getpid()) + "-" + turn::to_string(transport));
+  std::filesystem::create_directories(logs);
+
+  interop::CoturnOptions options;
+  options.allow_loopback_peers = true;  // the server's media port is on 127.0.0.1
+  auto identity = interop::make_test_tls_identity("turn.cellrtc.test");
+  ASSERT_TRUE(identity);
+  std::ofstream(logs + "/turn-ca.pem") << identity->cert_pem;
+  if (transport == turn::TurnTransport::tls) {
+    options.tls_cert_pem = identity->cert_pem;
+    options.tls_key_pem = identity->key_pem;
+  }
+  std::string error;
+  auto coturn = interop::CoturnServer::start(options, &error);
+  ASSERT_TRUE(coturn) << error;
+  std::string url;
+  switch (transport) {
+    case turn::TurnTransport::udp:
+      url = "turn:127.0.0.1:" + std::to_string(coturn->port()) + "?transport=udp";
+      break;
+    case turn::TurnTransport::tcp:
+      url = "turn:127.0.0.1:" + std::to_string(coturn->port()) + "?transport=tcp";
+      break;
+    case turn::TurnTransport::tls:
+      url = "turns:turn.cellrtc.test:" + std::to_string(coturn->tls_address().port()) +
+            "?transport=tcp";
+      break;
+  }
+  Server server(0, 0, logs + "/server.log",
+                {"--turn-secret", coturn->static_auth_secret(), "--turn-url", url});
+  ASSERT_TRUE(server.ready) << "see " << logs;
+
+  Child device({device_bin, "--server", server.url, "--token", kToken, "--source",
+                "testpattern:160x120", "--bind", "127.0.0.1", "--ice-transport-policy", "relay",
+                "--resolve", "turn.cellrtc.test=127.0.0.1", "--ca-file", logs + "/turn-ca.pem"},
+               logs + "/device.log");
+  ASSERT_TRUE(device.started());
+  bool streaming = false;
+  auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (!streaming && std::chrono::steady_clock::now() < deadline) {
+    auto line = device.read_line(milliseconds(200));
+    streaming = line && line->find("state: streaming") != std::string::npos;
+  }
+  std::string output;
+  for (const auto& l : device.lines())
+    output += l + "\n";
+  ASSERT_TRUE(streaming) << output << coturn->log_tail();
+  // The relay was allocated on the server's TURN entry and is what carries the stream.
+  std::string allocated;
+  for (const auto& l : device.lines())
+    if (l.find("relay: allocated") != std::string::npos) allocated = l;
+  EXPECT_NE(allocated.find(" on " + url + " in "), std::string::npos) << output;
+  std::printf("[ e2e ] %s\n", allocated.c_str());
+
+  Viewer viewer(server.url);
+  ASSERT_TRUE(viewer.ok) << viewer.error;
+  ASSERT_TRUE(viewer.run_until_frames(5, seconds(20))) << output;
+  expect_increasing(viewer.frames());
+  device.signal(SIGTERM);
+  EXPECT_EQ(device.wait(seconds(10)), 0);
+  std::filesystem::remove_all(logs);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, TurnEndToEnd,
+                         ::testing::Values(turn::TurnTransport::udp, turn::TurnTransport::tcp,
+                                           turn::TurnTransport::tls),
+                         [](const auto& p) { return std::string(turn::to_string(p.param)); });
 
 }  // namespace
 }  // namespace cellrtc::device

@@ -148,6 +148,45 @@ TEST_P(PeerRelayInterop, RelayOnlyPeerConnectsThroughCoturn) {
   EXPECT_EQ(a.pc.relays()->server_state(1), turn::RelayServerState::closed);
 }
 
+// TURN REST credentials whose time has passed (what a device would hold after sleeping past
+// their lifetime) are refused by coturn, and the failure says why.
+TEST(PeerRelayInteropCredentials, ExpiredCredentialsAreRefusedWithAClearReason) {
+  std::string error;
+  auto coturn = CoturnServer::start({}, &error);
+  ASSERT_TRUE(coturn) << error;
+  auto loop = runtime::EventLoop::create();
+  ASSERT_TRUE(loop);
+  SeededRandom rng(31);
+  auto cert = dtls::Certificate::generate(rng, "a");
+  ASSERT_TRUE(cert);
+  peer::PeerConfig config;
+  config.certificate = &*cert;
+  PeerEndpoint a(config, rng);
+  runtime::EndpointDriver driver(**loop, a);
+  auto socket = driver.add_socket(SocketAddress(IpAddress::loopback_v4(), 0));
+  ASSERT_TRUE(socket);
+  auto [username, password] = coturn->rest_credentials("device-expired", std::chrono::seconds(-60));
+  auto uri = turn::parse_ice_server_uri("turn:127.0.0.1:" + std::to_string(coturn->port()));
+  ASSERT_TRUE(uri.ok());
+  turn::RelayGathererConfig relays;
+  relays.udp_local = *socket;
+  relays.servers.push_back(turn::RelayServer{*uri, coturn->address(), {username, password}, {}});
+  ASSERT_TRUE(a.pc.start_relays((*loop)->now(), relays).ok());
+  a.drain((*loop)->now());
+  driver.wake();
+  const turn::event::ServerFailed* failed = nullptr;
+  ASSERT_TRUE((*loop)->run_until(
+      [&] {
+        for (const auto& e : a.relay_events)
+          if (auto* f = std::get_if<turn::event::ServerFailed>(&e)) failed = f;
+        return failed != nullptr;
+      },
+      (*loop)->now() + seconds(10)));
+  EXPECT_NE(failed->reason.find("unauthorized (401)"), std::string::npos) << failed->reason;
+  EXPECT_NE(failed->reason.find("expired"), std::string::npos) << failed->reason;
+  EXPECT_EQ(a.pc.relays()->server_state(0), turn::RelayServerState::failed);
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, PeerRelayInterop,
                          ::testing::Values(TurnTransport::udp, TurnTransport::tcp,
                                            TurnTransport::tls),
