@@ -299,6 +299,7 @@ std::unique_ptr<DeviceProcess> DeviceProcess::start(const ServerProcess& server,
   // Loopback only, unless the device runs in the lab.
   if (!options.bind.empty()) args.push_back("--bind=" + options.bind);
   if (!options.modem.empty()) args.push_back("--modem=" + options.modem);
+  args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   auto child = child_options(options.command_prefix, device_binary(), std::move(args));
   child.log_path = interop::interop_log_path(interop::unique_name("cellrtc-device") + ".log");
   child.capture_stdout = false;

@@ -129,6 +129,7 @@ struct DeviceOptions {
   std::string modem{};  // the modem's AT port (a simulated modem's pty) for the telemetry
   std::string bind = "127.0.0.1";             // --bind; empty: every interface
   std::vector<std::string> command_prefix{};  // e.g. netns_exec_prefix("cltest-dev")
+  std::vector<std::string> extra_args{};      // appended last (--ice-transport-policy, ...)
 };
 
 // cellrtc-modem-sim serving a simulated A7670E on a pseudo-terminal reachable at `link`.
