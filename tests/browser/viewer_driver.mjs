@@ -218,10 +218,10 @@ async function main() {
     },
     async stats(m) {
       const v = viewer(m.viewer);
-      const stats = await v.page.evaluate(() => window.cellrtcViewer.stats());
-      const overlay = await v.page.evaluate(() => {
+      // One evaluation, so the numbers and the overlay are read at the same moment of the page.
+      const { stats, overlay } = await v.page.evaluate(() => {
         const text = (id) => document.getElementById(id).textContent;
-        return {
+        const overlayNow = {
           fps: text('o-fps'), kbps: text('o-kbps'), latency: text('o-latency'), age: text('o-age'),
           seq: text('o-seq'), dropped: text('o-dropped'), badge: text('badge'),
           notice: document.getElementById('notice').hidden ? '' : text('notice'),
@@ -230,6 +230,7 @@ async function main() {
           signal: document.getElementById('signal').hidden ? ''
                                                            : text('signal-operator'),
         };
+        return { stats: window.cellrtcViewer.stats(), overlay: overlayNow };
       });
       return { stats, overlay, console: v.console.slice(-10) };
     },
