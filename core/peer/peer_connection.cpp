@@ -513,15 +513,22 @@ void PeerConnection::on_ice_event(Instant now, ice::IceEvent e) {
       const ice::IceStats& ice = ice_.stats();
       round_trips_.ice = ice.checks_sent + ice.retransmissions;
       if (round_trips_.ice == 0) round_trips_.ice = ice.requests_received;
+    } else if (sctp_) {
+      // A pair selected again (after an ICE restart, or a better one): SCTP need not wait
+      // for a retransmission timer backed off while the old path was silent.
+      sctp_->handle_path_restored(now);
     }
     start_dtls(now);
   } else if (auto* s = std::get_if<ice::event::StateChanged>(&e)) {
-    if (s->state == ice::IceState::disconnected && state_ == PeerState::connected)
+    if (s->state == ice::IceState::disconnected && state_ == PeerState::connected) {
       set_state(PeerState::disconnected);
-    else if (s->state == ice::IceState::connected && state_ == PeerState::disconnected)
+    } else if (s->state == ice::IceState::connected && state_ == PeerState::disconnected) {
       set_state(PeerState::connected);
-    else if (s->state == ice::IceState::failed)
+      // Consent regained (RFC 7675): the path answers again.
+      if (sctp_) sctp_->handle_path_restored(now);
+    } else if (s->state == ice::IceState::failed) {
       fail("ICE failed");
+    }
   } else if (std::get_if<ice::event::ConsentLost>(&e)) {
     fail("ICE consent lost (RFC 7675)");
   }

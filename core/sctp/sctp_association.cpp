@@ -928,8 +928,58 @@ void SctpAssociation::on_rto_sample(Instant now, Duration r) {
   // RFC 6298 section 2.3: RTO = SRTT + max(G, K * RTTVAR). G, the granularity term, is
   // taken as rto_granularity (as Linux does with 200 ms): on a steady path RTTVAR shrinks to
   // nothing and an RTO just above SRTT fires before a fast retransmission can be acked.
-  rto_ = std::clamp(*srtt_ + std::max(config_.rto_granularity, 4 * rttvar_), config_.rto_min,
+  rto_ = computed_rto();
+}
+
+Duration SctpAssociation::computed_rto() const {
+  if (!srtt_) return config_.rto_initial;
+  return std::clamp(*srtt_ + std::max(config_.rto_granularity, 4 * rttvar_), config_.rto_min,
                     config_.rto_max);
+}
+
+void SctpAssociation::handle_path_restored(Instant now) {
+  if (state_ != SctpState::established && state_ != SctpState::shutdown_pending &&
+      state_ != SctpState::shutdown_received)
+    return;
+  // A T3 expiry (or an unanswered HEARTBEAT) since the peer last acknowledged anything: the
+  // outage left the association waiting on its timer.
+  const bool stalled = error_count_ > 0;
+  // RFC 6298 section 5: the backoff guards a path that does not answer; once it answers again
+  // the RTO collapses to the computed one. ICE's answered check on this path is that answer,
+  // and RFC 9260 section 8.3 resets the error counter on the same evidence (a HEARTBEAT ACK).
+  rto_ = computed_rto();
+  error_count_ = 0;
+  heartbeat_sent_.reset();
+  bool data_outstanding = false;
+  for (const SentChunk& c : outstanding_)
+    data_outstanding = data_outstanding || c.in_flight || c.retransmit;
+  if (!data_outstanding) {
+    if (state_ == SctpState::established) send_heartbeat(now);
+    flush(now);
+    return;
+  }
+  if (!stalled) {
+    // No timer expired yet: T3 runs on, and its next start uses the fresh RTO.
+    flush(now);
+    return;
+  }
+  // As if T3 expired now (RFC 9260 section 6.3.3 E3: retransmit from the earliest outstanding
+  // chunk), without E2's doubling and the error count. The congestion window is not T3's one
+  // MTU: the path carried nothing for the outage and, after an ICE restart, may be another
+  // path; RFC 9260 section 7.2.1 sets cwnd after a sufficiently long idle period to the
+  // initial window, min(4 MTU, max(2 MTU, 4380)), which is what a new association would send
+  // into an unknown path. ssthresh stays as the expiries left it, so growth above that is
+  // congestion avoidance.
+  cwnd_ = std::min(4 * config_.mtu, std::max<size_t>(2 * config_.mtu, 4380));
+  partial_bytes_acked_ = 0;
+  fast_recovery_exit_.reset();
+  for (SentChunk& c : outstanding_)
+    if (c.in_flight || c.retransmit) mark_for_retransmit(now, c, false);
+  if (peer_forward_tsn_) check_lifetimes(now);
+  advance_peer_ack_point();
+  if (advanced_peer_ack_ > cum_ack_) pending_forward_tsn_ = true;
+  t3_.reset();
+  flush(now);  // the first retransmission starts T3 with the fresh RTO
 }
 
 void SctpAssociation::handle_sack(Instant now, const SackChunk& sack) {
@@ -1422,18 +1472,22 @@ void SctpAssociation::handle_timeout(Instant now) {
       fail(now, "peer unreachable (heartbeats unanswered)");
       return;
     }
-    heartbeat_nonce_ = rng_.next_u64();
-    heartbeat_sent_ = now;
-    Bytes info;
-    ByteWriter w(info);
-    w.u64(heartbeat_nonce_);
-    w.u64(static_cast<uint64_t>(now.us()));
-    PacketBuilder b(config_.local_port, config_.remote_port, peer_tag_, config_.mtu);
-    b.add(HeartbeatChunk{false, info});
-    send_packet(b);
-    heartbeat_at_ = now + config_.heartbeat_interval + rto_;
+    send_heartbeat(now);
   }
   flush(now);
+}
+
+void SctpAssociation::send_heartbeat(Instant now) {
+  heartbeat_nonce_ = rng_.next_u64();
+  heartbeat_sent_ = now;
+  Bytes info;
+  ByteWriter w(info);
+  w.u64(heartbeat_nonce_);
+  w.u64(static_cast<uint64_t>(now.us()));
+  PacketBuilder b(config_.local_port, config_.remote_port, peer_tag_, config_.mtu);
+  b.add(HeartbeatChunk{false, info});
+  send_packet(b);
+  heartbeat_at_ = now + config_.heartbeat_interval + rto_;
 }
 
 void SctpAssociation::send_control(Instant now, ChunkType type) {

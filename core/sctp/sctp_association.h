@@ -231,6 +231,12 @@ class SctpAssociation {
   // RFC 6525 outgoing SSN reset of `streams` once their queued data is sent; send() on them
   // fails until OutgoingResetDone. The peer answers with StreamsResetByPeer on its side.
   Status reset_streams(Instant now, std::span<const uint16_t> streams);
+  // The transport below reports the path usable again after an outage (ICE: a pair selected
+  // after a restart, or consent regained). The RTO backed off through the outage returns to
+  // the one computed from SRTT and RTTVAR, the error count to zero, and outstanding data left
+  // by a T3 expiry is retransmitted now instead of at the next, backed-off, expiry; with
+  // nothing outstanding a HEARTBEAT measures the (possibly new) path.
+  void handle_path_restored(Instant now);
   // RFC 9260 section 9.2: sends what is queued, then SHUTDOWN; ends with Closed.
   void shutdown(Instant now);
   // RFC 9260 section 9.1: ABORT with a User-Initiated Abort cause carrying `reason`.
@@ -362,6 +368,7 @@ class SctpAssociation {
   // Sending data.
   void handle_sack(Instant now, const SackChunk& sack);
   void on_rto_sample(Instant now, Duration rtt);
+  Duration computed_rto() const;  // RFC 6298 section 2 from SRTT and RTTVAR, no backoff
   // CongestionControl::delivery_rate.
   void on_delivery_sample(Instant now, const DeliveryState& newest);
   size_t bdp_estimate() const;  // bottleneck rate x base RTT, 0 until both are known
@@ -392,6 +399,7 @@ class SctpAssociation {
   void send_abort(std::string_view reason, bool tag_reflected, uint32_t tag);
   void fail(Instant now, std::string reason);  // ends without ABORT sent by the peer
   void start_t3(Instant now);
+  void send_heartbeat(Instant now);
   void close_with(SctpEvent e);
   uint64_t unwrap_peer(uint32_t tsn) const;
   uint64_t unwrap_ours(uint32_t tsn) const;

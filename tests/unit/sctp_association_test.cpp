@@ -528,6 +528,57 @@ TEST(SctpAssociation, HeartbeatMeasuresRttWhenIdle) {
   EXPECT_EQ(p.a.stats().srtt->count(), 80'000);
 }
 
+TEST(SctpAssociation, PathRestoredRetransmitsAtOnceWithoutTheBackoff) {
+  SctpPair p;
+  ASSERT_TRUE(p.connect());
+  ASSERT_TRUE(p.a.send(p.now(), 0, 51, pattern(100)).ok());
+  p.run_for(milliseconds(500));
+  const Duration computed = p.a.stats().rto;
+  // An outage of 12 s: T3 expires and doubles four times or more.
+  std::vector<Instant> sends;
+  p.drop = [&](bool from_a, const Bytes& b) {
+    if (from_a && first_data(b)) sends.push_back(p.now());
+    return true;
+  };
+  ASSERT_TRUE(p.a.send(p.now(), 0, 51, pattern(100, 1)).ok());
+  p.run_for(seconds(12));
+  EXPECT_GE(p.a.stats().rto_expirations, 4u);
+  EXPECT_GE(p.a.stats().rto, computed * 8);
+  p.drop = nullptr;
+  sends.clear();
+  const Instant restored = p.now();
+  p.a.handle_path_restored(p.now());
+  EXPECT_EQ(p.a.stats().rto, computed);
+  // RFC 9260 section 7.2.1's initial window, not T3's one MTU.
+  EXPECT_EQ(p.a.stats().cwnd, 4380u);
+  p.drop = [&](bool from_a, const Bytes& b) {
+    if (from_a && first_data(b)) sends.push_back(p.now());
+    return false;
+  };
+  ASSERT_TRUE(
+      p.run([&] { return SctpPair::of<event::Message>(p.events_b).size() == 2; }, seconds(1)));
+  ASSERT_FALSE(sends.empty());
+  EXPECT_EQ(sends[0], restored);
+  EXPECT_EQ(p.a.state(), SctpState::established);
+}
+
+TEST(SctpAssociation, PathRestoredWithNothingOutstandingSendsAHeartbeat) {
+  SctpPair p;
+  p.one_way = milliseconds(40);
+  ASSERT_TRUE(p.connect());
+  EXPECT_FALSE(p.a.stats().srtt);
+  p.a.handle_path_restored(p.now());
+  auto packet = p.a.poll_transmit();
+  ASSERT_TRUE(packet);
+  EXPECT_TRUE(has_chunk(*packet, ChunkType::heartbeat));
+  p.b.handle_packet(p.now() + milliseconds(40), *packet);
+  auto ack = p.b.poll_transmit();
+  ASSERT_TRUE(ack);
+  p.a.handle_packet(p.now() + milliseconds(80), *ack);
+  ASSERT_TRUE(p.a.stats().srtt);
+  EXPECT_EQ(p.a.stats().srtt->count(), 80'000);
+}
+
 TEST(SctpAssociation, WrongVerificationTagIsIgnored) {
   SctpPair p;
   ASSERT_TRUE(p.connect());
