@@ -203,6 +203,21 @@ Result<std::unique_ptr<Agent>, std::string> Agent::create(AgentConfig config,
   auto cert = dtls::Certificate::generate(*agent->rng_, "cellrtc-device");
   if (!cert) return std::string("cannot make the DTLS certificate: ") + cert.error().reason;
   agent->certificate_ = std::make_unique<dtls::Certificate>(std::move(*cert));
+  {
+    Agent* self = agent.get();
+    DirectViewersConfig direct = agent->config_.direct;
+    if (direct.bind.empty()) direct.bind = agent->local_addresses();
+    // A device that must never send UDP refuses direct viewers: the relay serves them.
+    if (agent->config_.transport == IceTransport::tcp) direct.max_viewers = 0;
+    direct.session.pacing = media::Pacing::adaptive;
+    agent->direct_ = std::make_unique<DirectViewers>(
+        *agent->loop_, *agent->rng_, *agent->certificate_, std::move(direct),
+        [self](const std::string& text) {
+          if (!self->connection_) return;
+          self->connection_->session.send_control_text(self->loop_->now(), text);
+          self->connection_->driver.wake();
+        });
+  }
   if (!agent->config_.modem.port.empty()) {
     Agent* self = agent.get();
     agent->modem_poller_ = std::make_unique<ModemPoller>(
@@ -251,6 +266,7 @@ Agent::Agent(AgentConfig config, std::unique_ptr<runtime::EventLoop> loop,
 
 Agent::~Agent() {
   modem_poller_.reset();  // joins its thread; what it posted is dropped with the loop
+  direct_.reset();
   if (int fd = source_ ? source_->poll_fd() : -1; fd >= 0) loop_->unwatch(fd);
   if (connection_) {
     connection_->pc.close(loop_->now());
@@ -493,6 +509,8 @@ void Agent::on_connection_step(Instant now) {
   drain();
   if (c.pc.ice().remote_candidate_count() != c.remote_candidates_seen) connect_tcp_candidates(c);
   log_relay_events(c);
+  while (auto m = c.session.poll_direct_message())
+    direct_->handle(now, *m);
   if (state_ == AgentState::waiting && c.session.video_open() && c.session.control_open()) {
     Duration took = state_since_ ? now - *state_since_ : Duration(0);
     setup_deadline_.reset();
@@ -770,6 +788,7 @@ void Agent::capture(Instant now) {
   encoded.quality = frame->quality;
   encoded.flags = frame->flags;
   encoded.capture_time = frame->capture_time;
+  direct_->offer_frame(now, encoded);
   session.offer_frame(now, std::move(encoded));
 }
 
@@ -797,6 +816,7 @@ void Agent::on_source_readable() {
   encoded.quality = frame->quality;
   encoded.flags = frame->flags;
   encoded.capture_time = frame->capture_time;
+  direct_->offer_frame(now, encoded);
   connection_->session.offer_frame(now, std::move(encoded));
   connection_->driver.wake();
 }

@@ -25,6 +25,7 @@
 #include "core/common/backoff.h"
 #include "core/common/socket_address.h"
 #include "core/media/streaming_session.h"
+#include "device/direct_viewers.h"
 #include "device/frame_source.h"
 #include "device/modem_poller.h"
 #include "device/relay_setup.h"
@@ -71,6 +72,9 @@ struct AgentConfig {
   ModemPollerConfig modem;
   // TURN relays from the ICE servers of each WHIP answer (relay_setup.h).
   RelayConfig relay;
+  // Direct mode: viewers the server hands over (docs/protocol.md); its `bind` defaults to the
+  // addresses the session uses.
+  DirectViewersConfig direct;
   LogFormat log_format = LogFormat::text;
   bool quiet = false;  // no stats lines
 };
@@ -122,6 +126,7 @@ class Agent {
   const std::optional<WhipSession>& whip_session() const { return whip_session_; }
   const std::string& last_error() const { return last_error_; }
   const std::optional<media::ModemTelemetry>& modem() const { return modem_; }
+  const DirectViewers* direct_viewers() const { return direct_.get(); }
   runtime::EventLoop& loop() { return *loop_; }
   Instant now() const { return loop_->now(); }
 
@@ -196,6 +201,7 @@ class Agent {
   AgentStats stats_;
   std::optional<media::ModemTelemetry> modem_;
   std::string modem_error_;
+  std::unique_ptr<DirectViewers> direct_;      // after loop_, rng_, certificate_: uses them
   std::unique_ptr<ModemPoller> modem_poller_;  // after loop_: its callback posts to the loop
   uint64_t stats_frames_from_ = 0;
   uint64_t stats_bytes_from_ = 0;

@@ -31,6 +31,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else if (const auto* report = std::get_if<media::ReportMessage>(&*message)) {
       auto again = media::decode_device_message(media::encode_report(*report));
       if (!again || !std::holds_alternative<media::ReportMessage>(*again)) std::abort();
+    } else if (const auto* part = std::get_if<media::DirectOfferPart>(&*message)) {
+      // Direct mode: a part is bounded, joins, and an SDP written back in parts (as the
+      // device's answer) decodes part by part to the same text.
+      if (part->sdp.size() > media::kMaxDirectSdpPartBytes || part->part >= part->parts)
+        std::abort();
+      media::DirectSdpJoiner joiner;
+      (void)joiner.add(*part);
+      std::string joined;
+      media::DirectSdpJoiner answer_joiner;
+      for (const auto& text_part : media::encode_direct_answer(part->id, part->sdp)) {
+        if (text_part.size() > media::kMaxControlMessageBytes) std::abort();
+        auto parsed = media::parse_control_object(text_part);
+        if (!parsed) std::abort();
+        const auto* sdp = parsed->find("sdp");
+        if (!sdp) std::abort();
+        joined += sdp->text;
+      }
+      if (!part->sdp.empty() && joined != part->sdp) std::abort();
     }
   }
   if (auto telemetry = media::decode_telemetry(*object)) {

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "server/control_messages.h"
+#include "server/direct_messages.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cellrtc::server;
@@ -16,6 +17,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)read_pong(*msg);
   if (auto t = read_ping_t(*msg)) (void)pong_json(*t, 1);
   (void)telemetry_event_json(*msg, "fuzz");
+  // Direct mode: what a device sends back is bounded; an SDP forwarded in parts rejoins.
+  (void)read_direct_state(*msg);
+  (void)read_direct_error(*msg);
+  if (auto part = read_direct_sdp_part(*msg); part.ok()) {
+    if (part->sdp.size() > kMaxDirectSdpPartBytes || part->part >= part->parts) std::abort();
+    DirectSdpAssembler assembler;
+    std::string joined;
+    for (const auto& text_part : direct_sdp_messages("direct-offer", part->id, part->sdp)) {
+      if (text_part.size() > kMaxControlMessageBytes) std::abort();
+      auto parsed = parse_control_message(text_part);
+      if (!parsed.ok()) std::abort();
+      auto again = read_direct_sdp_part(*parsed);
+      if (!again.ok()) std::abort();
+      auto whole = assembler.add(*again);
+      if (!whole.ok()) std::abort();
+      if (whole->has_value()) joined = **whole;
+    }
+    if (!part->sdp.empty() && joined != part->sdp) std::abort();
+  }
   auto command = viewer_command(*msg);
   if (command.ok()) {
     auto again = parse_control_message(*command);

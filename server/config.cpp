@@ -229,6 +229,28 @@ const std::vector<Option>& options() {
          return check_range(static_cast<double>(c.relay.ice_tcp_max_connections), 1, 100000,
                             "ICE-TCP connections");
        }},
+      {"relay.mode", "--mode", "MODE",
+       "how viewers reach devices: relay, direct (peer to peer, the server signals) or "
+       "direct-then-relay; a [[device]] may set its own mode",
+       StringRef{[](ServerConfig& c) -> std::string& { return c.relay.mode; }},
+       [](const ServerConfig& c) -> std::string {
+         if (!parse_device_mode(c.relay.mode))
+           return "'" + c.relay.mode + "' is not relay, direct or direct-then-relay";
+         return {};
+       }},
+      {"relay.direct_viewers", "--direct-viewers", "N",
+       "direct viewers per device at once (more are served by the relay), 0..64",
+       SizeRef{[](ServerConfig& c) -> size_t& { return c.relay.direct_viewers; }},
+       [](const ServerConfig& c) {
+         return check_range(static_cast<double>(c.relay.direct_viewers), 0, 64, "direct viewers");
+       }},
+      {"relay.direct_timeout", "--direct-timeout", "SECONDS",
+       "direct-then-relay: a direct connection not up in this time gives way to the relay, 1..60",
+       SecondsRef{[](ServerConfig& c) -> Duration& { return c.relay.direct_timeout; }},
+       [](const ServerConfig& c) {
+         return check_range(static_cast<double>(c.relay.direct_timeout.count()) / 1e6, 1, 60,
+                            "direct timeout (s)");
+       }},
       {"turn.secret", "--turn-secret", "SECRET",
        "coturn's static-auth-secret: hand out TURN REST credentials (prefer the file or env)",
        StringRef{[](ServerConfig& c) -> std::string& { return c.turn.secret; }}, no_check, true},
@@ -485,23 +507,48 @@ Result<void, ConfigError> apply_device_table(const toml::table& table, std::stri
                                              const toml::source_region& region,
                                              ServerConfig& config) {
   DeviceEntry d;
+  DeviceDirectSettings direct;
   for (const auto& [key, node] : table) {
+    std::string bad = where(source, key.source()) + ": device." + std::string(key.str()) + ": ";
+    if (key.str() == "mode") {
+      auto text = node.value<std::string>();
+      auto mode = text ? parse_device_mode(*text) : std::nullopt;
+      if (!node.is_string() || !mode)
+        return ConfigError{bad + "expected \"relay\", \"direct\" or \"direct-then-relay\""};
+      direct.mode = *mode;
+      continue;
+    }
+    if (key.str() == "direct_viewers") {
+      if (!node.is_integer() || *node.value<int64_t>() < 0 || *node.value<int64_t>() > 64)
+        return ConfigError{bad + "expected an integer from 0 to 64"};
+      direct.direct_viewers = static_cast<size_t>(*node.value<int64_t>());
+      continue;
+    }
+    if (key.str() == "direct_timeout") {
+      double seconds_value = node.is_number() ? *node.value<double>() : -1;
+      if (!(seconds_value >= 1 && seconds_value <= 60))
+        return ConfigError{bad + "expected 1 to 60 seconds"};
+      direct.direct_timeout = Duration(static_cast<int64_t>(std::llround(seconds_value * 1e6)));
+      continue;
+    }
     std::string* field = nullptr;
     if (key.str() == "id") field = &d.id;
     if (key.str() == "token") field = &d.token;
     if (key.str() == "viewer_token") field = &d.viewer_token;
     if (!field) {
       return ConfigError{where(source, key.source()) + ": unknown key 'device." +
-                         std::string(key.str()) + "' (id, token, viewer_token)"};
+                         std::string(key.str()) +
+                         "' (id, token, viewer_token, mode, direct_viewers, direct_timeout)"};
     }
-    if (!node.is_string()) {
-      return ConfigError{where(source, key.source()) + ": device." + std::string(key.str()) +
-                         ": expected a string"};
-    }
+    if (!node.is_string()) return ConfigError{bad + "expected a string"};
     *field = *node.value<std::string>();
   }
   if (auto e = check_device(d); !e.empty()) {
     return ConfigError{where(source, region) + ": device: " + e};
+  }
+  if (direct.mode || direct.direct_viewers || direct.direct_timeout) {
+    direct.id = d.id;
+    config.device_direct.push_back(std::move(direct));
   }
   config.devices.push_back(std::move(d));
   if (auto e = check_devices(config); !e.empty()) {
@@ -542,7 +589,10 @@ Result<void, ConfigError> apply_toml(std::string_view toml_text, std::string_vie
         return ConfigError{where(source_name, key.source()) +
                            ": device: expected [[device]] tables"};
       }
-      if (!devices_seen) config.devices.clear();
+      if (!devices_seen) {
+        config.devices.clear();
+        config.device_direct.clear();
+      }
       devices_seen = true;
       for (const auto& item : *array) {
         const auto* table = item.as_table();
@@ -588,6 +638,39 @@ Result<void, ConfigError> validate_config(const ServerConfig& config) {
   if (auto e = check_devices(config); !e.empty()) return ConfigError{"device: " + e};
   if (auto e = check_pairs(config); !e.empty()) return ConfigError{e};
   return {};
+}
+
+const char* to_string(DeviceMode mode) {
+  switch (mode) {
+    case DeviceMode::relay:
+      return "relay";
+    case DeviceMode::direct:
+      return "direct";
+    case DeviceMode::direct_then_relay:
+      return "direct-then-relay";
+  }
+  return "relay";
+}
+
+std::optional<DeviceMode> parse_device_mode(std::string_view text) {
+  if (text == "relay") return DeviceMode::relay;
+  if (text == "direct") return DeviceMode::direct;
+  if (text == "direct-then-relay") return DeviceMode::direct_then_relay;
+  return std::nullopt;
+}
+
+DirectPolicy direct_policy(const ServerConfig& config, std::string_view id) {
+  DirectPolicy p;
+  p.mode = parse_device_mode(config.relay.mode).value_or(DeviceMode::relay);
+  p.direct_viewers = config.relay.direct_viewers;
+  p.direct_timeout = config.relay.direct_timeout;
+  for (const auto& d : config.device_direct) {
+    if (d.id != id) continue;
+    if (d.mode) p.mode = *d.mode;
+    if (d.direct_viewers) p.direct_viewers = *d.direct_viewers;
+    if (d.direct_timeout) p.direct_timeout = *d.direct_timeout;
+  }
+  return p;
 }
 
 Result<DeviceEntry, ConfigError> parse_device_spec(std::string_view spec) {
@@ -714,7 +797,8 @@ std::string config_help() {
       "  --config FILE              TOML configuration file (env CELLRTC_CONFIG)\n"
       "  --device ID:TOKEN[:VIEWER_TOKEN]\n"
       "                             a device that may publish (repeatable; TOML [[device]] with\n"
-      "                             id, token, viewer_token; env CELLRTC_DEVICES=a:t,b:t); id is\n"
+      "                             id, token, viewer_token and optionally mode, direct_viewers,\n"
+      "                             direct_timeout; env CELLRTC_DEVICES=a:t,b:t); id is\n"
       "                             1-64 of A-Za-z0-9_-, tokens 16-512 of A-Za-z0-9-._~+/ (RFC\n"
       "                             6750 b64token); default: one device \"demo\" with a random\n"
       "                             token, printed at start\n";

@@ -19,10 +19,26 @@ namespace cellrtc::server {
 
 // A device that may publish. Its identity is the token's: a WHIP request is the device whose
 // token it carries.
+// How viewers reach a device (docs/protocol.md, "Direct mode"): through the relay, or by a
+// peer connection the device makes to each viewer with the server only signaling, or that first
+// and the relay when it does not connect within direct_timeout.
+enum class DeviceMode : uint8_t { relay, direct, direct_then_relay };
+const char* to_string(DeviceMode mode);
+std::optional<DeviceMode> parse_device_mode(std::string_view text);
+
 struct DeviceEntry {
   std::string id;            // [A-Za-z0-9_-]{1,64}; in URLs (/whep/<id>) and the API
   std::string token;         // WHIP bearer token
   std::string viewer_token;  // when set, viewers need it (access.viewers = "token")
+};
+
+// A device's own direct-mode settings ([[device]] mode, direct_viewers, direct_timeout);
+// unset: relay.mode, relay.direct_viewers, relay.direct_timeout.
+struct DeviceDirectSettings {
+  std::string id;
+  std::optional<DeviceMode> mode;
+  std::optional<size_t> direct_viewers;
+  std::optional<Duration> direct_timeout;
 };
 
 struct TurnSettings {
@@ -53,6 +69,13 @@ struct RelaySettings {
   bool ice_tcp_shared = false;
   size_t ice_tcp_max_per_address = 8;  // ICE-TCP connections at once from one IP address
   size_t ice_tcp_max_connections = 1024;
+  // Direct mode, the default of every device (a [[device]] table may set its own):
+  // "relay", "direct" or "direct-then-relay"; direct peer connections per device at once
+  // (more viewers are served by the relay); direct-then-relay: a direct connection that is not
+  // up within direct_timeout gives way to the relay.
+  std::string mode = "relay";
+  size_t direct_viewers = 2;
+  Duration direct_timeout = seconds(5);
 };
 
 struct HttpSettings {
@@ -74,14 +97,23 @@ struct ServerConfig {
   HttpSettings http;
   RelaySettings relay;
   TurnSettings turn;
-  std::vector<DeviceEntry> devices;  // empty = one "demo" device with a random token
-  std::string certificate_file;      // DTLS certificate+key PEM; empty = generated at start
-  std::string log_level = "info";    // error, warn, info, debug
+  std::vector<DeviceEntry> devices;                 // empty = one "demo" device with a random token
+  std::vector<DeviceDirectSettings> device_direct;  // by device id, from [[device]] tables
+  std::string certificate_file;    // DTLS certificate+key PEM; empty = generated at start
+  std::string log_level = "info";  // error, warn, info, debug
   bool log_json = false;
 };
 
 // A configuration that cannot be used: the message names the file and line, the environment
 // variable or the flag, and the key ("cellrtc.toml:12: http.listen: not host:port").
+// The mode, direct viewer limit and timeout of device `id`, its own or the relay's defaults.
+struct DirectPolicy {
+  DeviceMode mode = DeviceMode::relay;
+  size_t direct_viewers = 2;
+  Duration direct_timeout = seconds(5);
+};
+DirectPolicy direct_policy(const ServerConfig& config, std::string_view id);
+
 struct ConfigError {
   std::string message;
 };

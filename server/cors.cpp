@@ -18,7 +18,8 @@ void add_cors_headers(const std::vector<std::string>& allowed_origins, const Htt
     // A listed origin may send the viewer-token cookie (cellrtc_viewer) along.
     response.set_header("Access-Control-Allow-Credentials", "true");
   }
-  response.set_header("Access-Control-Expose-Headers", "Location, ETag, Link");
+  response.set_header("Access-Control-Expose-Headers",
+                      "Location, ETag, Link, Cellrtc-Path, Cellrtc-Direct-Timeout");
 }
 
 HttpResponse cors_preflight(const std::vector<std::string>& allowed_origins,

@@ -12,7 +12,8 @@ namespace cellrtc::server {
 
 // Access-Control-Allow-Origin (and Vary: Origin when it depends on the request) for an actual
 // response: "*" when the list holds "*", the request's Origin when listed, nothing otherwise.
-// Expose-Headers lets scripts read Location, ETag and Link (RFC 9725 section 4.2 needs them).
+// Expose-Headers lets scripts read Location, ETag and Link (RFC 9725 section 4.2 needs them),
+// and Cellrtc-Path, Cellrtc-Direct-Timeout (direct mode, docs/protocol.md).
 void add_cors_headers(const std::vector<std::string>& allowed_origins, const HttpRequest& request,
                       HttpResponse& response);
 

@@ -10,6 +10,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <cmath>
 #include <deque>
+#include <optional>
 #include <unordered_map>
 
 #include "core/ice/tcp_framing.h"
@@ -49,6 +50,13 @@ class Closable {
 class Subscriber : public Closable {
  public:
   virtual void send(std::shared_ptr<const std::string> message) = 0;
+};
+
+// A connection whose request the relay answers later (HttpResponse::deferred).
+class DeferredTarget {
+ public:
+  virtual ~DeferredTarget() = default;
+  virtual void answer(HttpResponse response) = 0;
 };
 
 std::string client_address(const tcp::socket& socket) {
@@ -103,6 +111,8 @@ struct HttpFront::Impl : std::enable_shared_from_this<HttpFront::Impl> {
   uint64_t next_id = 1;
   std::unordered_map<uint64_t, std::weak_ptr<Closable>> connections;
   std::unordered_map<uint64_t, std::weak_ptr<Subscriber>> subscribers;
+  // Requests waiting for a deferred answer, by its id (bounded by the relay's timeouts).
+  std::unordered_map<uint64_t, std::weak_ptr<DeferredTarget>> waiting;
 
   Result<tcp::endpoint, std::string> start();
   void accept();
@@ -110,6 +120,13 @@ struct HttpFront::Impl : std::enable_shared_from_this<HttpFront::Impl> {
   void start_http(tcp::socket socket);
   HttpResponse route(const HttpRequest& request);
   void broadcast(std::shared_ptr<const std::string> message);
+  void answer_deferred(DeferredResponse deferred) {
+    auto it = waiting.find(deferred.id);
+    if (it == waiting.end()) return;
+    auto target = it->second.lock();
+    waiting.erase(it);
+    if (target) target->answer(std::move(deferred.response));  // gone: the client left
+  }
   void stop();
 
   std::string web_root() const {
@@ -266,7 +283,9 @@ class WebSocketSession : public Subscriber,
 // One HTTP connection: requests read one after another (keep-alive), each answered before the
 // next is read.
 template <class Stream>
-class HttpSession : public Closable, public std::enable_shared_from_this<HttpSession<Stream>> {
+class HttpSession : public Closable,
+                    public DeferredTarget,
+                    public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
   HttpSession(Stream stream, std::shared_ptr<HttpFront::Impl> front, std::string client,
               uint64_t id)
@@ -395,11 +414,28 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
 
     HttpRequest plain = to_request(request, client_, front_->config.http.trusted_proxies);
     HttpResponse response = front_->route(plain);
+    if (response.deferred) {
+      // Nothing is read until the answer is written (one request at a time).
+      waiting_ =
+          Waiting{std::move(plain), started, request.version(),
+                  request.keep_alive() && !front_->stopping, request.method() == http::verb::head};
+      front_->waiting[response.deferred] = this->weak_from_this();
+      return;
+    }
     front_->metrics.count_response(response.status);
     log_request(plain, response.status, started);
     bool keep_alive = request.keep_alive() && !front_->stopping;
     write(to_beast(std::move(response), request.version(), keep_alive,
                    request.method() == http::verb::head));
+  }
+
+  void answer(HttpResponse response) override {
+    if (!waiting_ || closed_for_shutdown_) return;
+    Waiting w = std::move(*waiting_);
+    waiting_.reset();
+    front_->metrics.count_response(response.status);
+    log_request(w.request, response.status, w.started);
+    write(to_beast(std::move(response), w.version, w.keep_alive && !front_->stopping, w.head));
   }
 
   void log_request(const HttpRequest& request, int status, Instant started) {
@@ -463,6 +499,14 @@ class HttpSession : public Closable, public std::enable_shared_from_this<HttpSes
   std::unique_ptr<BeastResponse> response_;
   std::unique_ptr<http::response<http::empty_body>> continue_;
   uint64_t requests_ = 0;
+  struct Waiting {
+    HttpRequest request;
+    Instant started;
+    unsigned version = 11;
+    bool keep_alive = false;
+    bool head = false;
+  };
+  std::optional<Waiting> waiting_;
   bool upgraded_ = false;
   bool closed_for_shutdown_ = false;
 };
@@ -702,7 +746,11 @@ void HttpFront::Impl::stop() {
 HttpFront::HttpFront(asio::io_context& io, const ServerConfig& config, Relay& relay,
                      MediaPlane& media, const runtime::MonotonicClock& clock, Logger& log,
                      FrontLimits limits)
-    : impl_(std::make_shared<Impl>(io, config, relay, media, clock, log, limits)) {}
+    : impl_(std::make_shared<Impl>(io, config, relay, media, clock, log, limits)) {
+  media.set_response_sink([weak = std::weak_ptr<Impl>(impl_)](DeferredResponse deferred) {
+    if (auto front = weak.lock()) front->answer_deferred(std::move(deferred));
+  });
+}
 
 HttpFront::~HttpFront() = default;
 

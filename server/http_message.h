@@ -3,6 +3,7 @@
 // An HTTP request and response as the server's logic sees them: plain values, no sockets, so
 // WHIP/WHEP and the API can be tested without a network (the Beast front end converts).
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,9 @@ struct HttpResponse {
   int status = 200;
   std::vector<HttpHeader> headers;
   std::string body;
+  // Nonzero: no response yet. The relay answers later (a direct-mode WHEP offer waits for the
+  // device's answer) through Relay::poll_deferred_response with this id; the rest is unused.
+  uint64_t deferred = 0;
 
   void set_header(std::string name, std::string value);
   const std::string* header(std::string_view name) const;

@@ -179,6 +179,9 @@ void MediaPlane::pump() {
   while (auto event = relay_.poll_event()) {
     if (on_event_) on_event_(std::move(*event));
   }
+  while (auto response = relay_.poll_deferred_response()) {
+    if (on_response_) on_response_(std::move(*response));
+  }
   if (!stopped_) arm_timer();
 }
 

@@ -74,8 +74,12 @@ class MediaPlane {
   // limit is reached.
   void adopt_ice_tcp(boost::asio::ip::tcp::socket socket);
 
+  // Where the relay's answers to deferred HTTP requests go (the HTTP front end).
+  using ResponseSink = std::function<void(DeferredResponse)>;
+  void set_response_sink(ResponseSink sink) { on_response_ = std::move(sink); }
+
   // After every input to the relay (an HTTP request, a datagram, a timeout): send its
-  // transmits, pass on its events, re-arm the timer.
+  // transmits, pass on its events and deferred responses, re-arm the timer.
   void pump();
 
   // Shutdown: the relay closes every session, its last transmits are sent, the sockets close.
@@ -108,6 +112,7 @@ class MediaPlane {
   const runtime::MonotonicClock& clock_;
   Logger& log_;
   EventSink on_event_;
+  ResponseSink on_response_;
   std::vector<std::unique_ptr<Socket>> sockets_;
   std::vector<std::unique_ptr<TcpListener>> tcp_listeners_;
   std::vector<SocketAddress> shared_tcp_;  // candidates on the HTTP(S) port

@@ -20,6 +20,7 @@
 #include "server/control_messages.h"
 #include "server/cors.h"
 #include "server/deadline_queue.h"
+#include "server/direct_messages.h"
 #include "server/form_value.h"
 #include "server/http_metrics.h"
 #include "server/newest_frame_slot.h"
@@ -46,6 +47,10 @@ constexpr size_t kMaxPathsPerSession = 8;  // (local, remote) address pairs lear
 constexpr size_t kMaxOutstandingPings = 4;
 constexpr size_t kMaxEvents = 4096;  // WebSocket events not yet polled; the oldest go first
 constexpr int kMaxFlushRounds = 64;
+// Direct mode (docs/protocol.md): how long the device has to answer a forwarded offer.
+constexpr Duration kDirectAnswerTimeout = seconds(5);
+// Timer keys of direct viewers, next to the session ids in the same queue.
+constexpr std::string_view kDirectTimerPrefix = "direct:";
 
 enum class SessionKind : uint8_t { publish, view };
 
@@ -98,6 +103,23 @@ struct Session {
   size_t last_frame_bytes = 0;
 };
 
+// A viewer in direct mode: the device holds its peer connection; the server only signals.
+// While `deferred` is set its WHEP POST waits for the device's answer.
+struct DirectViewer {
+  std::string id;  // the WHEP resource's id, and the id in the direct-* messages
+  std::string device;
+  DeviceMode mode = DeviceMode::direct;
+  Instant created;
+  uint64_t deferred = 0;
+  HttpRequest request;  // the POST (for CORS and a fall back to the relay)
+  std::string etag;
+  std::string mid;
+  std::string remote_ufrag;
+  std::string remote_pwd;
+  DirectSdpAssembler answer;
+  bool connected = false;
+};
+
 struct Device {
   const DeviceEntry* entry = nullptr;
   std::string publisher;  // session id, empty when none
@@ -139,6 +161,9 @@ struct Counters {
   uint64_t sessions_view = 0;
   uint64_t packets_unknown = 0;
   uint64_t control_invalid = 0;
+  uint64_t direct_answered = 0;  // direct viewers the device answered
+  uint64_t direct_to_relay = 0;  // direct-mode viewers served by the relay
+  uint64_t direct_timeouts = 0;  // offers the device did not answer in time
 };
 
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
@@ -266,6 +291,9 @@ struct Relay::Impl {
   std::deque<Transmit> transmits;
   std::deque<RelayEvent> events;
   Counters counters;
+  std::map<std::string, DirectViewer> directs;
+  std::deque<DeferredResponse> deferred_responses;
+  uint64_t next_deferred = 1;
 
   // ------------------------------------------------------------------------------------------
   // Lookups and bookkeeping
@@ -471,6 +499,18 @@ struct Relay::Impl {
   // device said goodbye (`deliberate`): then it is offline at once and its last frame goes.
   void device_lost(Instant now, Device& dev, bool deliberate) {
     dev.publisher.clear();
+    // Its control channel is gone: offers still waiting go to the relay, the other direct
+    // viewers are forgotten (the device's connections to them end on their own).
+    std::vector<std::string> ids;
+    for (const auto& [id, d] : directs)
+      if (d.device == dev.entry->id) ids.push_back(id);
+    for (const auto& id : ids) {
+      DirectViewer& d = directs.at(id);
+      if (d.deferred)
+        direct_to_relay(now, d, "the device's session ended");
+      else
+        drop_direct(d.id);
+    }
     dev.pings.clear();
     dev.next_ping.reset();
     dev.next_report.reset();
@@ -696,6 +736,7 @@ struct Relay::Impl {
 
   void on_device_control(Instant now, Device& dev, const ControlMessage& msg,
                          std::string_view text) {
+    if (on_direct_control(now, dev, msg)) return;
     if (msg.type == "telemetry") {
       dev.telemetry = msg.body;
       to_viewers(now, dev, text);  // forwarded unchanged
@@ -812,7 +853,9 @@ struct Relay::Impl {
               {"online", pub != nullptr && pub->connected &&
                              pub->pc->state() != peer::PeerState::disconnected},
               {"state", to_string(dev.status)},
-              {"viewers", dev.viewers.size()}};
+              {"viewers", dev.viewers.size()},
+              {"mode", to_string(device_mode(*dev.entry))},
+              {"direct_viewers", count_directs(dev.entry->id)}};
     j["since"] = dev.since_unix_us ? json(iso8601_utc(dev.since_unix_us)) : json(nullptr);
     j["fps"] = round1(dev.fps);
     j["kbps"] = round1(dev.kbps);
@@ -864,6 +907,9 @@ struct Relay::Impl {
         return method_not_allowed(kPublishMethods);
       }
       std::string id(rest.substr(slash + 1));
+      if (auto d = directs.find(id);
+          d != directs.end() && d->second.device == device && !d->second.deferred)
+        return direct_resource(now, req, d->second);
       Session* s = find_session(id);
       if (!s || s->kind != SessionKind::view || s->device != device)
         return HttpResponse::problem(404, "no such WHEP session");
@@ -962,6 +1008,12 @@ struct Relay::Impl {
         return HttpResponse::problem(403, "wrong viewer token");
     }
     if (auto bad = check_offer(req)) return *bad;
+    DeviceMode mode = device_mode(*dev.entry);
+    if (mode != DeviceMode::relay) {
+      std::string why = direct_refusal(dev, req);
+      if (why.empty()) return start_direct(now, req, dev, mode);
+      ++counters.direct_to_relay;
+    }
     if (count_sessions(SessionKind::view) >= config.relay.max_viewers ||
         dev.viewers.size() >= config.relay.max_viewers_per_device) {
       HttpResponse r = HttpResponse::problem(503, "too many viewers");
@@ -974,6 +1026,235 @@ struct Relay::Impl {
     dev.viewers.push_back(s->id);
     HttpResponse r = std::move(created.value().second);
     r.set_header("Location", "/whep/" + device + "/" + s->id);
+    r.set_header("Cellrtc-Path", "relay");
+    return r;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Direct mode (docs/protocol.md, "Direct mode")
+
+  DeviceMode device_mode(const DeviceEntry& entry) const {
+    return direct_policy(config, entry.id).mode;
+  }
+
+  size_t direct_limit(const DeviceEntry& entry) const {
+    return direct_policy(config, entry.id).direct_viewers;
+  }
+
+  Duration direct_timeout(const DeviceEntry& entry) const {
+    return direct_policy(config, entry.id).direct_timeout;
+  }
+
+  size_t count_directs(const std::string& device) const {
+    size_t n = 0;
+    for (const auto& [id, d] : directs)
+      if (d.device == device) ++n;
+    return n;
+  }
+
+  Session* device_control(Device& dev) {
+    Session* pub = dev.publisher.empty() ? nullptr : find_session(dev.publisher);
+    return pub && pub->control_open ? pub : nullptr;
+  }
+
+  // Why this offer is not forwarded to the device (then the relay serves it), or empty.
+  std::string direct_refusal(Device& dev, const HttpRequest& req) {
+    if (req.query_param("path") == "relay") return "the viewer asked for the relay";
+    if (count_directs(dev.entry->id) >= direct_limit(*dev.entry))
+      return "the device has its direct viewers";
+    if (!device_control(dev)) return "the device is not connected";
+    if (req.body.size() > kMaxDirectSdpBytes) return "the offer is too large to forward";
+    sdp::SdpLimits limits;
+    limits.max_size = config.relay.max_sdp_bytes;
+    auto parsed = sdp::parse_sdp(req.body, limits);
+    if (!parsed || !parsed->data_section() || !parsed->data_section()->ice_ufrag ||
+        !parsed->data_section()->ice_pwd)
+      return "the offer is not usable";  // the relay's answer says why
+    return {};
+  }
+
+  HttpResponse start_direct(Instant now, const HttpRequest& req, Device& dev, DeviceMode mode) {
+    auto parsed = sdp::parse_sdp(req.body);
+    const sdp::MediaSection& data = *parsed->data_section();
+    DirectViewer d;
+    d.id = make_resource_id(rng);
+    d.device = dev.entry->id;
+    d.mode = mode;
+    d.created = now;
+    d.deferred = next_deferred++;
+    d.request = req;
+    d.etag = make_etag(rng);
+    d.mid = data.mid;
+    d.remote_ufrag = *data.ice_ufrag;
+    d.remote_pwd = *data.ice_pwd;
+    Session* pub = device_control(dev);
+    for (const auto& text : direct_sdp_messages("direct-offer", d.id, req.body))
+      send_control(now, *pub, text);
+    timers.arm(std::string(kDirectTimerPrefix) + d.id, now + kDirectAnswerTimeout);
+    HttpResponse r;
+    r.deferred = d.deferred;
+    directs.emplace(d.id, std::move(d));
+    return r;
+  }
+
+  void complete(DirectViewer& d, HttpResponse r) {
+    if (!d.deferred) return;
+    add_cors_headers(config.http.cors_origins, d.request, r);
+    deferred_responses.push_back(DeferredResponse{d.deferred, std::move(r)});
+    d.deferred = 0;
+  }
+
+  void drop_direct(const std::string& id) {
+    timers.erase(std::string(kDirectTimerPrefix) + id);
+    directs.erase(id);
+  }
+
+  void close_direct(Instant now, DirectViewer& d) {
+    auto dit = devices.find(d.device);
+    if (dit != devices.end())
+      if (Session* pub = device_control(dit->second))
+        send_control(now, *pub, direct_close_json(d.id));
+  }
+
+  // The waiting POST is answered by a relay session made from the same offer.
+  void direct_to_relay(Instant now, DirectViewer& d, std::string_view why) {
+    (void)why;  // counted by view(): the viewer asked for the relay
+    HttpRequest req = d.request;
+    req.target += req.query().empty() ? "?path=relay" : "&path=relay";
+    HttpResponse r = view(now, req, d.device);
+    complete(d, std::move(r));
+    drop_direct(d.id);
+  }
+
+  void on_direct_answer(Instant now, DirectViewer& d, const DirectSdpPart& part) {
+    auto whole = d.answer.add(part);
+    if (!whole) {
+      close_direct(now, d);
+      return direct_to_relay(now, d, whole.error().reason);
+    }
+    if (!whole->has_value()) return;
+    ++counters.direct_answered;
+    HttpResponse r;
+    r.status = 201;
+    r.set_header("Content-Type", "application/sdp");
+    r.set_header("ETag", d.etag);
+    r.set_header("Location", "/whep/" + d.device + "/" + d.id);
+    r.set_header("Cellrtc-Path", "direct");
+    if (d.mode == DeviceMode::direct_then_relay) {
+      auto dit = devices.find(d.device);
+      Duration wait = direct_timeout(*dit->second.entry);
+      r.set_header("Cellrtc-Direct-Timeout", std::to_string(wait.count() / 1000));
+    }
+    r.body = std::move(**whole);
+    int64_t unix_s = unix_time() / 1'000'000;
+    for (auto& link : link_header_values(
+             ice_servers_for(config.turn, unix_s, kViewerTurnTtl, "viewer-" + d.device)))
+      r.headers.push_back({"Link", std::move(link)});
+    complete(d, std::move(r));
+    // Not connected within the connect timeout: forgotten (the device gives up on its own).
+    timers.arm(std::string(kDirectTimerPrefix) + d.id, d.created + kConnectTimeout);
+  }
+
+  bool on_direct_control(Instant now, Device& dev, const ControlMessage& msg) {
+    if (!msg.type.starts_with("direct-")) return false;
+    auto mine = [&](const std::string& id) -> DirectViewer* {
+      auto it = directs.find(id);
+      return it != directs.end() && it->second.device == dev.entry->id ? &it->second : nullptr;
+    };
+    if (msg.type == "direct-answer") {
+      auto part = read_direct_sdp_part(msg);
+      if (!part) {
+        ++counters.control_invalid;
+        return true;
+      }
+      DirectViewer* d = mine(part->id);
+      if (d && d->deferred) on_direct_answer(now, *d, *part);
+    } else if (auto st = read_direct_state(msg)) {
+      DirectViewer* d = mine(st->id);
+      if (!d) return true;
+      if (st->state == "connected") {
+        d->connected = true;
+        timers.erase(std::string(kDirectTimerPrefix) + d->id);
+      } else if (st->state == "failed" || st->state == "closed") {
+        if (d->deferred)
+          direct_to_relay(now, *d, "the device closed the connection");
+        else
+          drop_direct(d->id);
+      }
+    } else if (auto e = read_direct_error(msg)) {
+      DirectViewer* d = mine(e->id);
+      if (!d) return true;
+      if (d->deferred)
+        direct_to_relay(now, *d, e->reason);
+      else
+        drop_direct(d->id);
+    }
+    return true;
+  }
+
+  void direct_timer(Instant now, const std::string& id) {
+    auto it = directs.find(id);
+    if (it == directs.end()) return;
+    DirectViewer& d = it->second;
+    if (d.deferred) {
+      ++counters.direct_timeouts;
+      close_direct(now, d);
+      if (d.mode == DeviceMode::direct_then_relay)
+        return direct_to_relay(now, d, "the device did not answer in time");
+      HttpResponse r = HttpResponse::problem(504, "the device did not answer in time");
+      r.set_header("Retry-After", "5");
+      complete(d, std::move(r));
+      drop_direct(d.id);
+      return;
+    }
+    if (!d.connected) {
+      close_direct(now, d);
+      drop_direct(d.id);
+    }
+  }
+
+  // PATCH (trickle) and DELETE of a direct viewer's resource: passed on to the device.
+  HttpResponse direct_resource(Instant now, const HttpRequest& req, DirectViewer& d) {
+    const std::string& m = req.method;
+    if (m == "DELETE") {
+      close_direct(now, d);
+      drop_direct(d.id);
+      HttpResponse r;
+      r.status = 200;
+      return r;
+    }
+    if (m != "PATCH") return method_not_allowed(kResourceMethods);
+    if (media_type(req) != "application/trickle-ice-sdpfrag") {
+      HttpResponse r = HttpResponse::problem(415, "PATCH takes application/trickle-ice-sdpfrag");
+      r.set_header("Accept-Patch", "application/trickle-ice-sdpfrag");
+      return r;
+    }
+    if (req.body.size() > config.relay.max_sdp_bytes)
+      return HttpResponse::problem(413, "the fragment is too large");
+    SdpFragLimits limits;
+    limits.max_size = config.relay.max_sdp_bytes;
+    auto frag = parse_sdpfrag(req.body, limits);
+    if (!frag) return HttpResponse::problem(400, "bad SDP fragment: " + frag.error());
+    const std::string* if_match = req.header("If-Match");
+    bool wildcard = if_match && (*if_match == "*" || *if_match == "\"*\"");
+    if (if_match && !wildcard && *if_match != d.etag)
+      return HttpResponse::problem(412, "If-Match does not match the ICE session");
+    bool restart = frag->ice_ufrag && frag->ice_pwd &&
+                   (*frag->ice_ufrag != d.remote_ufrag || *frag->ice_pwd != d.remote_pwd);
+    if (restart) return HttpResponse::problem(409, "a direct connection cannot restart ICE");
+    for (const auto& mid : frag->mids)
+      if (!mid.empty() && mid != d.mid)
+        return HttpResponse::problem(409, "the fragment's mid is not the session's");
+    if (frag->ice_ufrag && *frag->ice_ufrag != d.remote_ufrag)
+      return HttpResponse::problem(409, "the fragment's ice-ufrag is not the session's");
+    auto dit = devices.find(d.device);
+    Session* pub = dit == devices.end() ? nullptr : device_control(dit->second);
+    if (!pub) return HttpResponse::problem(409, "the device is not connected");
+    for (const auto& c : frag->candidates)
+      send_control(now, *pub, direct_candidate_json(d.id, ice::format_candidate(c)));
+    if (frag->end_of_candidates) send_control(now, *pub, direct_candidate_json(d.id, ""));
+    HttpResponse r;
+    r.status = 204;
     return r;
   }
 
@@ -1143,6 +1424,15 @@ struct Relay::Impl {
     metric("cellrtc_control_invalid_total", "counter",
            "Control messages that were not JSON objects with a type (ignored).",
            counters.control_invalid);
+    metric("cellrtc_direct_viewers", "gauge", "Direct-mode viewers now (answered or waiting).",
+           directs.size());
+    metric("cellrtc_direct_answered_total", "counter", "Direct-mode offers the device answered.",
+           counters.direct_answered);
+    metric("cellrtc_direct_to_relay_total", "counter",
+           "Direct-mode viewers served by the relay (limit, device refused or silent).",
+           counters.direct_to_relay);
+    metric("cellrtc_direct_timeouts_total", "counter",
+           "Direct-mode offers the device did not answer in time.", counters.direct_timeouts);
     out += "# HELP cellrtc_sessions_total WHIP (publish) and WHEP (view) sessions created.\n";
     out += "# TYPE cellrtc_sessions_total counter\n";
     out += "cellrtc_sessions_total{kind=\"publish\"} " + std::to_string(counters.sessions_publish) +
@@ -1183,7 +1473,8 @@ bool Relay::serves(std::string_view path) {
 
 HttpResponse Relay::handle_http(Instant now, const HttpRequest& request) {
   HttpResponse r = impl_->route(now, request);
-  if (request.method != "OPTIONS") add_cors_headers(impl_->config.http.cors_origins, request, r);
+  if (request.method != "OPTIONS" && !r.deferred)
+    add_cors_headers(impl_->config.http.cors_origins, request, r);
   impl_->after_input(now);
   return r;
 }
@@ -1214,6 +1505,10 @@ bool Relay::handle_stream_message(Instant now, const SocketAddress& local,
 
 void Relay::handle_timeout(Instant now) {
   for (const std::string& id : impl_->timers.take_due(now)) {
+    if (id.starts_with(kDirectTimerPrefix)) {
+      impl_->direct_timer(now, id.substr(kDirectTimerPrefix.size()));
+      continue;
+    }
     auto it = impl_->sessions.find(id);
     if (it == impl_->sessions.end() || it->second->ended) continue;
     Session& s = *it->second;
@@ -1249,6 +1544,13 @@ std::optional<RelayEvent> Relay::poll_event() {
   RelayEvent e = std::move(impl_->events.front());
   impl_->events.pop_front();
   return e;
+}
+
+std::optional<DeferredResponse> Relay::poll_deferred_response() {
+  if (impl_->deferred_responses.empty()) return std::nullopt;
+  DeferredResponse r = std::move(impl_->deferred_responses.front());
+  impl_->deferred_responses.pop_front();
+  return r;
 }
 
 std::string Relay::devices_event_json(Instant now) const {

@@ -14,6 +14,7 @@
 //   relay.handle_datagram(now, local, from, bytes);
 //   while (auto t = relay.poll_transmit()) socket.send(*t);
 //   while (auto e = relay.poll_event()) websocket.broadcast(e->json);
+//   while (auto d = relay.poll_deferred_response()) answer_request(d->id, d->response);
 
 #include <cstdint>
 #include <functional>
@@ -38,6 +39,13 @@ namespace cellrtc::server {
 // A live event for WebSocket subscribers: one JSON text (docs/protocol.md, "WebSocket events").
 struct RelayEvent {
   std::string json;
+};
+
+// The answer to a request that handle_http deferred (HttpResponse::deferred): a direct-mode WHEP
+// offer is answered once the device answers, falls back to the relay, or times out.
+struct DeferredResponse {
+  uint64_t id = 0;
+  HttpResponse response;
 };
 
 class Relay {
@@ -76,6 +84,8 @@ class Relay {
   std::optional<Transmit> poll_transmit();
   std::optional<Instant> next_timeout() const;
   std::optional<RelayEvent> poll_event();
+  // Answers to deferred requests, after any input (a device's control message, a timeout).
+  std::optional<DeferredResponse> poll_deferred_response();
 
   // The snapshot a new WebSocket subscriber gets first: {"type":"devices","devices":[...]}.
   std::string devices_event_json(Instant now) const;

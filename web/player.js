@@ -17,6 +17,7 @@ const FRAME_LOG_SIZE = 4096;       // per-frame records kept for the test hooks 
 const REORDER_WINDOW = 64;         // how far back an older frame counts as late, not a new stream
 const RATE_WINDOW_MS = 2000;       // fps and bit rate over the last two seconds
 const STATE_HISTORY = 64;
+const PATH_STATS_MS = 1000;        // how often the selected candidate pair is looked at
 
 const wallMs = () => performance.timeOrigin + performance.now();
 
@@ -114,6 +115,13 @@ export class Player {
     this.fps = 0;
     this.kbps = 0;
     this.stateHistory = [];
+    // The stream's path (docs/protocol.md, "Direct mode"): relay or direct, the transport of the
+    // selected candidate pair and its round-trip time, from getStats().
+    this.path = null;            // 'relay' | 'direct'
+    this.transport = null;       // 'UDP', 'TCP', 'TURN-UDP', 'TURN-TCP', 'TURN-TLS'
+    this.candidateType = null;   // host, srflx, prflx, relay (the local candidate's)
+    this.rttMs = null;
+    this.forceRelay = false;     // a direct connection did not come up: the relay from now on
     this.recordState();
     this.rateTimer = setInterval(() => this.sampleRates(), 500);
   }
@@ -145,7 +153,9 @@ export class Player {
   async connect() {
     if (this.stopped) return;
     this.retryTimer = null;
-    const session = { pc: null, video: null, control: null, url: null, timers: [], frames: 0 };
+    const session = {
+      pc: null, video: null, control: null, url: null, timers: [], frames: 0, path: null,
+    };
     this.session = session;
     this.changed();
     const current = () => this.session === session && !this.stopped;
@@ -189,14 +199,28 @@ export class Player {
       // The whole offer in one POST: the server does not need trickle from us.
       await gathered(pc, GATHER_MS);
       if (!current()) return;
-      const { answerSdp, location } =
-          await whepOffer(this.deviceId, pc.localDescription.sdp, this.token);
+      const { answerSdp, location, path, directTimeoutMs } = await whepOffer(
+          this.deviceId, pc.localDescription.sdp, this.token, { relay: this.forceRelay });
       if (!current()) {
         whepDelete(location, this.token);
         return;
       }
       session.url = location;
+      session.path = path;
+      this.path = path;
+      this.transport = this.candidateType = this.rttMs = null;
       await pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
+      session.pathTimer = setInterval(() => current() && this.samplePath(session), PATH_STATS_MS);
+      if (directTimeoutMs !== null) {
+        // direct-then-relay: a direct connection that is not up in time gives way to the relay.
+        session.timers.push(setTimeout(() => {
+          if (current() && pc.connectionState !== 'connected') {
+            this.forceRelay = true;
+            this.teardown(true);
+            this.connect();
+          }
+        }, directTimeoutMs));
+      }
     } catch (e) {
       if (!current()) return;
       const error = e instanceof WhepError ? e : new WhepError('failed', e.message);
@@ -232,10 +256,46 @@ export class Player {
     if (!session) return;
     clearTimeout(session.disconnectTimer);
     clearInterval(session.pingTimer);
+    clearInterval(session.pathTimer);
     for (const t of session.timers) clearTimeout(t);
     if (sendDelete) whepDelete(session.url, this.token);
     if (session.pc) session.pc.close();
     this.pingsSent.clear();
+  }
+
+  // The selected candidate pair (RTCTransportStats.selectedCandidatePairId, else the nominated
+  // succeeded pair): the local candidate's type and protocol say UDP, TCP or TURN over what;
+  // currentRoundTripTime is the pair's RTT from the STUN consent checks.
+  async samplePath(session) {
+    let report;
+    try {
+      report = await session.pc.getStats();
+    } catch {
+      return;
+    }
+    if (this.session !== session) return;
+    let pair = null;
+    report.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) {
+        pair = report.get(s.selectedCandidatePairId) || pair;
+      }
+    });
+    if (!pair) {
+      report.forEach((s) => {
+        if (!pair && s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+      });
+    }
+    if (!pair) return;
+    const local = report.get(pair.localCandidateId);
+    if (local) {
+      const protocol = String(local.protocol || '').toUpperCase();
+      this.candidateType = local.candidateType || null;
+      this.transport = local.candidateType === 'relay'
+          ? `TURN-${String(local.relayProtocol || 'udp').toUpperCase()}`
+          : protocol || null;
+    }
+    if (Number.isFinite(pair.currentRoundTripTime)) this.rttMs = pair.currentRoundTripTime * 1000;
+    this.changed();
   }
 
   // --- control channel ----------------------------------------------------------------------
@@ -504,6 +564,10 @@ export class Player {
       fps: this.fps,
       kbps: this.kbps,
       latencyMs: this.latencyMs,
+      path: this.path,
+      transport: this.transport,
+      candidateType: this.candidateType,
+      rttMs: this.rttMs,
       ageMs: this.frameAgeMs(),
       clockKnown: this.deviceOffsetUs !== null && this.viewerOffsetUs !== null,
       width: this.lastDrawn ? this.lastDrawn.width : null,

@@ -129,6 +129,9 @@ function renderPlayer() {
   $('o-fps').textContent = s.framesDrawn > 0 ? fmt(s.fps, 1, '') : '—';
   $('o-kbps').textContent = s.framesReceived > 0 ? fmt(s.kbps, 0, ' kbit/s') : '—';
   $('o-latency').textContent = fmt(s.latencyMs, 0, ' ms');
+  $('o-path').textContent =
+      s.path ? [s.path, s.transport, s.candidateType].filter(Boolean).join(' · ') : '—';
+  $('o-rtt').textContent = fmt(s.rttMs, 0, ' ms');
   $('o-age').textContent = fmt(s.ageMs, 0, ' ms');
   $('o-seq').textContent = s.lastSeq === null ? '—' : String(s.lastSeq);
   $('o-dropped').textContent =

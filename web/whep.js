@@ -52,9 +52,12 @@ function kindOf(status) {
   return 'failed';
 }
 
-// Posts `offerSdp`; {answerSdp, location} (location absolute) or throws a WhepError.
-export async function whepOffer(deviceId, offerSdp, token) {
-  const url = `/whep/${encodeURIComponent(deviceId)}`;
+// Posts `offerSdp`; {answerSdp, location, path, directTimeoutMs} (location absolute) or throws
+// a WhepError. path: 'direct' when the device answered itself (direct mode, docs/protocol.md),
+// else 'relay'; directTimeoutMs: in direct-then-relay, how long the direct connection may take
+// before the page asks for the relay instead (null otherwise). relay: ask for the relay.
+export async function whepOffer(deviceId, offerSdp, token, { relay = false } = {}) {
+  const url = `/whep/${encodeURIComponent(deviceId)}${relay ? '?path=relay' : ''}`;
   let response;
   try {
     response = await fetch(url, {
@@ -74,7 +77,14 @@ export async function whepOffer(deviceId, offerSdp, token) {
     throw new WhepError('failed', 'the server answered without an SDP answer', response.status);
   }
   const where = response.headers.get('Location');
-  return { answerSdp, location: where ? new URL(where, location.href).href : null };
+  const path = response.headers.get('Cellrtc-Path') === 'direct' ? 'direct' : 'relay';
+  const timeout = Number(response.headers.get('Cellrtc-Direct-Timeout'));
+  return {
+    answerSdp,
+    location: where ? new URL(where, location.href).href : null,
+    path,
+    directTimeoutMs: path === 'direct' && timeout > 0 ? Math.min(timeout, 60000) : null,
+  };
 }
 
 // Ends the session. keepalive lets it go out while the page unloads (pagehide). Never throws.

@@ -1,5 +1,6 @@
 #include "core/media/control_message.h"
 
+#include <cctype>
 #include <cmath>
 
 namespace cellrtc::media {
@@ -58,6 +59,9 @@ class Reader {
       if (peek() != ':') return fail(Errc::malformed, "expected ':' after a member name");
       ++pos_;
       skip_space();
+      // Direct mode's SDP travels in parts larger than other strings (docs/protocol.md).
+      string_limit_ =
+          depth == 0 && field.key == "sdp" ? kMaxDirectSdpPartBytes : kMaxControlStringBytes;
       if (auto s = read_value(field.value, depth); !s) return s.error();
       fields.push_back(std::move(field));
       skip_space();
@@ -222,8 +226,10 @@ class Reader {
     ++pos_;
     for (;;) {
       if (at_end()) return fail(Errc::truncated, "string not closed");
-      if (out.size() > kMaxControlStringBytes)
-        return fail(Errc::limit_exceeded, "string longer than 256 bytes");
+      if (out.size() > string_limit_)
+        return fail(Errc::limit_exceeded, string_limit_ == kMaxControlStringBytes
+                                              ? "string longer than 256 bytes"
+                                              : "sdp longer than 1536 bytes");
       char c = text_[pos_++];
       if (c == '"') return {};
       if (static_cast<unsigned char>(c) < 0x20)
@@ -280,10 +286,23 @@ class Reader {
 
   std::string_view text_;
   size_t pos_ = 0;
+  size_t string_limit_ = kMaxControlStringBytes;
 };
 
 ControlError field_error(const char* reason) {
   return ControlError{Errc::malformed, reason, 0};
+}
+
+// A direct-mode viewer id: 1..64 of [0-9A-Za-z_-] (the server's resource ids).
+Result<void, ControlError> read_direct_id(const ControlObject& o, std::string& out) {
+  const ControlValue* v = o.find("id");
+  if (!v || !v->is_string() || v->text.empty() || v->text.size() > kMaxDirectIdBytes)
+    return field_error("direct: id must be a string of 1 to 64 characters");
+  for (char c : v->text)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
+      return field_error("direct: id must be of A-Z a-z 0-9 _ -");
+  out = v->text;
+  return {};
 }
 
 // A whole number in [min, max] or absent; anything else is an error with `reason`.
@@ -315,9 +334,10 @@ class Writer {
     out_.reserve(128);
     out_.push_back('{');
   }
-  Writer& string(std::string_view key, std::string_view value) {
+  Writer& string(std::string_view key, std::string_view value,
+                 size_t limit = kMaxControlStringBytes) {
     this->key(key);
-    quoted(value);
+    quoted(value, limit);
     return *this;
   }
   Writer& number(std::string_view key, double value) {
@@ -341,9 +361,9 @@ class Writer {
     quoted(k);
     out_.push_back(':');
   }
-  void quoted(std::string_view s) {
+  void quoted(std::string_view s, size_t limit = kMaxControlStringBytes) {
     static constexpr char kHex[] = "0123456789abcdef";
-    if (s.size() > kMaxControlStringBytes) s = s.substr(0, kMaxControlStringBytes);
+    if (s.size() > limit) s = s.substr(0, limit);
     out_.push_back('"');
     for (char c : s) {
       auto u = static_cast<unsigned char>(c);
@@ -454,7 +474,111 @@ ControlResult<DeviceMessage> decode_device_message(const ControlObject& o) {
     }
     return DeviceMessage{r};
   }
+  if (t == "direct-offer") {
+    DirectOfferPart p;
+    if (auto s = read_direct_id(o, p.id); !s) return s.error();
+    const ControlValue* part = o.find("part");
+    const ControlValue* parts = o.find("parts");
+    const ControlValue* sdp = o.find("sdp");
+    if (!parts || !parts->is_number() || parts->number < 1 || parts->number > kMaxDirectSdpParts ||
+        parts->number != std::floor(parts->number))
+      return field_error("direct-offer.parts must be a whole number 1..8");
+    if (!part || !part->is_number() || part->number < 0 || part->number >= parts->number ||
+        part->number != std::floor(part->number))
+      return field_error("direct-offer.part must be a whole number below parts");
+    if (!sdp || !sdp->is_string()) return field_error("direct-offer.sdp must be a string");
+    p.part = static_cast<uint8_t>(part->number);
+    p.parts = static_cast<uint8_t>(parts->number);
+    p.sdp = sdp->text;
+    return DeviceMessage{std::move(p)};
+  }
+  if (t == "direct-candidate") {
+    DirectCandidateMessage c;
+    if (auto s = read_direct_id(o, c.id); !s) return s.error();
+    const ControlValue* end = o.find("end");
+    const ControlValue* candidate = o.find("candidate");
+    if (end && end->kind == ControlValue::Kind::boolean && end->boolean) {
+      c.end_of_candidates = true;
+    } else if (candidate && candidate->is_string() && !candidate->text.empty()) {
+      c.candidate = candidate->text;
+    } else {
+      return field_error("direct-candidate needs a candidate string or \"end\":true");
+    }
+    return DeviceMessage{std::move(c)};
+  }
+  if (t == "direct-close") {
+    DirectCloseMessage c;
+    if (auto s = read_direct_id(o, c.id); !s) return s.error();
+    return DeviceMessage{std::move(c)};
+  }
   return DeviceMessage{UnknownMessage{t}};
+}
+
+std::vector<std::string> encode_direct_answer(std::string_view id, std::string_view sdp) {
+  if (id.empty() || id.size() > kMaxDirectIdBytes || sdp.empty() || sdp.size() > kMaxDirectSdpBytes)
+    return {};
+  // Parts cut by their escaped size; an SDP is ASCII with CRLF line ends (RFC 8866 section 5).
+  auto escaped = [](char c) -> size_t {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') return 2;
+    return u < 0x20 ? 6 : 1;
+  };
+  std::vector<std::string_view> pieces;
+  size_t start = 0;
+  while (start < sdp.size()) {
+    size_t end = start;
+    size_t size = 0;
+    while (end < sdp.size() && size + escaped(sdp[end]) <= kMaxDirectSdpPartBytes) {
+      size += escaped(sdp[end]);
+      ++end;
+    }
+    while (end < sdp.size() && end > start + 1 &&
+           (static_cast<unsigned char>(sdp[end]) & 0xC0) == 0x80)
+      --end;
+    pieces.push_back(sdp.substr(start, end - start));
+    start = end;
+  }
+  if (pieces.size() > kMaxDirectSdpParts) return {};
+  std::vector<std::string> out;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    Writer w;
+    w.string("type", "direct-answer")
+        .string("id", id)
+        .number("part", static_cast<double>(i))
+        .number("parts", static_cast<double>(pieces.size()))
+        .string("sdp", pieces[i], kMaxDirectSdpPartBytes);
+    out.push_back(std::move(w).finish());
+  }
+  return out;
+}
+
+std::string encode_direct_state(std::string_view id, std::string_view state) {
+  Writer w;
+  w.string("type", "direct-state").string("id", id).string("state", state);
+  return std::move(w).finish();
+}
+
+std::string encode_direct_error(std::string_view id, std::string_view reason) {
+  Writer w;
+  w.string("type", "direct-error").string("id", id).string("reason", reason);
+  return std::move(w).finish();
+}
+
+Result<std::optional<std::string>, ControlError> DirectSdpJoiner::add(const DirectOfferPart& part) {
+  if (part.part == 0) *this = DirectSdpJoiner{};  // a new offer; an unfinished one is dropped
+  bool continues = next_ == 0 || (part.parts == parts_ && part.id == id_);
+  if (part.part != next_ || !continues || sdp_.size() + part.sdp.size() > kMaxDirectSdpBytes) {
+    *this = DirectSdpJoiner{};
+    return field_error("direct-offer part out of order or too large");
+  }
+  id_ = part.id;
+  parts_ = part.parts;
+  sdp_ += part.sdp;
+  ++next_;
+  if (next_ < parts_) return std::optional<std::string>{};
+  std::string whole = std::move(sdp_);
+  *this = DirectSdpJoiner{};
+  return std::optional<std::string>{std::move(whole)};
 }
 
 ControlResult<TelemetryMessage> decode_telemetry(const ControlObject& o) {

@@ -28,6 +28,12 @@ namespace cellrtc::media {
 constexpr size_t kMaxControlMessageBytes = 4096;
 constexpr size_t kMaxControlFields = 32;
 constexpr size_t kMaxControlStringBytes = 256;
+// Direct mode (docs/protocol.md): an SDP travels in parts, each in the "sdp" string of one
+// message, which may be longer than other strings.
+constexpr size_t kMaxDirectSdpPartBytes = 1536;
+constexpr size_t kMaxDirectSdpParts = 8;
+constexpr size_t kMaxDirectSdpBytes = kMaxDirectSdpPartBytes * kMaxDirectSdpParts;
+constexpr size_t kMaxDirectIdBytes = 64;
 
 // A parse or decode error: a code, a literal reason, and the byte offset it was found at (for
 // decode errors, the offset is 0 and the reason names the field).
@@ -97,8 +103,39 @@ struct UnknownMessage {
   std::string type;
 };
 
+// Direct mode, server -> device: one part of a viewer's offer; a trickled candidate of the
+// viewer (`candidate` the a=candidate value, "candidate:..."), or its end; the viewer is gone.
+struct DirectOfferPart {
+  std::string id;
+  uint8_t part = 0;
+  uint8_t parts = 1;
+  std::string sdp;
+};
+struct DirectCandidateMessage {
+  std::string id;
+  std::string candidate;
+  bool end_of_candidates = false;
+};
+struct DirectCloseMessage {
+  std::string id;
+};
+
 using DeviceMessage =
-    std::variant<PingMessage, SetMessage, SnapshotMessage, ReportMessage, UnknownMessage>;
+    std::variant<PingMessage, SetMessage, SnapshotMessage, ReportMessage, DirectOfferPart,
+                 DirectCandidateMessage, DirectCloseMessage, UnknownMessage>;
+
+// Joins one offer's parts in order (one offer at a time: the server sends an offer's parts
+// together); an error ends the offer. The whole SDP once the last part is in.
+class DirectSdpJoiner {
+ public:
+  Result<std::optional<std::string>, ControlError> add(const DirectOfferPart& part);
+
+ private:
+  std::string id_;
+  std::string sdp_;
+  size_t next_ = 0;
+  size_t parts_ = 0;
+};
 
 // What a device receives. Errors: no "type", or a known field of the wrong type or range
 // ("set.fps must be a number from 0 to 1000").
@@ -134,6 +171,13 @@ std::string encode_ping(uint64_t t);
 std::string encode_set(const SetMessage& set);
 std::string encode_snapshot();
 std::string encode_report(const ReportMessage& report);
+
+// Direct mode, device -> server: the answer for viewer `id` in parts (empty when the SDP is over
+// kMaxDirectSdpBytes), the state of its connection ("connected", "failed", "closed"), a
+// refusal.
+std::vector<std::string> encode_direct_answer(std::string_view id, std::string_view sdp);
+std::string encode_direct_state(std::string_view id, std::string_view state);
+std::string encode_direct_error(std::string_view id, std::string_view reason);
 
 // Typed reading of what a device sends, for peers that play the server.
 ControlResult<TelemetryMessage> decode_telemetry(const ControlObject& object);

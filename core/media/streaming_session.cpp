@@ -55,6 +55,11 @@ Status StreamingSession::open_channels(Instant now) {
 
 bool StreamingSession::handle_event(Instant now, const peer::PeerEvent& event) {
   auto ours = [&](uint16_t id) { return id == video_ || id == control_; };
+  if (const auto* open = std::get_if<datachannel::event::ChannelOpen>(&event);
+      open && accept_offered_) {
+    if (open->label == "video" && !video_) video_ = open->id;
+    if (open->label == "control" && !control_) control_ = open->id;
+  }
   if (const auto* open = std::get_if<datachannel::event::ChannelOpen>(&event)) {
     if (!ours(open->id)) return false;
     if (open->id == video_) {
@@ -106,12 +111,26 @@ void StreamingSession::on_control(Instant now, const Bytes& data) {
   } else if (std::holds_alternative<SnapshotMessage>(*message)) {
     if (!snapshot_asked_) snapshot_asked_ = now;
     ++stats_.commands_applied;
+  } else if (std::holds_alternative<DirectOfferPart>(*message) ||
+             std::holds_alternative<DirectCandidateMessage>(*message) ||
+             std::holds_alternative<DirectCloseMessage>(*message)) {
+    // Taken by the agent's direct viewers; a flood beyond the bound is dropped (the server
+    // sends an offer's parts, a few candidates and a close per viewer).
+    if (direct_messages_.size() < kMaxDirectMessagesQueued)
+      direct_messages_.push_back(std::move(*message));
   } else if (const auto* report = std::get_if<ReportMessage>(&*message)) {
     ++stats_.reports_received;
     stats_.last_report = *report;
     if (report->latency_ms) controller_.on_receiver_report(now, milliseconds(*report->latency_ms));
   }
   // Unknown types: ignored (docs/protocol.md).
+}
+
+std::optional<DeviceMessage> StreamingSession::poll_direct_message() {
+  if (direct_messages_.empty()) return std::nullopt;
+  DeviceMessage m = std::move(direct_messages_.front());
+  direct_messages_.pop_front();
+  return m;
 }
 
 void StreamingSession::send_control(Instant now, const std::string& text) {

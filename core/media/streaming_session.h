@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 
@@ -39,6 +40,9 @@ namespace cellrtc::media {
 // (docs/protocol.md). fixed: the original design's sender (fixed_pacing.h) at a fixed frame rate
 // and quality on a reliable ordered `video` channel, kept to compare against.
 enum class Pacing : uint8_t { adaptive, fixed };
+
+// Direct-mode messages waiting for the agent (poll_direct_message); more are dropped.
+constexpr size_t kMaxDirectMessagesQueued = 64;
 
 struct StreamingSessionConfig {
   Pacing pacing = Pacing::adaptive;
@@ -110,6 +114,9 @@ class StreamingSession {
 
   // Creates `video` and `control` (call before the offer, so both are in it).
   Status open_channels(Instant now);
+  // The answering side (a direct-mode viewer offered the channels): takes the peer's `video`
+  // and `control` channels by label as they open, instead of creating its own.
+  void accept_offered_channels() { accept_offered_ = true; }
 
   // Feed every PeerConnection event; returns true when it was one of this session's.
   bool handle_event(Instant now, const peer::PeerEvent& event);
@@ -126,6 +133,12 @@ class StreamingSession {
   // The captured frame: its header is written in place with the next sequence number, and it
   // waits (replacing any unsent frame) until the transport can take it; sent at once if it can.
   void offer_frame(Instant now, EncodedFrame frame);
+
+  // Direct-mode messages from the server (direct-offer parts, candidates, close), in order of
+  // arrival, for the agent's direct viewers.
+  std::optional<DeviceMessage> poll_direct_message();
+  // A control message of the caller's (direct-answer, state): sent when the channel is open.
+  void send_control_text(Instant now, const std::string& text) { send_control(now, text); }
 
   // Modem status for the telemetry (absent when no modem is attached).
   void set_modem(std::optional<ModemTelemetry> modem) { modem_ = std::move(modem); }
@@ -166,6 +179,8 @@ class StreamingSession {
 
   std::optional<uint16_t> video_;
   std::optional<uint16_t> control_;
+  bool accept_offered_ = false;
+  std::deque<DeviceMessage> direct_messages_;  // bounded: kMaxDirectMessagesQueued
   bool video_open_ = false;
   bool control_open_ = false;
   bool channel_lost_ = false;

@@ -13,6 +13,8 @@
 #include <memory>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "core/common/random.h"
 #include "core/dtls/certificate.h"
 #include "core/media/control_message.h"
@@ -61,6 +63,8 @@ class TestWhipServer {
   }
 
   std::string url() const { return http_->url(); }
+  runtime::EventLoop& loop() { return *loop_; }
+  const dtls::Certificate& certificate() const { return *cert_; }
   std::vector<HttpRequest> requests() const { return http_->requests(); }
 
   // Answers the next POSTs with these statuses before answering normally.
@@ -489,6 +493,107 @@ TEST(Agent, StopDuringABlockedPostReturnsPromptly) {
   stopper.join();
   EXPECT_EQ(device.agent->state(), AgentState::stopped);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4));
+}
+
+// Direct mode (docs/protocol.md): the server forwards a viewer's offer over the session's
+// control channel; the agent's direct viewer answers, connects to the viewer itself, and the
+// viewer gets frames in order while the session to the server keeps getting them too.
+TEST(Agent, DirectViewerGetsFramesInOrderWhileTheRelayDoes) {
+  TestWhipServer server;
+  AgentUnderTest device(server.url());
+  ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 3; }))
+      << device.agent->last_error();
+
+  // The viewer: a core PeerConnection as the viewer page's would be, on the server's loop.
+  SeededRandom viewer_rng(7);
+  std::unique_ptr<PeerEndpoint> viewer;
+  std::unique_ptr<runtime::EndpointDriver> viewer_driver;
+  uint16_t video = 0;
+  std::string offer = server.on_loop([&] {
+    peer::PeerConfig config;
+    config.certificate = &server.certificate();
+    viewer = std::make_unique<PeerEndpoint>(config, viewer_rng);
+    viewer_driver = std::make_unique<runtime::EndpointDriver>(server.loop(), *viewer);
+    Instant now = server.loop().now();
+    auto bound = viewer_driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0));
+    if (!bound) return std::string();
+    (void)viewer->pc.add_host_socket(now, *bound);
+    viewer->pc.end_of_local_sockets(now);
+    video =
+        viewer->pc
+            .create_data_channel(now, {.label = "video", .ordered = false, .max_retransmits = 0})
+            .value();
+    (void)viewer->pc.create_data_channel(now, {.label = "control"});
+    auto made = viewer->pc.create_offer(now);
+    return made ? *made : std::string();
+  });
+  ASSERT_FALSE(offer.empty());
+  // In parts of at most 500 bytes, as the server cuts larger ones.
+  size_t parts = (offer.size() + 499) / 500;
+  for (size_t i = 0; i < parts; ++i)
+    ASSERT_TRUE(server.say(1, nlohmann::json{{"type", "direct-offer"},
+                                             {"id", "viewer1"},
+                                             {"part", i},
+                                             {"parts", parts},
+                                             {"sdp", offer.substr(i * 500, 500)}}
+                                  .dump()));
+  auto control_of = [&](const std::string& type) {
+    std::vector<nlohmann::json> out;
+    for (const auto& m : server.control_messages(1)) {
+      auto j = nlohmann::json::parse(m, nullptr, false);
+      if (!j.is_discarded() && j.value("type", "") == type) out.push_back(j);
+    }
+    return out;
+  };
+  std::string answer;
+  ASSERT_TRUE(device.run_until([&] {
+    auto answers = control_of("direct-answer");
+    if (answers.empty() || answers.size() < answers.front()["parts"].get<size_t>()) return false;
+    answer.clear();
+    for (const auto& a : answers)
+      answer += a["sdp"].get<std::string>();
+    return true;
+  }));
+  ASSERT_TRUE(server.on_loop([&] {
+    bool ok = viewer->pc.set_remote_description(server.loop().now(), answer).ok();
+    viewer->drain(server.loop().now());
+    viewer_driver->wake();
+    return ok;
+  }));
+
+  size_t relay_before = server.frames(1).size();
+  auto viewer_frames = [&] {
+    return server.on_loop([&] {
+      std::vector<media::FrameHeader> out;
+      for (const auto& m : viewer->messages)
+        if (m.id == video)
+          if (auto f = media::parse_frame(m.data)) out.push_back(f->header);
+      return out;
+    });
+  };
+  ASSERT_TRUE(device.run_until([&] {
+    return viewer_frames().size() >= 10 && server.frames(1).size() >= relay_before + 10;
+  })) << viewer_frames().size()
+      << " direct frames";
+  auto frames = viewer_frames();
+  for (size_t i = 1; i < frames.size(); ++i)
+    EXPECT_GT(frames[i].sequence, frames[i - 1].sequence);
+  auto relayed = server.frames(1);
+  for (size_t i = 1; i < relayed.size(); ++i)
+    EXPECT_GT(relayed[i].sequence, relayed[i - 1].sequence);
+  auto states = control_of("direct-state");
+  ASSERT_FALSE(states.empty());
+  EXPECT_EQ(states.front()["id"], "viewer1");
+  EXPECT_EQ(states.front()["state"], "connected");
+
+  // The server says the viewer left: its connection goes.
+  ASSERT_TRUE(server.say(1, R"({"type":"direct-close","id":"viewer1"})"));
+  ASSERT_TRUE(device.run_until([&] { return device.agent->direct_viewers()->size() == 0; }));
+  server.on_loop([&] {
+    viewer_driver.reset();
+    viewer.reset();
+    return 0;
+  });
 }
 
 }  // namespace

@@ -230,5 +230,56 @@ TEST(ControlMessage, EnforcesItsLimits) {
   EXPECT_TRUE(parse_control_object(edge2).ok());
 }
 
+// Direct mode (docs/protocol.md): an offer in parts joins; the answer goes back in parts that
+// each fit a control message; ids and sizes are bounded.
+TEST(ControlMessage, DirectOfferPartsJoinAndAnswerSplits) {
+  auto first = decode_device_message(
+      R"({"type":"direct-offer","id":"v1","part":0,"parts":2,"sdp":"v=0\r\n"})");
+  auto second = decode_device_message(
+      R"({"type":"direct-offer","id":"v1","part":1,"parts":2,"sdp":"s=-\r\n"})");
+  ASSERT_TRUE(first && second);
+  DirectSdpJoiner joiner;
+  auto a = joiner.add(std::get<DirectOfferPart>(*first));
+  ASSERT_TRUE(a && !a->has_value());
+  auto b = joiner.add(std::get<DirectOfferPart>(*second));
+  ASSERT_TRUE(b && b->has_value());
+  EXPECT_EQ(**b, "v=0\r\ns=-\r\n");
+  // Out of order: refused.
+  DirectSdpJoiner other;
+  EXPECT_FALSE(other.add(std::get<DirectOfferPart>(*second)));
+
+  EXPECT_FALSE(
+      decode_device_message(R"({"type":"direct-offer","id":"v 1","part":0,"parts":1,"sdp":""})"));
+  EXPECT_FALSE(
+      decode_device_message(R"({"type":"direct-offer","id":"v1","part":1,"parts":1,"sdp":""})"));
+  std::string long_sdp(kMaxDirectSdpPartBytes + 1, 'x');
+  EXPECT_FALSE(decode_device_message(
+      R"({"type":"direct-offer","id":"v1","part":0,"parts":1,"sdp":")" + long_sdp + "\"}"));
+  auto candidate = decode_device_message(
+      R"({"type":"direct-candidate","id":"v1","candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"})");
+  ASSERT_TRUE(candidate);
+  EXPECT_FALSE(std::get<DirectCandidateMessage>(*candidate).end_of_candidates);
+  auto end = decode_device_message(R"({"type":"direct-candidate","id":"v1","end":true})");
+  ASSERT_TRUE(end);
+  EXPECT_TRUE(std::get<DirectCandidateMessage>(*end).end_of_candidates);
+  EXPECT_TRUE(std::holds_alternative<DirectCloseMessage>(
+      *decode_device_message(R"({"type":"direct-close","id":"v1"})")));
+
+  std::string answer;
+  for (int i = 0; i < 100; ++i)
+    answer += "a=candidate:" + std::to_string(i) + " 1 udp 2130706431 10.0.0.1 5000 typ host\r\n";
+  auto parts = encode_direct_answer("v1", answer);
+  ASSERT_GT(parts.size(), 1u);
+  std::string joined;
+  for (const auto& p : parts) {
+    EXPECT_LE(p.size(), kMaxControlMessageBytes);
+    auto o = parse_control_object(p);
+    ASSERT_TRUE(o);
+    joined += o->find("sdp")->text;
+  }
+  EXPECT_EQ(joined, answer);
+  EXPECT_TRUE(encode_direct_answer("v1", std::string(kMaxDirectSdpBytes + 1, 'x')).empty());
+}
+
 }  // namespace
 }  // namespace cellrtc::media

@@ -298,5 +298,42 @@ TEST(Config, HelpShowsNoSecretDefault) {
   EXPECT_THAT(help, HasSubstr("default 8443"));
 }
 
+TEST(Config, DirectModePerDeviceAndByDefault) {
+  ServerConfig config;
+  auto r = apply_toml(R"(
+[relay]
+mode = "direct-then-relay"
+direct_viewers = 3
+[[device]]
+id = "a"
+token = "device-token-aaaaaaaa"
+[[device]]
+id = "b"
+token = "device-token-bbbbbbbb"
+mode = "direct"
+direct_viewers = 1
+direct_timeout = 2.5
+)",
+                      "cellrtc.toml", config);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(validate_config(config));
+  auto a = direct_policy(config, "a");
+  EXPECT_EQ(a.mode, DeviceMode::direct_then_relay);
+  EXPECT_EQ(a.direct_viewers, 3u);
+  EXPECT_EQ(a.direct_timeout, seconds(5));
+  auto b = direct_policy(config, "b");
+  EXPECT_EQ(b.mode, DeviceMode::direct);
+  EXPECT_EQ(b.direct_viewers, 1u);
+  EXPECT_EQ(b.direct_timeout, milliseconds(2500));
+
+  ServerConfig bad;
+  auto e = apply_toml("[[device]]\nid = \"c\"\ntoken = \"device-token-cccccccc\"\nmode = \"p2p\"\n",
+                      "cellrtc.toml", bad);
+  ASSERT_FALSE(e);
+  EXPECT_THAT(e.error().message, HasSubstr("device.mode"));
+  bad.relay.mode = "p2p";
+  EXPECT_FALSE(validate_config(bad));
+}
+
 }  // namespace
 }  // namespace cellrtc::server

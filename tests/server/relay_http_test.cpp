@@ -148,7 +148,8 @@ TEST(RelayHttp, CorsPreflightAndOrigins) {
   EXPECT_EQ(*pre.header("Access-Control-Allow-Methods"), "POST, OPTIONS");
   EXPECT_NE(pre.header("Access-Control-Allow-Headers")->find("Authorization"), std::string::npos);
   EXPECT_NE(pre.header("Access-Control-Allow-Headers")->find("If-Match"), std::string::npos);
-  EXPECT_EQ(*pre.header("Access-Control-Expose-Headers"), "Location, ETag, Link");
+  EXPECT_EQ(*pre.header("Access-Control-Expose-Headers"),
+            "Location, ETag, Link, Cellrtc-Path, Cellrtc-Direct-Timeout");
   EXPECT_EQ(pre.header("Link"), nullptr);
   // Preflights answer before any lookup (a browser sends them without credentials).
   auto unknown =

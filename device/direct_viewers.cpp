@@ -1,0 +1,198 @@
+#include "device/direct_viewers.h"
+
+#include "core/dtls/certificate.h"
+#include "core/peer/peer_connection.h"
+#include "runtime/endpoint_driver.h"
+
+namespace cellrtc::device {
+
+// One direct viewer: its PeerConnection, StreamingSession and sockets, as the driver's endpoint.
+class DirectViewers::Viewer : public DatagramEndpoint {
+ public:
+  Viewer(DirectViewers& owner, std::string viewer_id, peer::PeerConfig config, Random& rng,
+         const media::StreamingSessionConfig& session_config, Instant now)
+      : owner_(owner),
+        id(std::move(viewer_id)),
+        pc(std::move(config), rng),
+        session(pc, session_config),
+        created(now),
+        driver(owner.loop_, *this) {
+    session.accept_offered_channels();
+  }
+
+  void handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
+                       ByteView data) override {
+    pc.handle_datagram(now, local, from, data);
+    owner_.step(*this, now);
+  }
+  void handle_timeout(Instant now) override {
+    pc.handle_timeout(now);
+    owner_.step(*this, now);
+  }
+  std::optional<Transmit> poll_transmit() override { return pc.poll_transmit(); }
+  std::optional<Instant> next_timeout() const override {
+    auto at = earliest(pc.next_timeout(), session.next_timeout());
+    if (!connected && !leaving)
+      at = earliest(at, std::optional<Instant>(created + owner_.config_.connect_timeout));
+    return at;
+  }
+
+  DirectViewers& owner_;
+  std::string id;
+  peer::PeerConnection pc;
+  media::StreamingSession session;
+  Instant created;
+  bool connected = false;
+  bool told_live = false;
+  bool leaving = false;            // removal scheduled
+  runtime::EndpointDriver driver;  // last: destroyed first, before what it drives
+};
+
+DirectViewers::DirectViewers(runtime::EventLoop& loop, Random& rng,
+                             const dtls::Certificate& certificate, DirectViewersConfig config,
+                             SendToServer send)
+    : loop_(loop),
+      rng_(rng),
+      certificate_(certificate),
+      config_(std::move(config)),
+      send_(std::move(send)) {}
+
+DirectViewers::~DirectViewers() {
+  close_all(loop_.now());
+}
+
+size_t DirectViewers::streaming() const {
+  size_t n = 0;
+  for (const auto& [id, v] : viewers_)
+    if (v->session.video_open()) ++n;
+  return n;
+}
+
+const media::StreamingStats* DirectViewers::viewer_stats(const std::string& id) const {
+  auto it = viewers_.find(id);
+  return it == viewers_.end() ? nullptr : &it->second->session.stats();
+}
+
+void DirectViewers::handle(Instant now, const media::DeviceMessage& message) {
+  if (const auto* part = std::get_if<media::DirectOfferPart>(&message)) {
+    auto whole = joiner_.add(*part);
+    if (!whole) {
+      ++stats_.refused;
+      send_(media::encode_direct_error(part->id, whole.error().reason));
+      return;
+    }
+    if (whole->has_value()) on_offer(now, part->id, **whole);
+  } else if (const auto* c = std::get_if<media::DirectCandidateMessage>(&message)) {
+    auto it = viewers_.find(c->id);
+    if (it == viewers_.end()) return;
+    Viewer& v = *it->second;
+    // mDNS (.local) candidates cannot be resolved here: refused by the PeerConnection, and the
+    // viewer's checks still arrive (peer-reflexive, RFC 8445 section 7.3.1.3).
+    (void)v.pc.add_remote_candidate(now, c->end_of_candidates ? "end-of-candidates" : c->candidate);
+    v.driver.wake();
+  } else if (const auto* close = std::get_if<media::DirectCloseMessage>(&message)) {
+    auto it = viewers_.find(close->id);
+    if (it == viewers_.end()) return;
+    ++stats_.closed;
+    it->second->pc.close(now);
+    it->second->driver.wake();
+    viewers_.erase(it);
+  }
+}
+
+void DirectViewers::on_offer(Instant now, const std::string& id, const std::string& sdp) {
+  ++stats_.offers;
+  auto refuse = [&](const std::string& reason) {
+    ++stats_.refused;
+    send_(media::encode_direct_error(id, reason));
+  };
+  if (viewers_.count(id)) return refuse("a viewer with this id exists");
+  if (viewers_.size() >= config_.max_viewers) return refuse("the device has its direct viewers");
+  peer::PeerConfig pc_config;
+  pc_config.certificate = &certificate_;
+  pc_config.ice = config_.ice;  // full ICE; the offerer (the browser) controls
+  auto v = std::make_unique<Viewer>(*this, id, pc_config, rng_, config_.session, now);
+  size_t sockets = 0;
+  for (const auto& address : config_.bind) {
+    auto bound = v->driver.add_socket(address);
+    if (bound && v->pc.add_host_socket(now, *bound).ok()) ++sockets;
+  }
+  if (sockets == 0) return refuse("no local address to send from");
+  v->pc.end_of_local_sockets(now);
+  if (auto s = v->pc.set_remote_description(now, sdp); !s)
+    return refuse(std::string("unusable offer: ") + s.error().reason);
+  auto answer = v->pc.create_answer(now);
+  if (!answer) return refuse(std::string("cannot answer: ") + answer.error().reason);
+  auto parts = media::encode_direct_answer(id, *answer);
+  if (parts.empty()) return refuse("the answer is too large");
+  for (const auto& text : parts)
+    send_(text);
+  ++stats_.answered;
+  Viewer& raw = *v;
+  viewers_.emplace(id, std::move(v));
+  step(raw, now);
+  raw.driver.wake();
+}
+
+void DirectViewers::step(Viewer& v, Instant now) {
+  if (v.leaving) return;
+  while (auto e = v.pc.poll_event()) {
+    if (v.session.handle_event(now, *e)) continue;
+    if (const auto* s = std::get_if<peer::event::StateChanged>(&*e)) {
+      if (s->state == peer::PeerState::connected && !v.connected) {
+        v.connected = true;
+        ++stats_.connected;
+        send_(media::encode_direct_state(v.id, "connected"));
+      }
+    }
+  }
+  // The viewer page learns the stream's state as it would from the server.
+  if (v.session.control_open() && !v.told_live) {
+    v.told_live = true;
+    v.session.send_control_text(now, R"({"type":"state","state":"live"})");
+    // Its pings are answered with this device's clock: the offset to the "server" is zero.
+    v.session.send_control_text(now, R"({"type":"clock","offset_us":0})");
+  }
+  v.session.handle_timeout(now);
+  peer::PeerState ps = v.pc.state();
+  if (ps == peer::PeerState::failed || ps == peer::PeerState::closed)
+    return remove_later(v.id, "failed");
+  if (v.session.channel_lost()) return remove_later(v.id, "closed");
+  if (!v.connected && now >= v.created + config_.connect_timeout)
+    return remove_later(v.id, "failed");
+}
+
+// Never inside the viewer's own driver callback: the removal runs as its own task.
+void DirectViewers::remove_later(const std::string& id, const char* state) {
+  auto it = viewers_.find(id);
+  if (it == viewers_.end() || it->second->leaving) return;
+  it->second->leaving = true;
+  send_(media::encode_direct_state(id, state));
+  loop_.add_timer(loop_.now(), [this, id] {
+    auto found = viewers_.find(id);
+    if (found == viewers_.end()) return;
+    ++stats_.closed;
+    found->second->pc.close(loop_.now());
+    found->second->driver.wake();
+    viewers_.erase(found);
+  });
+}
+
+void DirectViewers::offer_frame(Instant now, const media::EncodedFrame& frame) {
+  for (auto& [id, v] : viewers_) {
+    if (v->leaving || !v->session.video_open()) continue;
+    media::EncodedFrame copy = frame;
+    v->session.offer_frame(now, std::move(copy));
+    v->driver.wake();
+  }
+}
+
+void DirectViewers::close_all(Instant now) {
+  for (auto& [id, v] : viewers_) {
+    v->pc.close(now);
+    v->driver.wake();
+  }
+  viewers_.clear();
+}
+
+}  // namespace cellrtc::device
