@@ -111,6 +111,7 @@ export class Player {
     this.firstFrameArrivedAt = null;
     this.firstFrameDrawnAt = null;
     this.startedAt = null;
+    this.postedAt = null;        // the latest WHEP POST
     this.rateSamples = [];
     this.fps = 0;
     this.kbps = 0;
@@ -190,6 +191,7 @@ export class Player {
           if (current() && pc.connectionState === 'disconnected') this.lose('connection lost');
         }, DISCONNECTED_GRACE_MS);
       } else if (state === 'connected') {
+        session.connected = true;
         clearTimeout(session.disconnectTimer);
       }
     });
@@ -199,6 +201,7 @@ export class Player {
       // The whole offer in one POST: the server does not need trickle from us.
       await gathered(pc, GATHER_MS);
       if (!current()) return;
+      this.postedAt = wallMs();
       const { answerSdp, location, path, directTimeoutMs } = await whepOffer(
           this.deviceId, pc.localDescription.sdp, this.token, { relay: this.forceRelay });
       if (!current()) {
@@ -211,6 +214,7 @@ export class Player {
       this.transport = this.candidateType = this.rttMs = null;
       await pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
       session.pathTimer = setInterval(() => current() && this.samplePath(session), PATH_STATS_MS);
+      session.directFallback = directTimeoutMs !== null;
       if (directTimeoutMs !== null) {
         // direct-then-relay: a direct connection that is not up in time gives way to the relay.
         session.timers.push(setTimeout(() => {
@@ -237,6 +241,9 @@ export class Player {
 
   // The session is gone: tear it down and start another one after a while.
   lose(reason) {
+    const session = this.session;
+    // direct-then-relay: a direct connection that never came up is not tried again.
+    if (session && session.directFallback && !session.connected) this.forceRelay = true;
     this.teardown(true);
     this.lastError = new WhepError('lost', `connection to the server lost (${reason})`);
     this.scheduleRetry();
@@ -540,6 +547,7 @@ export class Player {
   timing() {
     return {
       startedAt: this.startedAt,
+      postedAt: this.postedAt,
       firstFrameArrivedAt: this.firstFrameArrivedAt,
       firstFrameDrawnAt: this.firstFrameDrawnAt,
     };

@@ -224,6 +224,7 @@ async function main() {
         const overlayNow = {
           fps: text('o-fps'), kbps: text('o-kbps'), latency: text('o-latency'), age: text('o-age'),
           seq: text('o-seq'), dropped: text('o-dropped'), badge: text('badge'),
+          path: text('o-path'), rtt: text('o-rtt'),
           notice: document.getElementById('notice').hidden ? '' : text('notice'),
           controlStatus: text('control-status'),
           tokenForm: !document.getElementById('token-form').hidden,
@@ -232,7 +233,8 @@ async function main() {
         };
         return { stats: window.cellrtcViewer.stats(), overlay: overlayNow };
       });
-      return { stats, overlay, console: v.console.slice(-10) };
+      const timing = await v.page.evaluate(() => window.cellrtcViewer.timing());
+      return { stats, overlay, timing, console: v.console.slice(-10) };
     },
     // "Save current frame": the JPEG on screen, downloaded.
     async snapshot(m) {
