@@ -111,8 +111,10 @@ struct HttpFront::Impl : std::enable_shared_from_this<HttpFront::Impl> {
   uint64_t next_id = 1;
   std::unordered_map<uint64_t, std::weak_ptr<Closable>> connections;
   std::unordered_map<uint64_t, std::weak_ptr<Subscriber>> subscribers;
-  // Requests waiting for a deferred answer, by its id (bounded by the relay's timeouts).
-  std::unordered_map<uint64_t, std::weak_ptr<DeferredTarget>> waiting;
+  // Requests waiting for a deferred answer, by its id: held here, since no read or write of
+  // theirs is pending to keep them alive (bounded by the relay's timeouts: every deferred
+  // request is answered within seconds).
+  std::unordered_map<uint64_t, std::shared_ptr<DeferredTarget>> waiting;
 
   Result<tcp::endpoint, std::string> start();
   void accept();
@@ -123,9 +125,9 @@ struct HttpFront::Impl : std::enable_shared_from_this<HttpFront::Impl> {
   void answer_deferred(DeferredResponse deferred) {
     auto it = waiting.find(deferred.id);
     if (it == waiting.end()) return;
-    auto target = it->second.lock();
+    auto target = std::move(it->second);
     waiting.erase(it);
-    if (target) target->answer(std::move(deferred.response));  // gone: the client left
+    target->answer(std::move(deferred.response));
   }
   void stop();
 
@@ -419,7 +421,7 @@ class HttpSession : public Closable,
       waiting_ =
           Waiting{std::move(plain), started, request.version(),
                   request.keep_alive() && !front_->stopping, request.method() == http::verb::head};
-      front_->waiting[response.deferred] = this->weak_from_this();
+      front_->waiting[response.deferred] = this->shared_from_this();
       return;
     }
     front_->metrics.count_response(response.status);
@@ -741,6 +743,7 @@ void HttpFront::Impl::stop() {
   }
   for (auto& connection : open)
     connection->close_for_shutdown();
+  waiting.clear();  // closed above; they held the front end
 }
 
 HttpFront::HttpFront(asio::io_context& io, const ServerConfig& config, Relay& relay,

@@ -73,6 +73,10 @@ TEST(RelayDirect, OfferGoesToTheDeviceAndItsAnswerComesBackThenTrickleAndDelete)
   auto& viewer = f.s.add_client("viewer", "192.0.2.10");
   auto posted = f.post(viewer);
   ASSERT_NE(posted.deferred, 0u);
+  auto listed = nlohmann::json::parse(f.s.request("GET", "/api/devices").body);
+  EXPECT_EQ(listed[0]["mode"], "direct");
+  EXPECT_EQ(listed[0]["direct_viewers"], 1);
+  EXPECT_EQ(listed[0]["viewers"], 0);
 
   std::string id;
   ASSERT_TRUE(f.s.net.run_until([&] { return f.offer_at_device(&id) == f.offer; },
