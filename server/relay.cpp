@@ -1224,20 +1224,10 @@ struct Relay::Impl {
       return r;
     }
     if (m != "PATCH") return method_not_allowed(kResourceMethods);
-    if (media_type(req) != "application/trickle-ice-sdpfrag") {
-      HttpResponse r = HttpResponse::problem(415, "PATCH takes application/trickle-ice-sdpfrag");
-      r.set_header("Accept-Patch", "application/trickle-ice-sdpfrag");
-      return r;
-    }
-    if (req.body.size() > config.relay.max_sdp_bytes)
-      return HttpResponse::problem(413, "the fragment is too large");
-    SdpFragLimits limits;
-    limits.max_size = config.relay.max_sdp_bytes;
-    auto frag = parse_sdpfrag(req.body, limits);
-    if (!frag) return HttpResponse::problem(400, "bad SDP fragment: " + frag.error());
+    auto frag = read_patch_fragment(req);
+    if (!frag) return frag.error();
     const std::string* if_match = req.header("If-Match");
-    bool wildcard = if_match && (*if_match == "*" || *if_match == "\"*\"");
-    if (if_match && !wildcard && *if_match != d.etag)
+    if (if_match && !if_match_any(*if_match) && *if_match != d.etag)
       return HttpResponse::problem(412, "If-Match does not match the ICE session");
     bool restart = frag->ice_ufrag && frag->ice_pwd &&
                    (*frag->ice_ufrag != d.remote_ufrag || *frag->ice_pwd != d.remote_pwd);
@@ -1258,16 +1248,9 @@ struct Relay::Impl {
     return r;
   }
 
-  // PATCH and DELETE on /whip/<id> and /whep/<device>/<id> (RFC 9725 sections 4.3 and 4.4).
-  HttpResponse resource(Instant now, const HttpRequest& req, Session& s) {
-    const std::string& m = req.method;
-    if (m == "DELETE") {
-      end_session(now, s, /*notify_peer=*/true, /*deliberate=*/true);
-      HttpResponse r;
-      r.status = 200;
-      return r;
-    }
-    if (m != "PATCH") return method_not_allowed(kResourceMethods);
+  // What every PATCH of a session resource checks first (RFC 9725 section 4.3): its media type,
+  // its size and the fragment itself; If-Match and the ICE generation are the caller's.
+  Result<SdpFrag, HttpResponse> read_patch_fragment(const HttpRequest& req) const {
     if (media_type(req) != "application/trickle-ice-sdpfrag") {
       HttpResponse r = HttpResponse::problem(415, "PATCH takes application/trickle-ice-sdpfrag");
       r.set_header("Accept-Patch", "application/trickle-ice-sdpfrag");
@@ -1279,12 +1262,30 @@ struct Relay::Impl {
     limits.max_size = config.relay.max_sdp_bytes;
     auto frag = parse_sdpfrag(req.body, limits);
     if (!frag) return HttpResponse::problem(400, "bad SDP fragment: " + frag.error());
+    return std::move(*frag);
+  }
+
+  // RFC 9110 section 13.1.1: "*" matches any entity tag. RFC 9725's ICE restart example writes
+  // it quoted (If-Match: "*"), which is what WHIP clients, ours among them, send: taken as the
+  // wildcard too.
+  static bool if_match_any(const std::string& if_match) {
+    return if_match == "*" || if_match == "\"*\"";
+  }
+
+  // PATCH and DELETE on /whip/<id> and /whep/<device>/<id> (RFC 9725 sections 4.3 and 4.4).
+  HttpResponse resource(Instant now, const HttpRequest& req, Session& s) {
+    const std::string& m = req.method;
+    if (m == "DELETE") {
+      end_session(now, s, /*notify_peer=*/true, /*deliberate=*/true);
+      HttpResponse r;
+      r.status = 200;
+      return r;
+    }
+    if (m != "PATCH") return method_not_allowed(kResourceMethods);
+    auto frag = read_patch_fragment(req);
+    if (!frag) return frag.error();
     const std::string* if_match = req.header("If-Match");
-    // RFC 9110 section 13.1.1: "*" matches any entity tag. RFC 9725's ICE restart example
-    // writes it quoted (If-Match: "*"), which is what WHIP clients, ours among them, send:
-    // taken as the wildcard too.
-    bool wildcard = if_match && (*if_match == "*" || *if_match == "\"*\"");
-    bool etag_matches = if_match && (wildcard || *if_match == s.etag);
+    bool etag_matches = if_match && (if_match_any(*if_match) || *if_match == s.etag);
     bool restart = frag->ice_ufrag && frag->ice_pwd &&
                    (*frag->ice_ufrag != s.remote_ufrag || *frag->ice_pwd != s.remote_pwd);
     // RFC 9725 section 4.3.2: an ICE restart needs If-Match (428 without); section 4.3.1:
