@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "runtime/sockaddr.h"
+#include "runtime/tcp_connect.h"
 
 namespace cellrtc::runtime {
 
@@ -153,17 +154,9 @@ OsStatus EndpointDriver::add_tcp_connection(const SocketAddress& local,
     if (link->fd >= 0 && link->local == local && link->remote == remote)
       return OsError::invalid_argument("add_tcp_connection: already connected");
   auto link = std::make_unique<TcpLink>(local, remote, config_.max_tcp_frame);
-  int fd = ::socket(address_family(remote.family()), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return OsError::from_errno("socket");
-  int one = 1;
-  // Small messages (checks, DTLS records of a frame) must not wait for Nagle.
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto to = to_sockaddr(remote);
-  if (::connect(fd, to.get(), to.length) != 0 && errno != EINPROGRESS) {
-    OsError e = OsError::from_errno("connect");
-    ::close(fd);
-    return e;
-  }
+  auto started = start_tcp_connect(remote);
+  if (!started) return started.error();
+  int fd = *started;
   link->fd = fd;
   TcpLink* raw = link.get();
   auto watched = loop_.watch(fd, Interest{true, true},
@@ -186,12 +179,8 @@ size_t EndpointDriver::open_tcp_connections() const {
 void EndpointDriver::on_tcp_ready(TcpLink& link, Readiness ready) {
   if (link.fd < 0) return;
   if (!link.connected && (ready.writable || ready.error)) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(link.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) {
-      errno = err;
-      last_error_ = OsError::from_errno("connect");
+    if (auto made = finish_tcp_connect(link.fd); !made) {
+      last_error_ = made.error();
       close_tcp(link);
       return;
     }

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "runtime/sockaddr.h"
+#include "runtime/tcp_connect.h"
 
 namespace cellrtc::runtime {
 
@@ -100,17 +101,9 @@ void StreamConnections::connect(uint32_t id, const SocketAddress& remote) {
   };
   if (open_connections() >= config_.max_connections)
     return refuse(OsError::invalid_argument("too many stream connections"));
-  int fd = ::socket(address_family(remote.family()), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return refuse(OsError::from_errno("socket"));
-  int one = 1;
-  // TURN messages and TLS records are small and latency-bound: no Nagle.
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto to = to_sockaddr(remote);
-  if (::connect(fd, to.get(), to.length) != 0 && errno != EINPROGRESS) {
-    OsError e = OsError::from_errno("connect");
-    ::close(fd);
-    return refuse(std::move(e));
-  }
+  auto started = start_tcp_connect(remote);
+  if (!started) return refuse(started.error());
+  int fd = *started;
   auto watched = loop_.watch(fd, Interest{true, true},
                              [this, raw](Readiness ready) { on_ready(*raw, ready); });
   if (!watched) {
@@ -123,12 +116,8 @@ void StreamConnections::connect(uint32_t id, const SocketAddress& remote) {
 void StreamConnections::on_ready(Link& link, Readiness ready) {
   if (link.fd < 0) return;
   if (!link.connected && (ready.writable || ready.error)) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(link.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) {
-      errno = err;
-      last_error_ = OsError::from_errno("connect");
+    if (auto made = finish_tcp_connect(link.fd); !made) {
+      last_error_ = made.error();
       ++counters_.failed;
       shut(link, true);
       return;
