@@ -37,18 +37,6 @@ struct RelayGatherer::Server {
 
 namespace {
 
-TransportProtocol to_protocol(TurnTransport t) {
-  switch (t) {
-    case TurnTransport::udp:
-      return TransportProtocol::udp;
-    case TurnTransport::tcp:
-      return TransportProtocol::tcp;
-    case TurnTransport::tls:
-      return TransportProtocol::tls;
-  }
-  return TransportProtocol::udp;
-}
-
 std::string describe(const event::TurnError& e) {
   std::string out = to_string(e.kind);
   if (e.stun_code) out += " (" + std::to_string(e.stun_code) + ")";
@@ -250,8 +238,8 @@ void RelayGatherer::pump_server(Instant now, Server& s) {
             static_cast<uint16_t>(std::min<size_t>(s.index, ice::kMaxRelayServerIndex));
         events_.push_back(event::RelayedCandidate{
             s.index, s.config.uri.to_string(),
-            ice::make_relayed_candidate(a->relayed, a->mapped, to_protocol(s.client->transport()),
-                                        index),
+            ice::make_relayed_candidate(a->relayed, a->mapped,
+                                        to_transport_protocol(s.client->transport()), index),
             a->mapped, now - *started_});
       } else if (auto* d = std::get_if<turn::event::PeerData>(&*e)) {
         if (s.relayed) events_.push_back(event::RelayData{*s.relayed, d->peer, std::move(d->data)});

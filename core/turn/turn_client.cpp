@@ -18,6 +18,18 @@ const char* to_string(TurnTransport transport) {
   return "?";
 }
 
+TransportProtocol to_transport_protocol(TurnTransport transport) {
+  switch (transport) {
+    case TurnTransport::udp:
+      return TransportProtocol::udp;
+    case TurnTransport::tcp:
+      return TransportProtocol::tcp;
+    case TurnTransport::tls:
+      return TransportProtocol::tls;
+  }
+  return TransportProtocol::udp;
+}
+
 const char* to_string(TurnState state) {
   switch (state) {
     case TurnState::idle:

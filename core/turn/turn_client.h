@@ -55,6 +55,7 @@
 #include "core/common/result.h"
 #include "core/common/socket_address.h"
 #include "core/common/time.h"
+#include "core/common/transport.h"
 #include "core/stun/stun_message.h"
 #include "core/turn/stream_framer.h"
 
@@ -62,6 +63,8 @@ namespace cellrtc::turn {
 
 enum class TurnTransport : uint8_t { udp, tcp, tls };
 const char* to_string(TurnTransport transport);
+// The transport to the TURN server as ICE names it (relayed candidate preferences).
+TransportProtocol to_transport_protocol(TurnTransport transport);
 
 struct TurnCredentials {
   std::string username;

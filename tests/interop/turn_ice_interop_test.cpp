@@ -21,18 +21,6 @@ namespace {
 using namespace std::chrono_literals;
 using turn::TurnTransport;
 
-TransportProtocol to_protocol(TurnTransport t) {
-  switch (t) {
-    case TurnTransport::udp:
-      return TransportProtocol::udp;
-    case TurnTransport::tcp:
-      return TransportProtocol::tcp;
-    case TurnTransport::tls:
-      return TransportProtocol::tls;
-  }
-  return TransportProtocol::udp;
-}
-
 class TurnIceInterop : public ::testing::TestWithParam<TurnTransport> {};
 
 TEST_P(TurnIceInterop, IceConnectsOverTheRelayedCandidate) {
@@ -71,8 +59,8 @@ TEST_P(TurnIceInterop, IceConnectsOverTheRelayedCandidate) {
   ice::IceConfig ca;
   ca.role = ice::Role::controlling;
   ice::IceAgent a(ca, rng_a);
-  const ice::Candidate relayed = ice::make_relayed_candidate(allocated->relayed, allocated->mapped,
-                                                             to_protocol(GetParam()), 0);
+  const ice::Candidate relayed = ice::make_relayed_candidate(
+      allocated->relayed, allocated->mapped, turn::to_transport_protocol(GetParam()), 0);
   ASSERT_TRUE(a.add_local_candidate(driver->now(), relayed).ok());
   a.end_of_local_sockets(driver->now());
 
