@@ -231,21 +231,10 @@ bool EndpointDriver::send_tcp(const Transmit& t) {
 }
 
 void EndpointDriver::flush_tcp(TcpLink& link) {
-  while (!link.writes.empty()) {
-    const Bytes& front = link.writes.front();
-    ssize_t n =
-        ::send(link.fd, front.data() + link.written, front.size() - link.written, MSG_NOSIGNAL);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    if (n < 0) {
-      last_error_ = OsError::from_errno("send");
-      close_tcp(link);
-      return;
-    }
-    link.written += static_cast<size_t>(n);
-    if (link.written < front.size()) break;
-    link.queued_bytes -= front.size();
-    link.written = 0;
-    link.writes.pop_front();
+  if (auto sent = send_queued(link.fd, link.writes, link.written, link.queued_bytes); !sent) {
+    last_error_ = sent.error();
+    close_tcp(link);
+    return;
   }
   // Ask for writability only while something waits (level-triggered: it would spin).
   (void)loop_.modify(link.fd, Interest{true, !link.connected || !link.writes.empty()});

@@ -150,24 +150,14 @@ void StreamConnections::on_ready(Link& link, Readiness ready) {
 }
 
 void StreamConnections::flush(Link& link) {
-  while (!link.writes.empty()) {
-    const Bytes& front = link.writes.front();
-    ssize_t n =
-        ::send(link.fd, front.data() + link.written, front.size() - link.written, MSG_NOSIGNAL);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    if (n < 0) {
-      last_error_ = OsError::from_errno("send");
-      ++counters_.failed;
-      shut(link, !link.closing);
-      return;
-    }
-    counters_.bytes_sent += static_cast<size_t>(n);
-    link.written += static_cast<size_t>(n);
-    if (link.written < front.size()) break;
-    link.queued -= front.size();
-    link.written = 0;
-    link.writes.pop_front();
+  auto sent = send_queued(link.fd, link.writes, link.written, link.queued);
+  if (!sent) {
+    last_error_ = sent.error();
+    ++counters_.failed;
+    shut(link, !link.closing);
+    return;
   }
+  counters_.bytes_sent += *sent;
   if (link.closing && link.writes.empty()) {
     shut(link, false);
     return;

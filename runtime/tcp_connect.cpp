@@ -37,4 +37,21 @@ OsStatus finish_tcp_connect(int fd) {
   return {};
 }
 
+OsResult<size_t> send_queued(int fd, std::deque<Bytes>& writes, size_t& written, size_t& queued) {
+  size_t sent = 0;
+  while (!writes.empty()) {
+    const Bytes& front = writes.front();
+    ssize_t n = ::send(fd, front.data() + written, front.size() - written, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0) return OsError::from_errno("send");
+    sent += static_cast<size_t>(n);
+    written += static_cast<size_t>(n);
+    if (written < front.size()) break;
+    queued -= front.size();
+    written = 0;
+    writes.pop_front();
+  }
+  return sent;
+}
+
 }  // namespace cellrtc::runtime

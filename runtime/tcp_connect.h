@@ -3,6 +3,10 @@
 // finished with finish_tcp_connect once the loop reports it.
 #pragma once
 
+#include <cstddef>
+#include <deque>
+
+#include "core/common/bytes.h"
 #include "core/common/socket_address.h"
 #include "runtime/os_error.h"
 
@@ -15,5 +19,11 @@ OsResult<int> start_tcp_connect(const SocketAddress& remote);
 
 // Once the loop reports the descriptor writable (or in error): whether the connection was made.
 OsStatus finish_tcp_connect(int fd);
+
+// Writes queued messages to a connected non-blocking socket until it would block. `written` is
+// how much of the front message has gone already and `queued` the bytes of all queued messages;
+// both are kept up to date, and messages leave `writes` once fully sent. Returns the bytes sent
+// by this call, or the error of send().
+OsResult<size_t> send_queued(int fd, std::deque<Bytes>& writes, size_t& written, size_t& queued);
 
 }  // namespace cellrtc::runtime
