@@ -91,6 +91,22 @@ else
   failed=$((failed + 1))
 fi
 
+# The failed tests' names and the end of their output come last, where a truncated CI log keeps them.
+for log in "$log_dir"/ctest-*.log; do
+  [[ -f "$log" ]] || continue
+  names=$(sed -n '/The following tests FAILED:/,$p' "$log" | grep -E '^\s+[0-9]+ - ' |
+    sed -E 's/^\s+[0-9]+ - ([^ ]+).*/\1/')
+  [[ -n "$names" ]] || continue
+  step "failed in $(basename "$log" .log | sed 's/^ctest-//')"
+  for name in $names; do
+    echo "-- $name (last 40 lines of its output)"
+    awk -v name="$name" '
+      $0 ~ ("Test +#[0-9]+: " name " \\.") && $0 ~ /\*\*\*|Failed|Timeout|Exception/ { on = 1; next }
+      on && ($0 ~ /^ *Start +[0-9]+: / || $0 ~ /^ *[0-9]+\/[0-9]+ Test +#/) { on = 0 }
+      on { print }' "$log" | tail -n 40
+  done
+done
+
 echo
 echo "suite took $(($(date +%s) - start)) s"
 echo "cellrtc: $passed passed, $failed failed"
