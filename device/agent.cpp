@@ -207,6 +207,8 @@ Result<std::unique_ptr<Agent>, std::string> Agent::create(AgentConfig config,
     Agent* self = agent.get();
     DirectViewersConfig direct = agent->config_.direct;
     if (direct.bind.empty()) direct.bind = agent->local_addresses();
+    direct.relay = agent->config_.relay;  // TURN and --ice-transport-policy as for the session
+    direct.turn_bind = agent->turn_socket_address();
     // A device that must never send UDP refuses direct viewers: the relay serves them.
     if (agent->config_.transport == IceTransport::tcp) direct.max_viewers = 0;
     direct.session.pacing = media::Pacing::adaptive;
@@ -217,6 +219,7 @@ Result<std::unique_ptr<Agent>, std::string> Agent::create(AgentConfig config,
           self->connection_->session.send_control_text(self->loop_->now(), text);
           self->connection_->driver.wake();
         });
+    agent->direct_->set_log([self](const std::string& line) { self->log_line("direct", line); });
   }
   if (!agent->config_.modem.port.empty()) {
     Agent* self = agent.get();
@@ -387,6 +390,8 @@ void Agent::connect() {
       "session",
       whip_session_->resource_url + (servers.empty() ? "" : "; ICE servers offered: " + servers),
       {{"resource", "\"" + json_escape(whip_session_->resource_url) + "\""}});
+  for (const auto& note : direct_->set_ice_servers(whip_session_->ice_servers))
+    log_line("direct", note);
   now = loop_->now();
   // How long UDP may take before a working TCP pair carries the stream: from this network's
   // round trip as the POST measured it (core/ice, IceConfig::udp_grace).

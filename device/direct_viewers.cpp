@@ -1,5 +1,8 @@
 #include "device/direct_viewers.h"
 
+#include <algorithm>
+#include <ctime>
+
 #include "core/dtls/certificate.h"
 #include "core/peer/peer_connection.h"
 #include "runtime/endpoint_driver.h"
@@ -30,10 +33,25 @@ class DirectViewers::Viewer : public DatagramEndpoint {
     owner_.step(*this, now);
   }
   std::optional<Transmit> poll_transmit() override { return pc.poll_transmit(); }
+  // TURN over TCP/TLS: the connections to the servers are the driver's, the bytes the core's.
+  std::optional<StreamCommand> poll_stream_command() override { return pc.poll_stream_command(); }
+  void handle_stream_connected(Instant now, uint32_t stream) override {
+    pc.handle_stream_connected(now, stream);
+    owner_.step(*this, now);
+  }
+  void handle_stream_data(Instant now, uint32_t stream, ByteView data) override {
+    pc.handle_stream_data(now, stream, data);
+    owner_.step(*this, now);
+  }
+  void handle_stream_closed(Instant now, uint32_t stream) override {
+    pc.handle_stream_closed(now, stream);
+    owner_.step(*this, now);
+  }
   std::optional<Instant> next_timeout() const override {
     auto at = earliest(pc.next_timeout(), session.next_timeout());
     if (!connected && !leaving)
       at = earliest(at, std::optional<Instant>(created + owner_.config_.connect_timeout));
+    if (!answered && !leaving) at = earliest(at, std::optional<Instant>(answer_due));
     return at;
   }
 
@@ -42,6 +60,9 @@ class DirectViewers::Viewer : public DatagramEndpoint {
   peer::PeerConnection pc;
   media::StreamingSession session;
   Instant created;
+  Instant answer_due;     // the answer goes by then even if a TURN server is silent
+  bool answered = false;  // the direct-answer was sent
+  bool gathered = false;  // every candidate is in (end-of-candidates)
   bool connected = false;
   bool told_live = false;
   bool leaving = false;            // removal scheduled
@@ -71,6 +92,22 @@ size_t DirectViewers::streaming() const {
 const media::StreamingStats* DirectViewers::viewer_stats(const std::string& id) const {
   auto it = viewers_.find(id);
   return it == viewers_.end() ? nullptr : &it->second->session.stats();
+}
+
+std::vector<std::string> DirectViewers::set_ice_servers(const std::vector<IceServer>& servers) {
+  relays_.reset();
+  // The socket for TURN over UDP is each viewer's own; any address here says "UDP allowed".
+  auto plan = plan_relays(servers, config_.relay, config_.turn_bind);
+  if (!plan) {
+    no_relays_ = plan.error();
+    if (servers.empty() && config_.relay.turn_urls.empty() && !config_.relay.relay_only) return {};
+    return {"no relays for direct viewers: " + plan.error()};
+  }
+  relays_ = std::move(plan->gatherer);
+  std::vector<std::string> notes;
+  for (const auto& n : plan->notes)
+    notes.push_back("direct viewers skip " + n);
+  return notes;
 }
 
 void DirectViewers::handle(Instant now, const media::DeviceMessage& message) {
@@ -104,48 +141,92 @@ void DirectViewers::on_offer(Instant now, const std::string& id, const std::stri
   ++stats_.offers;
   auto refuse = [&](const std::string& reason) {
     ++stats_.refused;
+    note(id + " refused: " + reason);
     send_(media::encode_direct_error(id, reason));
   };
   if (viewers_.count(id)) return refuse("a viewer with this id exists");
   if (viewers_.size() >= config_.max_viewers) return refuse("the device has its direct viewers");
+  const bool relay_only = config_.relay.relay_only;
+  if (relay_only && !relays_) return refuse("relay policy and " + no_relays_);
   peer::PeerConfig pc_config;
   pc_config.certificate = &certificate_;
   pc_config.ice = config_.ice;  // full ICE; the offerer (the browser) controls
   auto v = std::make_unique<Viewer>(*this, id, pc_config, rng_, config_.session, now);
   size_t sockets = 0;
-  for (const auto& address : config_.bind) {
+  // RTCIceTransportPolicy "relay" (RFC 8829 section 4.1.1): no host candidate at all.
+  for (const auto& address : relay_only ? std::vector<SocketAddress>{} : config_.bind) {
     auto bound = v->driver.add_socket(address);
     if (bound && v->pc.add_host_socket(now, *bound).ok()) ++sockets;
   }
-  if (sockets == 0) return refuse("no local address to send from");
+  bool relaying = false;
+  if (relays_) {
+    turn::RelayGathererConfig gatherer = *relays_;
+    gatherer.now_unix_s = static_cast<int64_t>(std::time(nullptr));
+    gatherer.udp_local.reset();
+    if (std::any_of(gatherer.servers.begin(), gatherer.servers.end(), [](const auto& server) {
+          return server.uri.transport == turn::TurnTransport::udp;
+        })) {
+      if (auto bound = v->driver.add_socket(config_.turn_bind)) gatherer.udp_local = *bound;
+    }
+    relaying = v->pc.start_relays(now, std::move(gatherer)).ok();
+  }
+  if (sockets == 0 && !relaying) return refuse("no local address to send from");
   v->pc.end_of_local_sockets(now);
   if (auto s = v->pc.set_remote_description(now, sdp); !s)
     return refuse(std::string("unusable offer: ") + s.error().reason);
-  auto answer = v->pc.create_answer(now);
-  if (!answer) return refuse(std::string("cannot answer: ") + answer.error().reason);
-  auto parts = media::encode_direct_answer(id, *answer);
-  if (parts.empty()) return refuse("the answer is too large");
-  for (const auto& text : parts)
-    send_(text);
-  ++stats_.answered;
+  v->answer_due = now + (relaying ? config_.gather_timeout : Duration(0));
   Viewer& raw = *v;
   viewers_.emplace(id, std::move(v));
   step(raw, now);
   raw.driver.wake();
 }
 
+bool DirectViewers::answer(Viewer& v, Instant now) {
+  v.answered = true;
+  size_t relayed = 0;
+  for (const auto& c : v.pc.ice().local_candidates())
+    if (c.type == ice::CandidateType::relayed) ++relayed;
+  if (config_.relay.relay_only && relayed == 0) {
+    ++stats_.refused;
+    remove_later(v.id, media::encode_direct_error(v.id, "no TURN relay allocated in time"));
+    return false;
+  }
+  auto refuse = [&](const std::string& reason) {
+    ++stats_.refused;
+    remove_later(v.id, media::encode_direct_error(v.id, reason));
+    return false;
+  };
+  auto text = v.pc.create_answer(now);
+  if (!text) return refuse(std::string("cannot answer: ") + text.error().reason);
+  auto parts = media::encode_direct_answer(v.id, *text);
+  if (parts.empty()) return refuse("the answer is too large");
+  for (const auto& part : parts)
+    send_(part);
+  ++stats_.answered;
+  if (relayed > 0) ++stats_.relayed_answers;
+  if (!v.gathered) ++stats_.gather_timeouts;
+  note(v.id + " answered with " + std::to_string(v.pc.ice().local_candidates().size()) +
+       " candidates, " + std::to_string(relayed) + " relayed" +
+       (v.gathered ? "" : " (a TURN server had not answered yet)"));
+  return true;
+}
+
 void DirectViewers::step(Viewer& v, Instant now) {
   if (v.leaving) return;
   while (auto e = v.pc.poll_event()) {
+    if (const auto* lc = std::get_if<peer::event::LocalCandidate>(&*e); lc && !lc->candidate)
+      v.gathered = true;
     if (v.session.handle_event(now, *e)) continue;
     if (const auto* s = std::get_if<peer::event::StateChanged>(&*e)) {
       if (s->state == peer::PeerState::connected && !v.connected) {
         v.connected = true;
         ++stats_.connected;
         send_(media::encode_direct_state(v.id, "connected"));
+        note(v.id + " connected");
       }
     }
   }
+  if (!v.answered && (v.gathered || now >= v.answer_due) && !answer(v, now)) return;
   // The viewer page learns the stream's state as it would from the server.
   if (v.session.control_open() && !v.told_live) {
     v.told_live = true;
@@ -156,18 +237,20 @@ void DirectViewers::step(Viewer& v, Instant now) {
   v.session.handle_timeout(now);
   peer::PeerState ps = v.pc.state();
   if (ps == peer::PeerState::failed || ps == peer::PeerState::closed)
-    return remove_later(v.id, "failed");
-  if (v.session.channel_lost()) return remove_later(v.id, "closed");
+    return remove_later(v.id, media::encode_direct_state(v.id, "failed"));
+  if (v.session.channel_lost())
+    return remove_later(v.id, media::encode_direct_state(v.id, "closed"));
   if (!v.connected && now >= v.created + config_.connect_timeout)
-    return remove_later(v.id, "failed");
+    return remove_later(v.id, media::encode_direct_state(v.id, "failed"));
 }
 
 // Never inside the viewer's own driver callback: the removal runs as its own task.
-void DirectViewers::remove_later(const std::string& id, const char* state) {
+void DirectViewers::remove_later(const std::string& id, const std::string& message) {
   auto it = viewers_.find(id);
   if (it == viewers_.end() || it->second->leaving) return;
   it->second->leaving = true;
-  send_(media::encode_direct_state(id, state));
+  note(id + " gone: " + message);
+  send_(message);
   loop_.add_timer(loop_.now(), [this, id] {
     auto found = viewers_.find(id);
     if (found == viewers_.end()) return;

@@ -10,9 +10,14 @@
 //   while (auto m = session.poll_direct_message()) direct.handle(now, *m);
 //   direct.offer_frame(now, frame);        // every captured frame, before the relay's
 //
-// Candidates: host candidates of the configured addresses now; server-reflexive and relayed
-// ones (TURN, the credentials the WHIP answer carries) are gathered before the answer once the
-// PeerConnection gathers them (DirectViewersConfig::ice).
+// Candidates: host candidates of the configured addresses (none with the relay policy), and
+// relayed ones on the TURN servers of the device's WHIP answer (its Link headers, time-limited
+// credentials; set_ice_servers), so a device behind carrier NAT reaches viewers through TURN.
+// The device cannot trickle to a WHEP viewer (docs/protocol.md: the answer carries every
+// candidate), so the answer waits until every TURN server has allocated or failed, at most
+// `gather_timeout`: a dead TURN server does not hold it longer. A relayed candidate allocated
+// after the answer still works: its checks reach the viewer, which learns it as
+// peer-reflexive (RFC 8445 section 7.3.1.3).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +31,9 @@
 #include "core/common/socket_address.h"
 #include "core/media/control_message.h"
 #include "core/media/streaming_session.h"
+#include "core/turn/relay_gatherer.h"
+#include "device/relay_setup.h"
+#include "device/whip_client.h"
 #include "runtime/event_loop.h"
 
 namespace cellrtc::dtls {
@@ -41,23 +49,34 @@ struct DirectViewersConfig {
   // Local addresses to bind, one UDP socket and host candidate each, per viewer.
   std::vector<SocketAddress> bind;
   ice::IceConfig ice;  // stun_servers: server-reflexive candidates
+  // TURN as for the device's own session: relay_only (--ice-transport-policy relay: no host
+  // candidates), more turn:/turns: URLs, the CA file for turns:, static name mappings.
+  RelayConfig relay;
+  // Where each viewer's socket for TURN over UDP is bound (port 0: the kernel picks).
+  SocketAddress turn_bind{IpAddress(), 0};
+  // How long an answer may wait for relayed candidates. The server waits 5 s for the answer
+  // (docs/protocol.md, "Direct mode"), and the answer still has to travel the uplink.
+  Duration gather_timeout = milliseconds(2500);
   media::StreamingSessionConfig session;
   // Not connected in this long: given up (direct-state "failed").
   Duration connect_timeout = seconds(30);
 };
 
 struct DirectViewerStats {
-  uint64_t offers = 0;     // whole offers received
-  uint64_t answered = 0;   // answers sent
-  uint64_t refused = 0;    // direct-error sent (limit, unusable offer)
-  uint64_t connected = 0;  // viewers whose connection came up
-  uint64_t closed = 0;     // viewers gone (closed by the server, failed, timed out)
+  uint64_t offers = 0;           // whole offers received
+  uint64_t answered = 0;         // answers sent
+  uint64_t refused = 0;          // direct-error sent (limit, unusable offer, no relay in time)
+  uint64_t relayed_answers = 0;  // answers with at least one relayed candidate
+  uint64_t gather_timeouts = 0;  // answers sent at gather_timeout, a TURN server still silent
+  uint64_t connected = 0;        // viewers whose connection came up
+  uint64_t closed = 0;           // viewers gone (closed by the server, failed, timed out)
 };
 
 class DirectViewers {
  public:
   // A control message for the server (direct-answer parts, direct-state, direct-error).
   using SendToServer = std::function<void(const std::string& text)>;
+  using Log = std::function<void(const std::string& line)>;
 
   // `loop`, `rng` and `certificate` outlive this.
   DirectViewers(runtime::EventLoop& loop, Random& rng, const dtls::Certificate& certificate,
@@ -65,6 +84,14 @@ class DirectViewers {
   ~DirectViewers();
   DirectViewers(const DirectViewers&) = delete;
   DirectViewers& operator=(const DirectViewers&) = delete;
+
+  // One line per viewer event (answered, refused, connected, gone), for the device's log.
+  void set_log(Log log) { log_ = std::move(log); }
+  // The ICE servers of the device's current WHIP session (its answer's Link headers); viewers
+  // that offer from now on gather relays on their TURN entries and the configured URLs. Host
+  // names are resolved here, once per session, not per viewer. Returns what was skipped and
+  // why, for the log.
+  std::vector<std::string> set_ice_servers(const std::vector<IceServer>& servers);
 
   // A direct-offer part, direct-candidate or direct-close; other messages are ignored.
   void handle(Instant now, const media::DeviceMessage& message);
@@ -84,13 +111,24 @@ class DirectViewers {
   class Viewer;
   void on_offer(Instant now, const std::string& id, const std::string& sdp);
   void step(Viewer& v, Instant now);
-  void remove_later(const std::string& id, const char* state);
+  // Sends the answer with the candidates gathered so far; false when the viewer was refused.
+  bool answer(Viewer& v, Instant now);
+  // Ends a viewer after telling the server `message` (a direct-state or direct-error).
+  void remove_later(const std::string& id, const std::string& message);
+  void note(const std::string& line) const {
+    if (log_) log_(line);
+  }
 
   runtime::EventLoop& loop_;
   Random& rng_;
   const dtls::Certificate& certificate_;
   DirectViewersConfig config_;
   SendToServer send_;
+  Log log_;
+  // The relays of the current WHIP session's ICE servers (udp_local set per viewer), or why
+  // there are none.
+  std::optional<turn::RelayGathererConfig> relays_;
+  std::string no_relays_ = "no TURN server offered yet";
   media::DirectSdpJoiner joiner_;
   std::map<std::string, std::unique_ptr<Viewer>> viewers_;
   DirectViewerStats stats_;

@@ -65,9 +65,10 @@ let nextPlayerTag = 1;
 export class Player {
   // screen: the shared Screen. onChange(): something shown changed. onSnapshotFrame({jpeg, seq}):
   // the full-quality frame asked for with requestSnapshot() arrived.
-  constructor({ deviceId, token, screen, onChange, onSnapshotFrame }) {
+  constructor({ deviceId, token, iceTransportPolicy = 'all', screen, onChange, onSnapshotFrame }) {
     this.deviceId = deviceId;
     this.token = token;
+    this.iceTransportPolicy = iceTransportPolicy;  // 'all' | 'relay' (TURN only)
     this.screen = screen;
     this.onChange = onChange;
     this.onSnapshotFrame = onSnapshotFrame;
@@ -119,8 +120,11 @@ export class Player {
     // The stream's path (docs/protocol.md, "Direct mode"): relay or direct, the transport of the
     // selected candidate pair and its round-trip time, from getStats().
     this.path = null;            // 'relay' | 'direct'
-    this.transport = null;       // 'UDP', 'TCP', 'TURN-UDP', 'TURN-TCP', 'TURN-TLS'
+    // 'UDP', 'TCP', 'TURN-UDP', 'TURN-TCP', 'TURN-TLS' (our own relay), or 'TURN (device)' when
+    // only the far end's candidate is relayed (a direct device behind carrier NAT).
+    this.transport = null;
     this.candidateType = null;   // host, srflx, prflx, relay (the local candidate's)
+    this.remoteCandidateType = null;  // the same of the remote candidate
     this.rttMs = null;
     this.forceRelay = false;     // a direct connection did not come up: the relay from now on
     this.recordState();
@@ -163,7 +167,9 @@ export class Player {
 
     const servers = await iceServers();
     if (!current()) return;
-    const pc = new RTCPeerConnection({ iceServers: servers });
+    const pc = new RTCPeerConnection({
+      iceServers: servers, iceTransportPolicy: this.iceTransportPolicy,
+    });
     session.pc = pc;
     // docs/protocol.md, "Data channels of a session": the viewer offers both channels.
     const video = pc.createDataChannel('video', { ordered: false, maxRetransmits: 0 });
@@ -211,7 +217,7 @@ export class Player {
       session.url = location;
       session.path = path;
       this.path = path;
-      this.transport = this.candidateType = this.rttMs = null;
+      this.transport = this.candidateType = this.remoteCandidateType = this.rttMs = null;
       await pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
       session.pathTimer = setInterval(() => current() && this.samplePath(session), PATH_STATS_MS);
       session.directFallback = directTimeoutMs !== null;
@@ -294,12 +300,19 @@ export class Player {
     }
     if (!pair) return;
     const local = report.get(pair.localCandidateId);
+    const remote = report.get(pair.remoteCandidateId);
+    this.remoteCandidateType = (remote && remote.candidateType) || null;
     if (local) {
       const protocol = String(local.protocol || '').toUpperCase();
       this.candidateType = local.candidateType || null;
-      this.transport = local.candidateType === 'relay'
-          ? `TURN-${String(local.relayProtocol || 'udp').toUpperCase()}`
-          : protocol || null;
+      if (local.candidateType === 'relay') {
+        this.transport = `TURN-${String(local.relayProtocol || 'udp').toUpperCase()}`;
+      } else if (this.remoteCandidateType === 'relay') {
+        // The device's TURN server relays; how the device reaches it, the browser cannot see.
+        this.transport = 'TURN (device)';
+      } else {
+        this.transport = protocol || null;
+      }
     }
     if (Number.isFinite(pair.currentRoundTripTime)) this.rttMs = pair.currentRoundTripTime * 1000;
     this.changed();
@@ -575,6 +588,8 @@ export class Player {
       path: this.path,
       transport: this.transport,
       candidateType: this.candidateType,
+      remoteCandidateType: this.remoteCandidateType,
+      iceTransportPolicy: this.iceTransportPolicy,
       rttMs: this.rttMs,
       ageMs: this.frameAgeMs(),
       clockKnown: this.deviceOffsetUs !== null && this.viewerOffsetUs !== null,

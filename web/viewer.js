@@ -2,7 +2,8 @@
 // the shared canvas (screen.js), the overlay, buttons and stream settings.
 //
 // URL parameters: ?device=<id> opens that device; ?token=<viewer token> is sent as a bearer
-// token with WHEP requests (docs/protocol.md, "Signaling").
+// token with WHEP requests (docs/protocol.md, "Signaling"); ?ice-transport-policy=relay makes
+// the page's peer connection use TURN relays only (RTCIceTransportPolicy "relay").
 //
 // For tests, window.cellrtcViewer offers read-only numbers (stats(), devices(), and for
 // benchmarks frames(from) and timing(): per-frame capture, arrival and paint times) and one
@@ -15,6 +16,7 @@ import { Screen } from './screen.js';
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 let token = params.get('token') || '';
+const iceTransportPolicy = params.get('ice-transport-policy') === 'relay' ? 'relay' : 'all';
 let player = null;
 let renderQueued = false;
 let lastDecoderError = null;
@@ -96,6 +98,7 @@ function watch(deviceId) {
   player = new Player({
     deviceId,
     token,
+    iceTransportPolicy,
     screen,
     onChange: queueRender,
     onSnapshotFrame: ({ jpeg, seq }) => saveJpeg(jpeg, `${deviceId}-snapshot-${seq}.jpg`),
