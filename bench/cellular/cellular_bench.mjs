@@ -35,8 +35,16 @@
 // profile and pacing; the table gives medians), --bin DIR (build/release), --out DIR
 // (BIN/bench/cellular), --lab-prefix P (CELLRTC_LAB, default "cellbench"), --fps N (the fixed
 // pacing's rate, 10), --small-plots (760x520 palette PNGs of about 10 KB, as in docs/img/,
-// instead of 1000x700 antialiased ones of about 70 KB). Environment: CELLRTC_LAB_SCRIPT
-// (another lab.sh), and lab.sh's own (CELLRTC_LINKEM, CELLRTC_LAB_SEED).
+// instead of 1000x700 antialiased ones of about 70 KB), --paths LIST (--lab only; the device's
+// path to the server, each run per profile, path and pacing: default (the agent as shipped,
+// server without ICE-TCP or TURN), udp (--transport udp), ice-tcp (--transport tcp to the
+// server's --ice-tcp-shared HTTP port), turn-udp, turn-tcp, turn-tls (relay-only device through
+// the lab's coturn over UDP, TCP or TLS, the server handing out its credentials), udp-blocked
+// (lab.sh up --block-udp, device on auto, server with --ice-tcp-shared); runs of a path other
+// than default are named OUT/<profile>-<path>-<pacing>[-N]). Each run records the load average
+// at its start and end and its niceness, which the lab's processes inherit: run the bench
+// under `nice -n -10` on a shared machine. Environment: CELLRTC_LAB_SCRIPT (another lab.sh),
+// and lab.sh's own (CELLRTC_LINKEM, CELLRTC_LAB_SEED).
 //
 // `--markdown OUT/summary.json [MORE.json...]` prints the summaries' runs as the tables of
 // docs/benchmarks.md; given single runs' OUT/<profile>-<pacing>-N.json instead, the medians of
@@ -49,10 +57,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import {
-  chmodSync, createWriteStream, existsSync, mkdirSync, statSync, writeFileSync,
+  chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
+import os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +72,25 @@ const DEVICE_ID = 'bench';
 const LAB_SERVER = '203.0.113.10';
 const LAB_HTTP_PORT = 8080;
 const LAB_UDP_PORT = 8443;
+const LAB_TURN = '203.0.113.20';
+const LAB_TURN_NAME = 'turn.cellrtc.lab';  // the name in the certificate lab.sh makes
+
+// The paths from the device to the server (--paths; issue 10's list). Each says what the lab,
+// the server and the device are given. "default" is the agent as shipped against a server
+// without ICE-TCP or TURN (every run before --paths existed). The TURN paths make the device
+// relay-only (--ice-transport-policy relay) with the lab's coturn as the one TURN server the
+// server announces with its time-limited credentials; coturn reaches the server over UDP.
+const PATHS = {
+  default: {},
+  udp: { device: ['--transport=udp'] },
+  'ice-tcp': { server: ['--ice-tcp-shared'], device: ['--transport=tcp'] },
+  'turn-udp': { turn: `turn:${LAB_TURN}:3478?transport=udp` },
+  'turn-tcp': { turn: `turn:${LAB_TURN}:3478?transport=tcp` },
+  'turn-tls': { turn: `turns:${LAB_TURN_NAME}:5349?transport=tcp` },
+  // UDP silently dropped at the carrier NAT, the device on --transport auto: UDP gets its
+  // grace, then ICE-TCP on the server's HTTP port carries the stream.
+  'udp-blocked': { lab: ['--block-udp'], server: ['--ice-tcp-shared'] },
+};
 
 // As tests/browser/viewer_driver.mjs (which says why): playwright-core's list of disabled
 // features, repeated, plus WebRtcHideLocalIpsWithMdns.
@@ -115,7 +143,7 @@ function parseArgs(argv) {
   const a = {
     placement: null, profiles: null, pacings: ['adaptive', 'fixed'], seconds: null, repeat: 1,
     bin: join(ROOT, 'build/release'), out: null, prefix: process.env.CELLRTC_LAB || 'cellbench',
-    smoke: false, fps: 10,
+    smoke: false, fps: 10, paths: ['default'],
   };
   for (let i = 2; i < argv.length; ++i) {
     const k = argv[i];
@@ -128,6 +156,7 @@ function parseArgs(argv) {
     else if (k === '--smoke') a.smoke = true;
     else if (k === '--profiles') a.profiles = next().split(',').filter(Boolean);
     else if (k === '--pacing') a.pacings = next().split(',').filter(Boolean);
+    else if (k === '--paths') a.paths = next().split(',').filter(Boolean);
     else if (k === '--seconds') a.seconds = Number(next());
     else if (k === '--repeat') a.repeat = Number(next());
     else if (k === '--bin') a.bin = resolve(next());
@@ -142,6 +171,11 @@ function parseArgs(argv) {
   if (!a.placement) throw new Error('say where: --loopback or --lab');
   for (const p of a.pacings) {
     if (p !== 'adaptive' && p !== 'fixed') throw new Error(`--pacing: adaptive or fixed, not ${p}`);
+  }
+  for (const p of a.paths) {
+    if (!Object.hasOwn(PATHS, p)) {
+      throw new Error(`--paths: ${Object.keys(PATHS).join(', ')}; not ${p}`);
+    }
   }
   if (a.seconds !== null && !(a.seconds >= 10 && a.seconds <= 1800)) {
     throw new Error('--seconds must be from 10 to 1800');
@@ -160,6 +194,9 @@ function parseArgs(argv) {
                                                       : ['loopback'];
   if (a.placement === 'loopback' && a.profiles.some((p) => p !== 'loopback')) {
     throw new Error('--loopback has no link emulation: its only profile is "loopback"');
+  }
+  if (a.placement === 'loopback' && a.paths.some((p) => p !== 'default')) {
+    throw new Error('--paths needs --lab (its NATs and TURN server)');
   }
   a.out = a.out || join(a.bin, 'bench/cellular');
   return a;
@@ -289,9 +326,10 @@ class Lab {
     }
     return r.stdout;
   }
-  async up(profile) {
+  // `options`: more of lab.sh up's options (--block-udp).
+  async up(profile, options = []) {
     this.lab(['down'], 60000);
-    this.lab(['up', '--profile', profile], 180000);
+    this.lab(['up', '--profile', profile, ...options], 180000);
     // The radio link's schedule counts from cellrtc-linkem's "ready", the line it writes to
     // the lab's linkem.out just before up returns.
     let linkStartedAt = Date.now();
@@ -312,6 +350,10 @@ class Lab {
   }
   exec(node) {
     return [this.script, 'exec', node];
+  }
+  // A file of the running lab's state (turn-secret, turn-cert.pem).
+  stateFile(name) {
+    return `/run/cellrtc-lab/${this.args.prefix}/${name}`;
   }
   serverCommand(args) {
     const [cmd, ...pre] = this.exec('srv');
@@ -397,23 +439,38 @@ function loadProfile(name) {
 
 // --- one run ----------------------------------------------------------------------------------
 
-async function oneRun(args, placement, profile, pacing, index) {
-  const tag = `${profile.name}-${pacing}${args.repeat > 1 ? `-${index + 1}` : ''}`;
+async function oneRun(args, placement, profile, path, pacing, index) {
+  const tag = `${profile.name}-${path === 'default' ? '' : `${path}-`}${pacing}` +
+              `${args.repeat > 1 ? `-${index + 1}` : ''}`;
   const outDir = args.out;
   const seconds = args.seconds || Math.max(60, Math.ceil(profile.schedule_end_s || 0) + 30);
   const token = randomBytes(16).toString('hex');
   log(`run ${tag}: ${seconds} s`);
-  const result = { profile: profile.name, pacing, placement: placement.name || 'lab', seconds };
+  const result = { profile: profile.name, path, pacing, placement: placement.name || 'lab', seconds,
+                   // The machine is shared: its load around each run, and this run's niceness
+                   // (which the lab's processes inherit).
+                   load_average: { start: os.loadavg().map((x) => round(x, 2)) },
+                   nice: os.getPriority() };
+  const how = PATHS[path];
   let server = null;
   let device = null;
   let browser = null;
   try {
-    const { linkStartedAt } = await placement.up(profile.labProfile || profile.name);
+    const { linkStartedAt } = await placement.up(profile.labProfile || profile.name, how.lab || []);
     result.link_started_at = linkStartedAt;
+    const serverPathArgs = [...(how.server || [])];
+    const devicePathArgs = [...(how.device || [])];
+    if (how.turn) {
+      const secret = readFileSync(placement.stateFile('turn-secret'), 'utf8').trim();
+      serverPathArgs.push(`--turn-secret=${secret}`, `--turn-url=${how.turn}`);
+      devicePathArgs.push('--ice-transport-policy=relay', `--resolve=${LAB_TURN_NAME}=${LAB_TURN}`,
+                          `--ca-file=${placement.stateFile('turn-cert.pem')}`);
+    }
 
     // The server, with the bench's device.
     const s = placement.serverCommand([`--device=${DEVICE_ID}:${token}`,
-                                       `--web-root=${join(ROOT, 'web')}`, '--log-level=info']);
+                                       `--web-root=${join(ROOT, 'web')}`, '--log-level=info',
+                                       ...serverPathArgs]);
     server = startChild('cellrtc-server', s.cmd, s.args,
                         { logPath: join(outDir, `${tag}.server.log`), env: s.env });
     const healthUntil = Date.now() + 15000;
@@ -456,25 +513,35 @@ async function oneRun(args, placement, profile, pacing, index) {
     }
 
     // The device.
-    const device_records = { timeline: [], summary: null, states: [], stats: [] };
+    const device_records = { timeline: [], summary: null, states: [], stats: [], relay: [] };
     const d = placement.deviceCommand([
       `--server=${placement.base}`, `--token=${token}`, '--source=testpattern:640x480',
       '--json-log', `--pacing=${pacing}`, ...(pacing === 'fixed' ? [`--fps=${args.fps}`] : []),
+      ...devicePathArgs,
     ]);
     const deviceStartedAt = Date.now();
     device = startChild('cellrtc-device', d.cmd, d.args, {
       logPath: join(outDir, `${tag}.device.log`), env: d.env,
       onLine: (line) => {
+        const at = Date.now();
+        // The TURN relay's records are taken by their message alone: their "relayed" and
+        // "relay_failed" fields are not valid JSON (device/agent.cpp, log_relay_events).
+        const relay = /^\{"time":"[^"]*","event":"relay","message":"((?:[^"\\]|\\.)*)"/.exec(line);
+        if (relay) {
+          device_records.relay.push({ at, message: relay[1] });
+          return;
+        }
         let m;
         try {
           m = JSON.parse(line);
         } catch {
           return;
         }
-        const at = Date.now();
         if (m.event === 'timeline') device_records.timeline.push(m);
         else if (m.event === 'summary') device_records.summary = m;
-        else if (m.event === 'state') device_records.states.push({ at, state: m.state });
+        else if (m.event === 'state') {
+          device_records.states.push({ at, state: m.state, message: m.message });
+        }
         else if (m.event === 'stats') device_records.stats.push({ at, ...m });
       },
     });
@@ -507,6 +574,7 @@ async function oneRun(args, placement, profile, pacing, index) {
                                     device: device_records, viewerStats, viewerTiming,
                                     metrics: metricsBefore, linkStartedAt }));
     result.viewer_console = consoleLines.slice(-10);
+    result.load_average.end = os.loadavg().map((x) => round(x, 2));
     writeFileSync(join(outDir, `${tag}.json`), `${JSON.stringify(result, null, 1)}\n`);
     writeSeries(outDir, tag, { ...result, small_plot: args.smallPlots });
   } finally {
@@ -557,6 +625,16 @@ function analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords,
   const ms = (us) => (us === null || us === undefined ? null : us / 1000);
   r.device_started_at = deviceStartedAt;
   r.sessions = device.timeline.length;
+  // The path the first session took: the selected pair's transport ("udp", or "tcp" for
+  // ICE-TCP; a TURN relayed candidate is UDP at the relay whatever reaches the TURN server),
+  // and the TURN allocations (which server, how long the allocation took after the answer).
+  r.transport = tl ? tl.transport ?? null : null;
+  r.relay_allocations = device.relay.map((x) => {
+    const m = /^allocated (\S+) on (\S+) in (\d+(?:\.\d+)?) ms/.exec(x.message);
+    return m ? { relayed: m[1], uri: m[2], allocation_ms: Number(m[3]),
+                 t: round((x.at - deviceStartedAt) / 1000, 2) } : null;
+  }).filter(Boolean);
+  r.relay_log = device.relay.map((x) => `${round((x.at - deviceStartedAt) / 1000, 2)} s: ${x.message}`);
   const offsetMs = tl ? tl.clock_offset_us / 1000 : null;
   const firstPaint = viewerTiming && viewerTiming.firstFrameDrawnAt;
   if (tl) {
@@ -640,7 +718,7 @@ function analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords,
   };
   r.device = { summary: device.summary, sessions: device.timeline.length,
                states: device.states.map((s) => ({ t: round((s.at - deviceStartedAt) / 1000, 2),
-                                                   state: s.state })) };
+                                                   state: s.state, message: s.message })) };
   r.viewer = { sessions: viewerStats.sessions, page_latency_ms: viewerStats.latencyMs,
                states: viewerStats.states };
   // Phases of the profile's schedule, on the time since the device started.
@@ -744,7 +822,8 @@ function tableRow(r) {
   const f = (x, digits = 0) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
   const rec = (r.recovery || []).map((x) => `${f(x.first_paint_after_ms)}/${f(x.first_fresh_frame_ms)}`)
       .join(',') || '-';
-  return [r.profile, r.pacing, f(r.ttff_ms?.from_device_start), f(r.ttff_ms?.from_whip_post),
+  const path = r.path && r.path !== 'default' ? `${r.profile}/${r.path}` : r.profile;
+  return [path, r.pacing, f(r.ttff_ms?.from_device_start), f(r.ttff_ms?.from_whip_post),
           f(r.setup_ms?.http), f(r.setup_ms?.ice), f(r.setup_ms?.dtls), f(r.setup_ms?.sctp),
           f(r.fps, 1), f(r.frame_bytes_mean / 1000, 1),
           r.utilisation === null || r.utilisation === undefined ? '-' : `${f(r.utilisation * 100)}%`,
@@ -753,7 +832,7 @@ function tableRow(r) {
           f((r.drops?.viewer_skipped ?? 0) + (r.drops?.viewer_late ?? 0)), rec];
 }
 function printRow(cells) {
-  const widths = [13, 8, 6, 7, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 8, 7, 8, 9, 12];
+  const widths = [24, 8, 6, 7, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 8, 7, 8, 9, 12];
   process.stdout.write(`${cells.map((c, i) => String(c).padStart(widths[i])).join(' ')}\n`);
 }
 
@@ -780,6 +859,15 @@ function medianRun(runs) {
     pick((r) => r.recovery?.[i]?.restart_connected_ms, (v) => { x.restart_connected_ms = v; });
     x.all_first_paint_after_ms = runs.map((r) => r.recovery?.[i]?.first_paint_after_ms ?? null);
   });
+  if (m.relay_allocations?.length) {
+    pick((r) => r.relay_allocations?.[0]?.allocation_ms,
+         (v) => { m.relay_allocations[0].allocation_ms = v; });
+  }
+  m.all_ttff_from_post_ms = runs.map((r) => r.ttff_ms?.from_whip_post ?? null);
+  m.all_latency_p95_ms = runs.map((r) => r.latency_ms?.p95 ?? null);
+  m.all_fps = runs.map((r) => r.fps ?? null);
+  m.all_transports = runs.map((r) => r.transport ?? null);
+  m.all_load_average = runs.map((r) => r.load_average ?? null);
   m.runs = runs.length;
   return m;
 }
@@ -789,11 +877,37 @@ function medianRun(runs) {
 // The runs of a summary.json as the Markdown tables of docs/benchmarks.md.
 function markdown(summary) {
   const f = (x, digits = 0) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
-  const lines = [
+  // A run's row name: its profile, and its path when --paths chose one.
+  const label = (r) => (r.path && r.path !== 'default' ? `${r.profile} ${r.path}` : r.profile);
+  summary = { runs: summary.runs.map((r) => ({ ...r, profile: label(r), path_name: r.path })) };
+  const lines = [];
+  const pathed = summary.runs.filter((r) => r.path_name && r.path_name !== 'default');
+  if (pathed.length) {
+    const each = (list) => (list && list.length > 1 ? ` (${list.map((v) => f(v)).join(', ')})` : '');
+    lines.push('| profile path | pacing | runs | selected pair | first frame from POST, ms (median; each run) | ' +
+                 'HTTP | ICE (TURN allocation) | DTLS | SCTP | first frame sent to painted | fps | ' +
+                 'latency p95, ms (each run) | utilisation | load average (1 min) at each start |',
+               '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of pathed) {
+      const turn = r.relay_allocations?.length ? ` (${f(r.relay_allocations[0].allocation_ms)})` : '';
+      const transports = [...new Set(r.all_transports || [r.transport])].map((x) => x ?? '-').join('/');
+      const pair = r.relay_allocations?.length ? `relayed ${transports}` : transports;
+      const loads = (r.all_load_average || [r.load_average]).map((x) => f(x?.start?.[0], 1)).join(', ');
+      lines.push(`| ${r.profile} | ${r.pacing} | ${r.runs || 1} | ${pair} | ` +
+                 `${f(r.ttff_ms?.from_whip_post)}${each(r.all_ttff_from_post_ms)} | ` +
+                 `${f(r.setup_ms?.http)} | ${f(r.setup_ms?.ice)}${turn} | ${f(r.setup_ms?.dtls)} | ` +
+                 `${f(r.setup_ms?.sctp)} | ${f(r.setup_ms?.first_frame_painted)} | ${f(r.fps, 1)} | ` +
+                 `${f(r.latency_ms?.p95)}${each(r.all_latency_p95_ms)} | ` +
+                 `${r.utilisation === null || r.utilisation === undefined ? '-'
+                                                                          : `${f(r.utilisation * 100)} %`} | ` +
+                 `${loads} |`);
+    }
+    lines.push('');
+  }
+  lines.push(
     '| profile | pacing | first frame from start / from POST, ms | HTTP | ICE | DTLS | SCTP | ' +
       'first frame sent to painted | fps | KB/frame | size | utilisation | latency p50 / p95 / p99, ms |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-  ];
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of summary.runs) {
     const size = Object.keys(r.frame_sizes || {})[0] || '-';
     lines.push(`| ${r.profile} | ${r.pacing} | ${f(r.ttff_ms?.from_device_start)} / ` +
@@ -849,7 +963,6 @@ function markdown(summary) {
 async function main() {
   if (process.argv[2] === '--markdown') {
     // One or more summaries: their runs in one set of tables, in the order given.
-    const { readFileSync } = await import('node:fs');
     const files = process.argv.slice(3);
     if (!files.length) throw new Error('--markdown needs the summary.json files');
     // A summary's rows as they are; single runs' files (OUT/<profile>-<pacing>[-N].json) as
@@ -872,7 +985,7 @@ async function main() {
         x.restart_started_ms = i >= 0 ? round((states[i].t - x.link_back_s) * 1000) : null;
         x.restart_connected_ms = back ? round((back.t - x.link_back_s) * 1000) : null;
       }
-      const key = `${data.profile}/${data.pacing}`;
+      const key = `${data.profile}/${data.path || 'default'}/${data.pacing}`;
       if (!groups.has(key)) {
         groups.set(key, []);
         runs.push(key);
@@ -886,7 +999,7 @@ async function main() {
   }
   const args = parseArgs(process.argv);
   if (args.help) {
-    const text = (await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8');
+    const text = readFileSync(fileURLToPath(import.meta.url), 'utf8');
     process.stdout.write(`${text.split('\n').slice(1, text.split('\n').findIndex((l, i) => i > 0 && !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, ''))
         .join('\n')}\n`);
     return 0;
@@ -909,7 +1022,8 @@ async function main() {
 
   // The whole bench is bounded: every run's length plus three minutes for setup and teardown.
   const budget = profiles.reduce((s, p) => s + (args.seconds || Math.max(60,
-    Math.ceil(p.schedule_end_s || 0) + 30)) + 180, 0) * args.pacings.length * args.repeat;
+    Math.ceil(p.schedule_end_s || 0) + 30)) + 180, 0) * args.pacings.length * args.paths.length *
+    args.repeat;
   const lifetime = setTimeout(() => {
     log(`over the time budget of ${budget} s: stopping`);
     killAllNow();
@@ -935,21 +1049,23 @@ async function main() {
   printRow(HEADER);
   let failures = 0;
   for (const profile of profiles) {
-    for (const pacing of args.pacings) {
-      const runs = [];
-      for (let i = 0; i < args.repeat; ++i) {
-        try {
-          runs.push(await oneRun(args, placement, profile, pacing, i));
-        } catch (e) {
-          ++failures;
-          log(`run ${profile.name}/${pacing} failed: ${e.stack || e.message}`);
+    for (const path of args.paths) {
+      for (const pacing of args.pacings) {
+        const runs = [];
+        for (let i = 0; i < args.repeat; ++i) {
+          try {
+            runs.push(await oneRun(args, placement, profile, path, pacing, i));
+          } catch (e) {
+            ++failures;
+            log(`run ${profile.name}/${path}/${pacing} failed: ${e.stack || e.message}`);
+          }
         }
+        if (!runs.length) continue;
+        const m = medianRun(runs);
+        printRow(tableRow(m));
+        const { series, ...rest } = m;
+        summary.runs.push(rest);
       }
-      if (!runs.length) continue;
-      const m = medianRun(runs);
-      printRow(tableRow(m));
-      const { series, ...rest } = m;
-      summary.runs.push(rest);
     }
   }
   summary.finished = new Date().toISOString();
