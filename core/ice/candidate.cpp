@@ -452,4 +452,10 @@ bool tcp_types_pair(TcpType local, TcpType remote) {
   return false;
 }
 
+bool travels_over_tcp(const Candidate& local) {
+  if (local.transport != TransportProtocol::udp) return true;
+  return local.type == CandidateType::relayed && local.relay_protocol &&
+         *local.relay_protocol != TransportProtocol::udp;
+}
+
 }  // namespace cellrtc::ice

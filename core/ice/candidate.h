@@ -36,6 +36,9 @@ struct Candidate {
   CandidateType type = CandidateType::host;
   std::optional<SocketAddress> related;  // raddr/rport
   TcpType tcp_type = TcpType::none;
+  // A local relayed candidate's transport to its TURN server (RFC 8656 section 3.1: UDP, TCP or
+  // TLS); what the agent knows of its own allocation, never in SDP. nullopt otherwise.
+  std::optional<TransportProtocol> relay_protocol;
   // Extension attributes kept in order (generation, ufrag, network-id, network-cost, ...).
   std::vector<std::pair<std::string, std::string>> extensions;
 
@@ -64,6 +67,11 @@ uint32_t type_preference(CandidateType type, TransportProtocol transport);
 // and relayed: active 6, passive 4, so 2; reflexive: so 6, active 4, passive 2) and
 // other-pref (0..8191, clamped) ordering interfaces as the UDP local preference does.
 uint32_t tcp_local_preference(CandidateType type, TcpType tcp_type, uint32_t other_preference);
+
+// Whether a local candidate's packets ride a TCP connection on their way: an ICE-TCP candidate
+// (RFC 6544) or a relayed one reached over TURN-TCP or TURN-TLS. Path choice treats both alike
+// (head-of-line blocking, a connection to keep up): UDP first, see IceConfig::udp_grace.
+bool travels_over_tcp(const Candidate& local);
 
 // RFC 6544 section 6.2: which TCP candidates can pair (active with passive, so with so).
 // UDP candidates (tcp_type none) pair with each other only.

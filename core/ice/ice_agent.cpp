@@ -438,8 +438,7 @@ std::optional<Instant> IceAgent::next_timeout() const {
     bool tcp_valid = false, udp_valid = false;
     for (const auto& p : pairs_) {
       if (!p.valid) continue;
-      (local_candidates_[p.local].transport == TransportProtocol::udp ? udp_valid : tcp_valid) =
-          true;
+      (travels_over_tcp(local_candidates_[p.local]) ? tcp_valid : udp_valid) = true;
     }
     if (tcp_valid && !udp_valid) grace_end = udp_grace_deadline();
   }
@@ -509,8 +508,7 @@ void IceAgent::maybe_nominate(Instant now) {
   if (config_.nomination == Nomination::aggressive) {
     // Every UDP check nominates by itself; a TCP pair that succeeded while UDP still had its
     // chance is nominated by a check of its own once the grace is over.
-    if (!best || local_candidates_[pairs_[*best].local].transport == TransportProtocol::udp ||
-        holding_for_udp(now))
+    if (!best || !travels_over_tcp(local_candidates_[pairs_[*best].local]) || holding_for_udp(now))
       return;
     nominating_ = *best;
     triggered_.push_front(Triggered{*best, true});
@@ -522,9 +520,7 @@ void IceAgent::maybe_nominate(Instant now) {
     first_success_at_.reset();
     return;
   }
-  if (local_candidates_[pairs_[*best].local].transport != TransportProtocol::udp &&
-      holding_for_udp(now))
-    return;
+  if (travels_over_tcp(local_candidates_[pairs_[*best].local]) && holding_for_udp(now)) return;
   bool better_pending = false;
   for (const auto& p : pairs_)
     better_pending |= (p.state == PairState::frozen || p.state == PairState::waiting ||
@@ -541,7 +537,7 @@ bool IceAgent::holding_for_udp(Instant now) const {
   if (role_ != Role::controlling) return false;
   bool udp_pending = false;
   for (const auto& p : pairs_) {
-    if (local_candidates_[p.local].transport != TransportProtocol::udp) continue;
+    if (travels_over_tcp(local_candidates_[p.local])) continue;
     if (p.valid) return true;  // UDP works: it wins
     udp_pending |= p.state != PairState::failed;
   }
@@ -636,8 +632,7 @@ void IceAgent::send_check(Instant now, size_t index, bool use_candidate) {
     use_candidate = true;
   if (role_ != Role::controlling) use_candidate = false;
   // Path choice: a TCP check nominates only once UDP had its chance (IceConfig::udp_grace).
-  if (use_candidate && local.transport != TransportProtocol::udp && holding_for_udp(now))
-    use_candidate = false;
+  if (use_candidate && travels_over_tcp(local) && holding_for_udp(now)) use_candidate = false;
 
   auto tid = stun::random_transaction_id(rng_);
   stun::MessageBuilder b(stun::Method::binding, stun::Class::request, tid);

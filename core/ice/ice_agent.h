@@ -75,7 +75,8 @@ struct IceConfig {
   // pending, or this long after the first success, whichever comes first.
   Duration nomination_delay = milliseconds(500);
   // Path choice, controlling agent (RFC 6544 section 4.2 ranks UDP above TCP): a valid pair
-  // whose local candidate is TCP is not nominated while a UDP pair may still succeed, for at
+  // whose local candidate rides TCP (ICE-TCP, or relayed over TURN-TCP/TURN-TLS: see
+  // travels_over_tcp) is not nominated while a UDP pair may still succeed, for at
   // most `udp_grace` after checks could start; then it is nominated at once instead of after
   // ICE gave up on UDP (its checks take about 15 s to fail). Without UDP pairs (or once all
   // failed) TCP is nominated without waiting. A UDP pair that succeeds later still takes over

@@ -37,6 +37,7 @@ Candidate make_relayed_candidate(const SocketAddress& relayed, const SocketAddre
   c.type = CandidateType::relayed;
   c.address = relayed;
   c.related = mapped;
+  c.relay_protocol = to_server;
   c.priority = compute_priority(type_preference(CandidateType::relayed, TransportProtocol::udp),
                                 relayed_local_preference(to_server, server_index), c.component);
   return c;

@@ -16,9 +16,13 @@ TEST(RelayedCandidate, IsAUdpRelayCandidateWithTheMappedAddressAsRelated) {
   EXPECT_EQ(c.address, kRelayed);
   EXPECT_EQ(c.related, kMapped);
   EXPECT_EQ(c.component, 1);
-  // The SDP form parses back to the same candidate.
+  EXPECT_EQ(c.relay_protocol, TransportProtocol::tls);
+  // The SDP form parses back to the same candidate, but for the transport to the TURN server,
+  // which only the agent that allocated knows.
   auto parsed = parse_candidate(format_candidate(c));
   ASSERT_TRUE(parsed.ok()) << parsed.error().reason;
+  EXPECT_FALSE(parsed->relay_protocol);
+  parsed->relay_protocol = c.relay_protocol;
   EXPECT_EQ(*parsed, c);
   EXPECT_NE(format_candidate(c).find("typ relay raddr 203.0.113.5 rport 41000"), std::string::npos)
       << format_candidate(c);

@@ -1,0 +1,191 @@
+// Relayed candidates in path choice and when their allocation dies, in virtual time: a device
+// (full agent, controlling) with a UDP host candidate and relayed candidates (RFC 8445 section
+// 5.1.1.2) toward a lite server with one UDP host candidate. Each local base of the device is
+// its own path with a one-way delay and an on/off switch: the host socket is straight UDP, a
+// relayed base stands for the TURN server and the connection to it (UDP, TCP or TLS).
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+
+#include "core/ice/ice_agent.h"
+#include "core/ice/relayed_candidate.h"
+
+namespace cellrtc {
+namespace {
+
+using ice::IceAgent;
+using ice::IceConfig;
+
+SocketAddress addr(const char* s) {
+  return *SocketAddress::parse(s);
+}
+
+const SocketAddress kDeviceUdp = addr("10.0.0.2:5000");
+const SocketAddress kMapped = addr("203.0.113.2:5000");
+const SocketAddress kRelayA = addr("192.0.2.20:50000");  // first TURN server
+const SocketAddress kRelayB = addr("192.0.2.30:50000");  // second TURN server
+const SocketAddress kServerUdp = addr("198.51.100.1:3478");
+
+struct Path {
+  Duration one_way = milliseconds(40);
+  bool down = false;
+  uint64_t sent = 0;  // device transmits from this base
+};
+
+struct RelayCall {
+  explicit RelayCall(ice::Nomination nomination = ice::Nomination::aggressive)
+      : rng_d(1), rng_s(2), device(IceConfig{}, rng_d), server(lite(), rng_s) {
+    device.set_role(ice::Role::controlling, nomination);
+    paths[kDeviceUdp] = Path{};
+  }
+  static IceConfig lite() {
+    IceConfig c;
+    c.lite = true;
+    return c;
+  }
+  void add_relay(const SocketAddress& relayed, TransportProtocol to_server, uint16_t index,
+                 Duration one_way) {
+    relays.push_back(ice::make_relayed_candidate(relayed, kMapped, to_server, index));
+    paths[relayed] = Path{one_way, false, 0};
+  }
+  // Offer/answer at time zero.
+  void start() {
+    EXPECT_TRUE(device.add_host_socket(now, kDeviceUdp).ok());
+    for (const auto& c : relays)
+      EXPECT_TRUE(device.add_local_candidate(now, c).ok());
+    device.end_of_local_sockets(now);
+    EXPECT_TRUE(server.add_host_socket(now, kServerUdp).ok());
+    server.end_of_local_sockets(now);
+    server.set_remote_credentials(now, device.local_credentials().ufrag,
+                                  device.local_credentials().pwd);
+    for (const auto& c : device.local_candidates())
+      (void)server.add_remote_candidate(now, c);
+    device.set_remote_credentials(now, server.local_credentials().ufrag,
+                                  server.local_credentials().pwd);
+    for (const auto& c : server.local_candidates())
+      (void)device.add_remote_candidate(now, c);
+  }
+
+  bool run(const std::function<bool()>& done, Duration limit) {
+    Instant end = now + limit;
+    for (int step = 0; step < 100000; ++step) {
+      collect(device, true);
+      collect(server, false);
+      drain_events();
+      if (done()) return true;
+      std::optional<Instant> next = earliest(device.next_timeout(), server.next_timeout());
+      for (const auto& f : flights)
+        next = earliest(next, std::optional<Instant>(f.at));
+      if (!next || *next > end) {
+        now = end;
+        return done();
+      }
+      now = std::max(now, *next);
+      while (!flights.empty() && flights.front().at <= now) {
+        Flight f = std::move(flights.front());
+        flights.pop_front();
+        IceAgent& to = f.to_server ? server : device;
+        if (!to.handle_packet(now, f.t.to, f.t.from, f.t.data) && f.to_server) ++server_data;
+      }
+      if (auto t = device.next_timeout(); t && *t <= now) device.handle_timeout(now);
+      if (auto t = server.next_timeout(); t && *t <= now) server.handle_timeout(now);
+    }
+    return done();
+  }
+
+  struct Flight {
+    Instant at;
+    bool to_server;
+    Transmit t;
+  };
+  void collect(IceAgent& agent, bool from_device) {
+    while (auto t = agent.poll_transmit()) {
+      // The device's base (its `from`, or the server's `to`) names the path.
+      auto it = paths.find(from_device ? t->from : t->to);
+      ASSERT_NE(it, paths.end()) << "no path for " << (from_device ? t->from : t->to).to_string();
+      if (from_device) ++it->second.sent;
+      if (it->second.down) continue;
+      Instant at = now + it->second.one_way;
+      auto pos = flights.begin();
+      while (pos != flights.end() && pos->at <= at)
+        ++pos;
+      flights.insert(pos, Flight{at, from_device, std::move(*t)});
+    }
+  }
+  void drain_events() {
+    while (auto e = device.poll_event()) {
+      if (auto* p = std::get_if<ice::event::SelectedPairChanged>(&*e)) {
+        selections.push_back(p->pair.base);
+        selected_times.push_back(now);
+      }
+    }
+    while (server.poll_event()) {
+    }
+  }
+  // Both sides use the pair whose device base is `base`.
+  bool selected(const SocketAddress& base) const {
+    return device.selected_pair() && device.selected_pair()->base == base &&
+           server.selected_pair() && server.selected_pair()->remote.address == base;
+  }
+
+  SeededRandom rng_d, rng_s;
+  IceAgent device;
+  IceAgent server;
+  Instant now;
+  std::vector<ice::Candidate> relays;
+  std::map<SocketAddress, Path> paths;
+  std::deque<Flight> flights;
+  uint64_t server_data = 0;
+  std::vector<SocketAddress> selections;
+  std::vector<Instant> selected_times;
+};
+
+// --- Path choice: a relayed candidate reached over TURN-TCP or TURN-TLS is a TCP path
+
+TEST(IceRelayPathChoice, TurnTlsCarriesTheDataOnlyOnceUdpHadItsGrace) {
+  RelayCall call;
+  call.add_relay(kRelayA, TransportProtocol::tls, 0, milliseconds(30));
+  call.paths[kDeviceUdp].down = true;  // UDP silently dropped
+  call.start();
+  ASSERT_TRUE(call.run([&] { return call.selected(kRelayA); }, seconds(5)));
+  // Valid after one round trip through the relay, but held for the 2 s grace like ICE-TCP.
+  ASSERT_EQ(call.selections.size(), 1u);
+  EXPECT_GE(call.selected_times[0] - Instant(), seconds(2));
+  EXPECT_LE(call.selected_times[0] - Instant(), seconds(2) + milliseconds(100));
+}
+
+TEST(IceRelayPathChoice, UdpAnsweredLaterStillWinsOverTurnTcp) {
+  RelayCall call;
+  call.add_relay(kRelayA, TransportProtocol::tcp, 0, milliseconds(20));
+  call.paths[kDeviceUdp].one_way = milliseconds(200);  // the relay answers long before UDP
+  call.start();
+  ASSERT_TRUE(call.run([&] { return call.selected(kDeviceUdp); }, seconds(5)));
+  // The TURN-TCP pair was valid first but never selected.
+  ASSERT_EQ(call.selections.size(), 1u);
+  EXPECT_EQ(call.selections[0], kDeviceUdp);
+  EXPECT_GT(call.paths[kRelayA].sent, 0u);
+}
+
+TEST(IceRelayPathChoice, TurnUdpIsAUdpPathAndIsNominatedAtOnce) {
+  RelayCall call;
+  call.add_relay(kRelayA, TransportProtocol::udp, 0, milliseconds(30));
+  call.paths[kDeviceUdp].down = true;
+  call.start();
+  ASSERT_TRUE(call.run([&] { return call.selected(kRelayA); }, seconds(5)));
+  EXPECT_LT(call.selected_times[0] - Instant(), milliseconds(500));
+}
+
+TEST(IceRelayPathChoice, RegularNominationHoldsTurnTlsForTheGraceToo) {
+  RelayCall call(ice::Nomination::regular);
+  call.add_relay(kRelayA, TransportProtocol::tls, 0, milliseconds(30));
+  call.paths[kDeviceUdp].down = true;
+  call.start();
+  ASSERT_TRUE(call.run([&] { return call.selected(kRelayA); }, seconds(5)));
+  EXPECT_GE(call.selected_times[0] - Instant(), seconds(2));
+  EXPECT_LE(call.selected_times[0] - Instant(), seconds(2) + milliseconds(100));
+}
+
+}  // namespace
+}  // namespace cellrtc
