@@ -523,7 +523,9 @@ void Agent::on_connection_step(Instant now) {
     set_state(AgentState::streaming, "channels open " + millis(took) + " after the answer, over " +
                                          selected_transport(c.pc));
   }
-  if (source_->poll_fd() < 0 && c.session.capture_due(now)) capture(now);
+  // The camera runs for the relay session and the direct viewers, whichever is due first.
+  if (source_->poll_fd() < 0 && (c.session.capture_due(now) || direct_->capture_due(now)))
+    capture(now);
   c.session.handle_timeout(now);
   drain();
   if (!timeline_logged_ && c.session.stats().frames_sent > 0) log_timeline(now);
@@ -564,7 +566,9 @@ void Agent::on_connection_step(Instant now) {
     return replace("disconnected again after an ICE restart");
   }
   c.capture_at.reset();
-  if (source_->poll_fd() < 0 && c.session.video_open()) c.capture_at = c.session.next_capture(now);
+  if (source_->poll_fd() < 0 && c.session.video_open())
+    c.capture_at =
+        earliest(std::optional<Instant>(c.session.next_capture(now)), direct_->next_capture(now));
   c.wake_at = setup_deadline_;
   if (disconnected_since_)
     c.wake_at = earliest(c.wake_at,
@@ -756,7 +760,9 @@ void Agent::fatal(int code, const std::string& reason) {
 void Agent::capture(Instant now) {
   if (!connection_) return;
   auto& session = connection_->session;
-  media::CaptureRequest request = session.capture_request();
+  const bool relay_due = session.capture_due(now);
+  media::CaptureRequest request =
+      direct_->capture_request(now, session.capture_request(), relay_due);
   CaptureSettings settings;
   settings.quality = request.quality;
   settings.wait = Duration(0);
@@ -794,14 +800,17 @@ void Agent::capture(Instant now) {
   encoded.flags = frame->flags;
   encoded.capture_time = frame->capture_time;
   direct_->offer_frame(now, encoded);
-  session.offer_frame(now, std::move(encoded));
+  if (relay_due) session.offer_frame(now, std::move(encoded));
 }
 
 void Agent::on_source_readable() {
   Instant now = loop_->now();
   CaptureSettings settings;
   settings.wait = Duration(0);
-  if (connection_) settings.quality = connection_->session.capture_request().quality;
+  const bool relay_due = connection_ && connection_->session.capture_due(now);
+  if (connection_)
+    settings.quality =
+        direct_->capture_request(now, connection_->session.capture_request(), relay_due).quality;
   auto frame = source_->next(now, settings);
   while (auto note = source_->poll_note())
     log_line("camera", *note);
@@ -810,7 +819,7 @@ void Agent::on_source_readable() {
     return;
   }
   ++stats_.camera_frames;
-  if (!connection_ || !connection_->session.capture_due(now)) {
+  if (!connection_ || (!relay_due && !direct_->capture_due(now))) {
     ++stats_.camera_skipped;  // newest frame wins: a frame not wanted now is dropped
     return;
   }
@@ -822,7 +831,7 @@ void Agent::on_source_readable() {
   encoded.flags = frame->flags;
   encoded.capture_time = frame->capture_time;
   direct_->offer_frame(now, encoded);
-  connection_->session.offer_frame(now, std::move(encoded));
+  if (relay_due) connection_->session.offer_frame(now, std::move(encoded));
   connection_->driver.wake();
 }
 

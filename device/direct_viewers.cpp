@@ -261,9 +261,35 @@ void DirectViewers::remove_later(const std::string& id, const std::string& messa
   });
 }
 
+bool DirectViewers::capture_due(Instant now) const {
+  for (const auto& [id, v] : viewers_)
+    if (!v->leaving && v->session.capture_due(now)) return true;
+  return false;
+}
+
+std::optional<Instant> DirectViewers::next_capture(Instant now) const {
+  std::optional<Instant> at;
+  for (const auto& [id, v] : viewers_)
+    if (!v->leaving && v->session.video_open())
+      at = earliest(at, std::optional<Instant>(v->session.next_capture(now)));
+  return at;
+}
+
+media::CaptureRequest DirectViewers::capture_request(Instant now,
+                                                     const media::CaptureRequest& relay,
+                                                     bool relay_due) const {
+  std::optional<media::CaptureRequest> r;
+  if (relay_due) r = relay;
+  for (const auto& [id, v] : viewers_) {
+    if (v->leaving || !v->session.capture_due(now)) continue;
+    r = r ? media::widest_capture(*r, v->session.capture_request()) : v->session.capture_request();
+  }
+  return r.value_or(relay);
+}
+
 void DirectViewers::offer_frame(Instant now, const media::EncodedFrame& frame) {
   for (auto& [id, v] : viewers_) {
-    if (v->leaving || !v->session.video_open()) continue;
+    if (v->leaving || !v->session.capture_due(now)) continue;
     media::EncodedFrame copy = frame;
     v->session.offer_frame(now, std::move(copy));
     v->driver.wake();

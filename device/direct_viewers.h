@@ -95,7 +95,19 @@ class DirectViewers {
 
   // A direct-offer part, direct-candidate or direct-close; other messages are ignored.
   void handle(Instant now, const media::DeviceMessage& message);
-  // A captured frame, copied to every viewer whose video channel is open.
+  // The camera serves the relay session and the direct viewers: it captures when any of them
+  // is due (the rate is the highest any wants), as large and good as the due ones want
+  // (media::widest_capture), and each takes a frame only when its own rate is due, so a
+  // viewer's receiver reports, `set` and `snapshot` reach the camera as the relay session's do.
+  // Whether a viewer is due for a frame now (or wants a snapshot).
+  bool capture_due(Instant now) const;
+  // When the first viewer is due next; nullopt without a streaming viewer.
+  std::optional<Instant> next_capture(Instant now) const;
+  // `relay` (the relay session's request) widened by every due viewer's; `relay` alone when
+  // `relay_due` and no viewer is due.
+  media::CaptureRequest capture_request(Instant now, const media::CaptureRequest& relay,
+                                        bool relay_due) const;
+  // A captured frame, copied to every viewer whose video channel is open and that is due.
   void offer_frame(Instant now, const media::EncodedFrame& frame);
   // Closes every viewer's connection (the agent stops).
   void close_all(Instant now);

@@ -149,6 +149,18 @@ int StreamingSession::target_quality() const {
   return std::clamp(min_limit(q, limits_.quality), 1, 100);
 }
 
+CaptureRequest widest_capture(const CaptureRequest& a, const CaptureRequest& b) {
+  auto larger = [](uint16_t x, uint16_t y) -> uint16_t {
+    return x == 0 || y == 0 ? 0 : std::max(x, y);
+  };
+  CaptureRequest r;
+  r.quality = std::max(a.quality, b.quality);
+  r.width = larger(a.width, b.width);
+  r.height = larger(a.height, b.height);
+  r.snapshot = a.snapshot || b.snapshot;
+  return r;
+}
+
 CaptureRequest StreamingSession::capture_request() const {
   CaptureRequest r;
   r.snapshot = snapshot_asked_.has_value();

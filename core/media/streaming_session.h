@@ -81,6 +81,11 @@ struct CaptureRequest {
   bool snapshot = false;
 };
 
+// One camera serving several sessions (a device's relay session and its direct viewers): the
+// frame that satisfies both requests, the larger size (0, the source's own, is the largest)
+// and the higher quality; a snapshot when either asks for one.
+CaptureRequest widest_capture(const CaptureRequest& a, const CaptureRequest& b);
+
 // A frame the camera produced: kFrameHeaderSize bytes reserved, then the JPEG image.
 struct EncodedFrame {
   Bytes message;

@@ -56,6 +56,10 @@ const char* usage() {
          "  --turn-url URL    one more turn:/turns: server (repeatable; no secret: it uses\n"
          "                    the credentials the server hands out)\n"
          "  --resolve NAME=IP resolve a TURN host name without DNS (repeatable)\n"
+         "  --direct-viewers N\n"
+         "                    at most N direct-mode viewers at once, 0..64 (default 4; each\n"
+         "                    is a peer connection of its own on the device: an ESP32-S3 has\n"
+         "                    room for few); beyond it the server's relay serves them\n"
          "  --modem PORT      the modem's AT port (an A7670E's is USB interface 4:\n"
          "                    /dev/serial/by-id/...-if04-port0), asked every 30 s for\n"
          "                    signal, operator and technology (sent in the telemetry)\n"
@@ -74,7 +78,7 @@ const char* usage() {
          "  --config FILE     key = value settings in TOML: server, token, source, width,\n"
          "                    height, fps, quality, pacing, transport, keepalive_interval,\n"
          "                    ca_file, modem, bind (string or array), ice_transport_policy,\n"
-         "                    turn_urls (array),\n"
+         "                    turn_urls (array), direct_viewers,\n"
          "                    quiet, json_log; command-line options override the file\n"
          "  --quiet           no stats lines, only state changes and errors\n"
          "  --json-log        one JSON object per line instead of text; with each session's\n"
@@ -99,6 +103,7 @@ struct Options {
   std::string pacing = "adaptive";
   std::string transport = "auto";
   double keepalive_interval = 15;
+  long direct_viewers = 4;
   std::string ca_file;
   std::string modem;
   std::vector<std::string> bind;
@@ -187,6 +192,12 @@ std::optional<std::string> load_config_file(const std::string& path, Options& o)
         error = where + " must be a whole number from 16 to 8192";
       else
         (k == "width" ? o.width : o.height) = static_cast<int>(*v);
+    } else if (k == "direct_viewers") {
+      auto v = need_int(0, 64);
+      if (!v)
+        error = where + " must be a whole number from 0 to 64";
+      else
+        o.direct_viewers = *v;
     } else if (k == "keepalive_interval") {
       if (!node.is_number() || *node.value<double>() < 1 || *node.value<double>() > 25)
         error = where + " must be a number of seconds from 1 to 25";
@@ -304,6 +315,11 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
       auto n = parse_int(v, 16, 8192);
       if (!n) return a + " must be a whole number from 16 to 8192, not \"" + v + "\"";
       (a == "--width" ? o.width : o.height) = static_cast<int>(*n);
+    } else if (a == "--direct-viewers") {
+      if (auto e = need(v)) return e;
+      auto n = parse_int(v, 0, 64);
+      if (!n) return "--direct-viewers must be a whole number from 0 to 64, not \"" + v + "\"";
+      o.direct_viewers = *n;
     } else if (a == "--keepalive-interval") {
       if (auto e = need(v)) return e;
       auto n = parse_double(v, 1, 25);
@@ -417,6 +433,10 @@ int main(int argc, char** argv) {
     rate.min_fps = std::min(rate.min_fps, rate.preferred_fps);
   }
   config.modem.port = options.modem;
+  // Direct viewers: the device's own limit, and its caps on rate, quality and size as for the
+  // relay session (their pacing is always adaptive).
+  config.direct.max_viewers = static_cast<size_t>(options.direct_viewers);
+  config.direct.session = config.session;
   config.quiet = options.quiet;
   config.log_format = options.json_log ? LogFormat::json : LogFormat::text;
   for (const auto& b : options.bind) {

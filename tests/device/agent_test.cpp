@@ -245,7 +245,8 @@ class TestWhipServer {
 struct AgentUnderTest {
   explicit AgentUnderTest(const std::string& url, std::string token = "device-token",
                           std::unique_ptr<FrameSource> camera = nullptr,
-                          std::string modem_port = {}) {
+                          std::string modem_port = {},
+                          const std::function<void(AgentConfig&)>& adjust = {}) {
     AgentConfig config;
     config.whip.url = url;
     config.whip.token = std::move(token);
@@ -262,6 +263,7 @@ struct AgentUnderTest {
       EXPECT_TRUE(source.ok());
       camera = std::move(*source);
     }
+    if (adjust) adjust(config);
     auto made = Agent::create(std::move(config), std::move(camera),
                               [this](const std::string& l) { lines.push_back(l); });
     EXPECT_TRUE(made.ok()) << (made.ok() ? "" : made.error());
@@ -495,6 +497,106 @@ TEST(Agent, StopDuringABlockedPostReturnsPromptly) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4));
 }
 
+// A direct-mode viewer as the viewer page would be: a core PeerConnection on the test server's
+// loop, offering `video` and `control`, its offer sent over the session's control channel in
+// parts, the device's answer collected from the control messages the server received.
+struct DirectViewerPeer {
+  DirectViewerPeer(TestWhipServer& s, AgentUnderTest& d) : server(s), device(d) {}
+  ~DirectViewerPeer() {
+    server.on_loop([&] {
+      driver.reset();
+      peer.reset();
+      return 0;
+    });
+  }
+
+  std::vector<nlohmann::json> control_of(const std::string& type) {
+    std::vector<nlohmann::json> out;
+    for (const auto& m : server.control_messages(1)) {
+      auto j = nlohmann::json::parse(m, nullptr, false);
+      if (!j.is_discarded() && j.value("type", "") == type) out.push_back(j);
+    }
+    return out;
+  }
+
+  // Offers, waits for the device's answer and applies it; false on failure.
+  bool connect() {
+    std::string offer = server.on_loop([&] {
+      peer::PeerConfig config;
+      config.certificate = &server.certificate();
+      peer = std::make_unique<PeerEndpoint>(config, rng);
+      driver = std::make_unique<runtime::EndpointDriver>(server.loop(), *peer);
+      Instant now = server.loop().now();
+      auto bound = driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0));
+      if (!bound) return std::string();
+      (void)peer->pc.add_host_socket(now, *bound);
+      peer->pc.end_of_local_sockets(now);
+      video =
+          peer->pc
+              .create_data_channel(now, {.label = "video", .ordered = false, .max_retransmits = 0})
+              .value();
+      control = peer->pc.create_data_channel(now, {.label = "control"}).value();
+      auto made = peer->pc.create_offer(now);
+      return made ? *made : std::string();
+    });
+    if (offer.empty()) return false;
+    // In parts of at most 500 bytes, as the server cuts larger ones.
+    size_t parts = (offer.size() + 499) / 500;
+    for (size_t i = 0; i < parts; ++i)
+      if (!server.say(1, nlohmann::json{{"type", "direct-offer"},
+                                        {"id", "viewer1"},
+                                        {"part", i},
+                                        {"parts", parts},
+                                        {"sdp", offer.substr(i * 500, 500)}}
+                             .dump()))
+        return false;
+    std::string answer;
+    if (!device.run_until([&] {
+          auto answers = control_of("direct-answer");
+          if (answers.empty() || answers.size() < answers.front()["parts"].get<size_t>())
+            return false;
+          answer.clear();
+          for (const auto& a : answers)
+            answer += a["sdp"].get<std::string>();
+          return true;
+        }))
+      return false;
+    return server.on_loop([&] {
+      bool ok = peer->pc.set_remote_description(server.loop().now(), answer).ok();
+      peer->drain(server.loop().now());
+      driver->wake();
+      return ok;
+    });
+  }
+
+  std::vector<media::FrameHeader> frames() {
+    return server.on_loop([&] {
+      std::vector<media::FrameHeader> out;
+      for (const auto& m : peer->messages)
+        if (m.id == video)
+          if (auto f = media::parse_frame(m.data)) out.push_back(f->header);
+      return out;
+    });
+  }
+
+  bool send_control(const std::string& text) {
+    return server.on_loop([&] {
+      bool ok = peer->pc.send(server.loop().now(), control, as_bytes(text), false).ok();
+      peer->drain(server.loop().now());
+      driver->wake();
+      return ok;
+    });
+  }
+
+  TestWhipServer& server;
+  AgentUnderTest& device;
+  SeededRandom rng{7};
+  std::unique_ptr<PeerEndpoint> peer;
+  std::unique_ptr<runtime::EndpointDriver> driver;
+  uint16_t video = 0;
+  uint16_t control = 0;
+};
+
 // Direct mode (docs/protocol.md): the server forwards a viewer's offer over the session's
 // control channel; the agent's direct viewer answers, connects to the viewer itself, and the
 // viewer gets frames in order while the session to the server keeps getting them too.
@@ -504,84 +606,20 @@ TEST(Agent, DirectViewerGetsFramesInOrderWhileTheRelayDoes) {
   ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 3; }))
       << device.agent->last_error();
 
-  // The viewer: a core PeerConnection as the viewer page's would be, on the server's loop.
-  SeededRandom viewer_rng(7);
-  std::unique_ptr<PeerEndpoint> viewer;
-  std::unique_ptr<runtime::EndpointDriver> viewer_driver;
-  uint16_t video = 0;
-  std::string offer = server.on_loop([&] {
-    peer::PeerConfig config;
-    config.certificate = &server.certificate();
-    viewer = std::make_unique<PeerEndpoint>(config, viewer_rng);
-    viewer_driver = std::make_unique<runtime::EndpointDriver>(server.loop(), *viewer);
-    Instant now = server.loop().now();
-    auto bound = viewer_driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0));
-    if (!bound) return std::string();
-    (void)viewer->pc.add_host_socket(now, *bound);
-    viewer->pc.end_of_local_sockets(now);
-    video =
-        viewer->pc
-            .create_data_channel(now, {.label = "video", .ordered = false, .max_retransmits = 0})
-            .value();
-    (void)viewer->pc.create_data_channel(now, {.label = "control"});
-    auto made = viewer->pc.create_offer(now);
-    return made ? *made : std::string();
-  });
-  ASSERT_FALSE(offer.empty());
-  // In parts of at most 500 bytes, as the server cuts larger ones.
-  size_t parts = (offer.size() + 499) / 500;
-  for (size_t i = 0; i < parts; ++i)
-    ASSERT_TRUE(server.say(1, nlohmann::json{{"type", "direct-offer"},
-                                             {"id", "viewer1"},
-                                             {"part", i},
-                                             {"parts", parts},
-                                             {"sdp", offer.substr(i * 500, 500)}}
-                                  .dump()));
-  auto control_of = [&](const std::string& type) {
-    std::vector<nlohmann::json> out;
-    for (const auto& m : server.control_messages(1)) {
-      auto j = nlohmann::json::parse(m, nullptr, false);
-      if (!j.is_discarded() && j.value("type", "") == type) out.push_back(j);
-    }
-    return out;
-  };
-  std::string answer;
-  ASSERT_TRUE(device.run_until([&] {
-    auto answers = control_of("direct-answer");
-    if (answers.empty() || answers.size() < answers.front()["parts"].get<size_t>()) return false;
-    answer.clear();
-    for (const auto& a : answers)
-      answer += a["sdp"].get<std::string>();
-    return true;
-  }));
-  ASSERT_TRUE(server.on_loop([&] {
-    bool ok = viewer->pc.set_remote_description(server.loop().now(), answer).ok();
-    viewer->drain(server.loop().now());
-    viewer_driver->wake();
-    return ok;
-  }));
-
+  DirectViewerPeer viewer(server, device);
+  ASSERT_TRUE(viewer.connect());
   size_t relay_before = server.frames(1).size();
-  auto viewer_frames = [&] {
-    return server.on_loop([&] {
-      std::vector<media::FrameHeader> out;
-      for (const auto& m : viewer->messages)
-        if (m.id == video)
-          if (auto f = media::parse_frame(m.data)) out.push_back(f->header);
-      return out;
-    });
-  };
   ASSERT_TRUE(device.run_until([&] {
-    return viewer_frames().size() >= 10 && server.frames(1).size() >= relay_before + 10;
-  })) << viewer_frames().size()
+    return viewer.frames().size() >= 10 && server.frames(1).size() >= relay_before + 10;
+  })) << viewer.frames().size()
       << " direct frames";
-  auto frames = viewer_frames();
+  auto frames = viewer.frames();
   for (size_t i = 1; i < frames.size(); ++i)
     EXPECT_GT(frames[i].sequence, frames[i - 1].sequence);
   auto relayed = server.frames(1);
   for (size_t i = 1; i < relayed.size(); ++i)
     EXPECT_GT(relayed[i].sequence, relayed[i - 1].sequence);
-  auto states = control_of("direct-state");
+  auto states = viewer.control_of("direct-state");
   ASSERT_FALSE(states.empty());
   EXPECT_EQ(states.front()["id"], "viewer1");
   EXPECT_EQ(states.front()["state"], "connected");
@@ -589,11 +627,45 @@ TEST(Agent, DirectViewerGetsFramesInOrderWhileTheRelayDoes) {
   // The server says the viewer left: its connection goes.
   ASSERT_TRUE(server.say(1, R"({"type":"direct-close","id":"viewer1"})"));
   ASSERT_TRUE(device.run_until([&] { return device.agent->direct_viewers()->size() == 0; }));
-  server.on_loop([&] {
-    viewer_driver.reset();
-    viewer.reset();
-    return 0;
+}
+
+// One camera serves the relay session and the direct viewers at the rate the fastest wants,
+// each taking frames at its own rate: with the relay session held to 2 fps, a direct viewer
+// still gets its own faster rate, and its snapshot request reaches the camera (a frame at the
+// snapshot quality with the snapshot flag, above the relay session's quality cap of 40).
+TEST(Agent, TheCameraFollowsADirectViewerAsWellAsTheRelaySession) {
+  TestWhipServer server;
+  AgentUnderTest device(server.url(), "device-token", nullptr, {}, [](AgentConfig& c) {
+    c.session.max_fps = 2;
+    c.session.max_quality = 40;
+    c.session.rate.max_fps = 2;
+    c.session.rate.preferred_fps = std::min(c.session.rate.preferred_fps, 2.0);
+    c.session.rate.min_fps = std::min(c.session.rate.min_fps, 2.0);
   });
+  ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 1; }))
+      << device.agent->last_error();
+  DirectViewerPeer viewer(server, device);
+  ASSERT_TRUE(viewer.connect());
+  ASSERT_TRUE(device.run_until([&] { return viewer.frames().size() >= 2; }));
+
+  const size_t direct_from = viewer.frames().size();
+  const size_t relay_from = server.frames(1).size();
+  ASSERT_TRUE(device.run_until([&] { return viewer.frames().size() >= direct_from + 12; }));
+  const size_t direct_got = viewer.frames().size() - direct_from;
+  const size_t relay_got = server.frames(1).size() - relay_from;
+  // Captured for the relay alone, the viewer could not get more frames than the relay session.
+  EXPECT_GE(direct_got, relay_got + 5) << direct_got << " direct, " << relay_got << " relay";
+
+  ASSERT_TRUE(viewer.send_control(R"({"type":"snapshot"})"));
+  ASSERT_TRUE(device.run_until([&] {
+    for (const auto& f : viewer.frames())
+      if (f.flags & media::frame_flags::kSnapshot) return true;
+    return false;
+  }));
+  for (const auto& f : viewer.frames())
+    if (f.flags & media::frame_flags::kSnapshot) {
+      EXPECT_EQ(f.quality, 92);
+    }
 }
 
 }  // namespace

@@ -417,5 +417,22 @@ TEST(FixedPacingSender, TriesAgainAfterTheBackOffAndANewFrameAtOnce) {
   EXPECT_EQ(sender.stats().bytes_sent, 20u);
 }
 
+// One camera for several sessions: the frame must do for each, so the larger size (0, the
+// source's own, beats any), the higher quality, and a snapshot when one asks.
+TEST(StreamingSession, WidestCaptureSatisfiesBothRequests) {
+  media::CaptureRequest small{.quality = 30, .width = 320, .height = 240, .snapshot = false};
+  media::CaptureRequest large{.quality = 20, .width = 640, .height = 180, .snapshot = true};
+  auto w = media::widest_capture(small, large);
+  EXPECT_EQ(w.quality, 30);
+  EXPECT_EQ(w.width, 640);
+  EXPECT_EQ(w.height, 240);
+  EXPECT_TRUE(w.snapshot);
+  media::CaptureRequest native{.quality = 10, .width = 0, .height = 0, .snapshot = false};
+  w = media::widest_capture(small, native);
+  EXPECT_EQ(w.width, 0);
+  EXPECT_EQ(w.height, 0);
+  EXPECT_FALSE(w.snapshot);
+}
+
 }  // namespace
 }  // namespace cellrtc
