@@ -109,6 +109,69 @@ Status IceAgent::add_local_candidate(Instant now, Candidate candidate) {
   return {};
 }
 
+bool IceAgent::withdrawn(size_t local) const {
+  return withdrawn_base(local_bases_[local]) &&
+         local_candidates_[local].transport == TransportProtocol::udp;
+}
+
+bool IceAgent::withdrawn_base(const SocketAddress& base) const {
+  return std::find(withdrawn_.begin(), withdrawn_.end(), base) != withdrawn_.end();
+}
+
+Status IceAgent::withdraw_local_candidate(Instant now, const SocketAddress& base) {
+  auto index = find_local(base, TransportProtocol::udp);
+  if (!index || local_candidates_[*index].type != CandidateType::relayed)
+    return Error{Errc::not_found, "no relayed local candidate with that address"};
+  if (withdrawn_base(base)) return {};
+  withdrawn_.push_back(base);
+  // Nothing more leaves from it: queued transmits, checks and consent on its pairs end.
+  std::erase_if(transmits_, [&](const Transmit& t) { return t.from == base; });
+  std::erase_if(transactions_, [&](const auto& entry) {
+    return entry.second.kind != TxKind::gather && entry.second.from == base;
+  });
+  bool lost_selected = false;
+  for (size_t i = 0; i < pairs_.size(); ++i) {
+    Pair& p = pairs_[i];
+    if (local_bases_[p.local] != base) continue;
+    p.state = PairState::failed;
+    p.valid = false;
+    p.nominated = false;
+    p.nominate_on_success = false;
+    p.in_flight.reset();
+    if (nominating_ == i) nominating_.reset();
+    if (selected_index_ == i) lost_selected = true;
+  }
+  std::erase_if(triggered_, [&](const Triggered& t) {
+    return t.pair < pairs_.size() && local_bases_[pairs_[t.pair].local] == base;
+  });
+  if (!lost_selected || state_ == IceState::closed) return {};
+
+  // The path in use is gone. Until another pair is selected no data goes out; the state is
+  // disconnected (the connection may recover) and the checking timeout runs from now.
+  selected_index_.reset();
+  selected_.reset();
+  next_consent_.reset();
+  unanswered_since_.reset();
+  path_lost_at_ = now;
+  set_state(IceState::disconnected);
+  if (role_ == Role::controlling && !config_.lite) {
+    // RFC 8445 section 8.1.1: nominate the best pair still valid with a check carrying
+    // USE-CANDIDATE; without one, ordinary checks resume on the pairs not yet tried.
+    std::optional<size_t> best;
+    for (size_t i = 0; i < pairs_.size(); ++i)
+      if (pairs_[i].valid && (!best || pairs_[i].valid_priority > pairs_[*best].valid_priority))
+        best = i;
+    checks_done_ = false;
+    if (best) {
+      nominating_ = *best;
+      triggered_.push_front(Triggered{*best, true});
+    }
+    pace(now);
+  }
+  // A controlled agent waits for the controlling peer's next nomination.
+  return {};
+}
+
 void IceAgent::end_of_local_sockets(Instant now) {
   local_sockets_done_ = true;
   check_gathering_complete();
@@ -275,6 +338,7 @@ void IceAgent::form_pairs_for_remote(size_t remote) {
     // only bases (host, relayed) pair.
     if (lc.type == CandidateType::server_reflexive || lc.type == CandidateType::peer_reflexive)
       continue;
+    if (withdrawn(l)) continue;
     if (lc.transport != rc.transport || lc.address.family() != rc.address.family()) continue;
     if (!tcp_types_pair(lc.tcp_type, rc.tcp_type)) continue;  // RFC 6544 section 6.2
     // A link-local address reaches only link-local peers.
@@ -284,6 +348,7 @@ void IceAgent::form_pairs_for_remote(size_t remote) {
 }
 
 void IceAgent::form_pairs_for_local(size_t local) {
+  if (withdrawn(local)) return;
   for (size_t r = 0; r < remote_.size(); ++r) {
     const auto& lc = local_candidates_[local];
     const auto& rc = remote_[r].candidate;
@@ -341,6 +406,7 @@ void IceAgent::reset_checks() {
   remote_end_of_candidates_ = false;
   first_success_at_.reset();
   checking_since_.reset();
+  path_lost_at_.reset();
   selected_index_.reset();
   nominating_.reset();
   checks_done_ = false;
@@ -456,7 +522,7 @@ std::optional<Instant> IceAgent::next_timeout() const {
     t = earliest(t, std::optional<Instant>(last_consent_ + config_.consent_timeout));
   }
   if (!selected_ && checking_since_ && state_ != IceState::failed)
-    t = earliest(t, std::optional<Instant>(*checking_since_ + config_.checking_timeout));
+    t = earliest(t, checking_deadline());
   return t;
 }
 
@@ -546,6 +612,13 @@ bool IceAgent::holding_for_udp(Instant now) const {
   return !deadline || now < *deadline;
 }
 
+std::optional<Instant> IceAgent::checking_deadline() const {
+  if (!checking_since_) return std::nullopt;
+  Instant from = *checking_since_;
+  if (path_lost_at_) from = std::max(from, *path_lost_at_);
+  return from + config_.checking_timeout;
+}
+
 std::optional<Instant> IceAgent::udp_grace_deadline() const {
   if (!checking_since_) return std::nullopt;
   return *checking_since_ + config_.udp_grace;
@@ -553,8 +626,7 @@ std::optional<Instant> IceAgent::udp_grace_deadline() const {
 
 void IceAgent::update_connectivity(Instant now) {
   if (!selected_) {
-    if (checking_since_ && now - *checking_since_ >= config_.checking_timeout &&
-        state_ != IceState::failed)
+    if (checking_since_ && now >= *checking_deadline() && state_ != IceState::failed)
       set_state(IceState::failed);
     // RFC 8445 section 8.1.2: every pair failed and no more candidates will come.
     if (!pairs_.empty() && remote_end_of_candidates_ && gathering_complete_sent_ &&
@@ -744,6 +816,8 @@ bool IceAgent::handle_packet(Instant now, const SocketAddress& local, const Sock
   if (config_.lite && selected_ && from == selected_->remote.address && local == selected_->base)
     last_heard_ = now;
   if (!stun::looks_like_stun(data)) return false;
+  // A withdrawn base (a relay whose allocation died) answers nothing and checks nothing.
+  if (protocol == TransportProtocol::udp && withdrawn_base(local)) return true;
   input_protocol_ = protocol == TransportProtocol::udp ? protocol : TransportProtocol::tcp;
   auto parsed = stun::Message::parse(data);
   if (!parsed) {
@@ -1000,6 +1074,12 @@ void IceAgent::on_check_success(Instant now, size_t index, const Transaction& tx
         config_.nomination == Nomination::regular) {
       pair.nominated = true;
       select_pair(now, index);
+    } else if (*selected_index_ != index && !nominating_) {
+      // Aggressive mode: a worse pair's check nominated it after the selected one's. A lite
+      // peer takes the pair of the latest USE-CANDIDATE (section 7.3.1.5 as it applies to a
+      // lite agent here), so nominate the selected pair once more to keep both ends on it.
+      nominating_ = *selected_index_;
+      triggered_.push_front(Triggered{*selected_index_, true});
     }
   } else if (role_ == Role::controlled && pair.nominate_on_success) {
     // RFC 8445 section 7.3.1.5: USE-CANDIDATE arrived before our check succeeded.
@@ -1077,8 +1157,9 @@ void IceAgent::restart(Instant now) {
   reset_checks();
   // The old selected pair carries data until a new one is selected, but without consent
   // checks (the peer no longer knows our old credentials); the consent timeout still runs.
-  for (const auto& c : local_candidates_)
-    if (c.type != CandidateType::peer_reflexive) emit(event::LocalCandidate{c});
+  for (size_t i = 0; i < local_candidates_.size(); ++i)
+    if (local_candidates_[i].type != CandidateType::peer_reflexive && !withdrawn(i))
+      emit(event::LocalCandidate{local_candidates_[i]});
   if (gathering_complete_sent_) emit(event::GatheringComplete{});
   set_state(IceState::checking);
   pace(now);

@@ -172,6 +172,14 @@ class IceAgent {
   Status add_host_socket(Instant now, const SocketAddress& bound);
   // A local candidate gathered elsewhere (TURN relayed, ICE-TCP); its `address` is its base.
   Status add_local_candidate(Instant now, Candidate candidate);
+  // A relayed candidate whose allocation died (refresh refused or unanswered, 437, the TCP/TLS
+  // connection to the TURN server lost): its pairs fail and are never checked, nominated or
+  // used again, also after an ICE restart. When the selected pair was one of them the state
+  // turns disconnected and, as controlling agent, the best pair still valid is nominated at
+  // once (a check with USE-CANDIDATE), or checks resume on the pairs not yet tried. The peer
+  // is told nothing by signaling (trickle ICE cannot remove a candidate, RFC 8838): it sees
+  // the relayed address fall silent and the new nomination.
+  Status withdraw_local_candidate(Instant now, const SocketAddress& relayed);
   // No further host sockets: gathering completes once the STUN transactions end.
   void end_of_local_sockets(Instant now);
   const IceCredentials& local_credentials() const { return local_credentials_; }
@@ -309,6 +317,11 @@ class IceAgent {
   // Path choice: true while a TCP pair must not be nominated (see IceConfig::udp_grace).
   bool holding_for_udp(Instant now) const;
   std::optional<Instant> udp_grace_deadline() const;
+  // When a checking agent without a selected pair fails (checking_timeout from the start of
+  // checks, or from the loss of the selected pair).
+  std::optional<Instant> checking_deadline() const;
+  bool withdrawn(size_t local) const;
+  bool withdrawn_base(const SocketAddress& base) const;
   void select_pair(Instant now, size_t pair);
   void update_connectivity(Instant now);
   void check_gathering_complete();
@@ -347,6 +360,8 @@ class IceAgent {
   std::optional<Instant> next_pace_;         // next new transaction may start
   std::optional<Instant> first_success_at_;  // for the nomination delay
   std::optional<Instant> checking_since_;
+  std::optional<Instant> path_lost_at_;   // the selected pair's relay was withdrawn
+  std::vector<SocketAddress> withdrawn_;  // bases of withdrawn relayed candidates
   std::optional<size_t> selected_index_;
   std::optional<SelectedPair> selected_;
   std::optional<size_t> nominating_;         // pair with a USE-CANDIDATE check in flight

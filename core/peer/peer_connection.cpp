@@ -395,6 +395,11 @@ bool PeerConnection::pump_relays(Instant now) {
       if (state_ != PeerState::closed && state_ != PeerState::failed)
         (void)ice_.add_local_candidate(now, c->candidate);
     }
+    if (auto* f = std::get_if<turn::event::ServerFailed>(&*e); f && f->relayed) {
+      // The allocation died (refresh refused or unanswered, 437, its TCP/TLS connection lost):
+      // its candidate leaves ICE, and the path moves to another valid pair.
+      (void)ice_.withdraw_local_candidate(now, *f->relayed);
+    }
     if (std::get_if<turn::event::GatheringDone>(&*e)) maybe_end_of_candidates();
     // Bounded: a connection's servers report a handful of events in all.
     if (relay_reports_.size() < 64) relay_reports_.push_back(std::move(*e));

@@ -187,5 +187,79 @@ TEST(IceRelayPathChoice, RegularNominationHoldsTurnTlsForTheGraceToo) {
   EXPECT_LE(call.selected_times[0] - Instant(), seconds(2) + milliseconds(100));
 }
 
+// --- A relayed candidate whose allocation died is withdrawn
+
+TEST(IceRelayWithdrawal, ThePathMovesToTheOtherRelayAndTheDeadOneFallsSilent) {
+  RelayCall call;
+  call.add_relay(kRelayA, TransportProtocol::udp, 0, milliseconds(30));
+  call.add_relay(kRelayB, TransportProtocol::udp, 1, milliseconds(50));
+  call.paths[kDeviceUdp].down = true;
+  call.start();
+  ASSERT_TRUE(call.run([&] { return call.selected(kRelayA); }, seconds(5)));
+  call.run([] { return false; }, seconds(20));  // consent checks on the relay in use
+  ASSERT_TRUE(call.selected(kRelayA));
+
+  // The first TURN server's allocation is gone (its refresh failed).
+  call.paths[kRelayA].down = true;
+  const Instant lost = call.now;
+  ASSERT_TRUE(call.device.withdraw_local_candidate(call.now, kRelayA).ok());
+  EXPECT_FALSE(call.device.selected_pair());
+  EXPECT_EQ(call.device.state(), ice::IceState::disconnected);
+  const uint64_t sent_on_a = call.paths[kRelayA].sent;
+  ASSERT_TRUE(call.run([&] { return call.selected(kRelayB); }, seconds(5)));
+  // One nominating check's round trip through the second relay, no checking from scratch.
+  EXPECT_LE(call.selected_times.back() - lost, milliseconds(150));
+  EXPECT_EQ(call.device.state(), ice::IceState::connected);
+  // Data flows on the new path; the dead relay never carries anything again.
+  ASSERT_TRUE(call.device.send(Bytes{0x17, 0xfe, 0xfd}).ok());
+  const uint64_t data_before = call.server_data;
+  ASSERT_TRUE(call.run([&] { return call.server_data == data_before + 1; }, seconds(1)));
+  call.run([] { return false; }, seconds(40));
+  EXPECT_TRUE(call.selected(kRelayB));
+  EXPECT_EQ(call.paths[kRelayA].sent, sent_on_a);
+  EXPECT_NE(call.device.state(), ice::IceState::failed);
+}
+
+TEST(IceRelayWithdrawal, ARelayNotInUseIsNeverCheckedAgain) {
+  RelayCall call(ice::Nomination::regular);
+  call.add_relay(kRelayA, TransportProtocol::udp, 0, milliseconds(30));
+  call.start();
+  ASSERT_TRUE(call.run([&] { return call.selected(kDeviceUdp); }, seconds(5)));
+  ASSERT_TRUE(call.device.withdraw_local_candidate(call.now, kRelayA).ok());
+  const uint64_t sent_on_a = call.paths[kRelayA].sent;
+  // An ICE restart pairs the remaining candidates again, not the withdrawn one.
+  call.device.restart(call.now);
+  while (auto e = call.device.poll_event()) {
+    if (auto* c = std::get_if<ice::event::LocalCandidate>(&*e)) {
+      EXPECT_NE(c->candidate.address, kRelayA);
+    }
+  }
+  call.server.set_remote_credentials(call.now, call.device.local_credentials().ufrag,
+                                     call.device.local_credentials().pwd);
+  call.run([] { return false; }, seconds(30));
+  EXPECT_TRUE(call.selected(kDeviceUdp));
+  EXPECT_EQ(call.selections.size(), 1u);
+  EXPECT_EQ(call.paths[kRelayA].sent, sent_on_a);
+  // Only relayed candidates can be withdrawn.
+  EXPECT_FALSE(call.device.withdraw_local_candidate(call.now, kDeviceUdp).ok());
+}
+
+TEST(IceRelayWithdrawal, WithoutAnotherPathTheAgentFailsAfterTheCheckingTimeout) {
+  RelayCall call;
+  call.add_relay(kRelayA, TransportProtocol::tls, 0, milliseconds(30));
+  call.paths[kDeviceUdp].down = true;
+  call.start();
+  ASSERT_TRUE(call.run([&] { return call.selected(kRelayA); }, seconds(5)));
+  call.run([] { return false; }, seconds(60));
+  ASSERT_TRUE(call.selected(kRelayA));
+  call.paths[kRelayA].down = true;
+  const Instant lost = call.now;
+  ASSERT_TRUE(call.device.withdraw_local_candidate(call.now, kRelayA).ok());
+  // Not at once (the checks started more than 30 s ago), but 30 s after the loss.
+  ASSERT_TRUE(call.run([&] { return call.device.state() == ice::IceState::failed; }, seconds(40)));
+  EXPECT_GE(call.now - lost, seconds(30));
+  EXPECT_FALSE(call.device.send(Bytes{0x17}).ok());
+}
+
 }  // namespace
 }  // namespace cellrtc
