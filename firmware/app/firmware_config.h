@@ -1,0 +1,75 @@
+// The firmware's settings (Kconfig on the device, see firmware/esp32s3/main/Kconfig.projbuild)
+// and their validation: every field a person types is checked before anything starts, and a
+// bad one is named with what is wrong, so the boot log says "config: apn: ..." instead of the
+// modem answering ERROR a minute later.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/common/result.h"
+#include "firmware/app/camera_pins.h"
+#include "firmware/app/frame_size.h"
+#include "modem/supervisor.h"
+
+namespace cellrtc::firmware {
+
+enum class ModemLinkKind : uint8_t { usb_cdc, uart };
+
+struct UartLinkConfig {
+  int tx_pin = -1;  // the ESP32's TX, to the modem's RXD
+  int rx_pin = -1;
+  uint32_t baud = 115200;  // the A76xx's default rate
+};
+
+struct FirmwareConfig {
+  // WHIP endpoint of cellrtc-server (docs/protocol.md): https://host[:port][/path]; a URL
+  // without a path gets /whip.
+  std::string server_url;
+  std::string device_token;  // Authorization: Bearer (RFC 6750); empty: the server asks none
+
+  std::string apn;
+  std::string apn_user;
+  std::string apn_password;
+  std::string sim_pin;  // empty: the SIM has no PIN
+
+  ModemLinkKind modem_link = ModemLinkKind::usb_cdc;
+  UartLinkConfig uart;
+  bool use_cmux = false;
+  int modem_power_key_pin = -1;  // -1: not wired
+  int modem_reset_pin = -1;
+
+  CameraBoard camera_board = CameraBoard::xiao_esp32s3_sense;
+  FrameSize frame_size = FrameSize::vga;  // the largest size streamed
+  int jpeg_quality = 60;                  // 1..100, the highest quality streamed
+
+  // Bench use: stream over Wi-Fi instead of the modem (empty SSID: cellular).
+  std::string wifi_ssid;
+  std::string wifi_password;
+
+  bool uses_wifi() const { return !wifi_ssid.empty(); }
+};
+
+struct ConfigError {
+  const char* field = "";
+  std::string message;
+};
+
+Result<void, ConfigError> validate(const FirmwareConfig& config);
+// "server_url: ..." for the log.
+std::string describe(const ConfigError& error);
+
+// The host and port of a valid server URL, and the WHIP path (/whip when the URL has none).
+struct ServerEndpoint {
+  bool tls = true;
+  std::string host;
+  uint16_t port = 443;
+  std::string path;
+};
+Result<ServerEndpoint, ConfigError> parse_server_url(std::string_view url);
+
+// The connection supervisor's settings for a valid configuration.
+modem::SupervisorConfig supervisor_config(const FirmwareConfig& config);
+
+}  // namespace cellrtc::firmware

@@ -1,0 +1,161 @@
+// The firmware's configuration checks, camera pin sets and frame-size arithmetic.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "firmware/app/camera_pins.h"
+#include "firmware/app/firmware_config.h"
+#include "firmware/app/frame_size.h"
+#include "tests/firmware/app_bench.h"
+
+namespace cellrtc::firmware {
+namespace {
+
+std::string error_of(const FirmwareConfig& c) {
+  auto r = validate(c);
+  return r ? "" : describe(r.error());
+}
+
+TEST(FirmwareConfigTest, AcceptsTheBenchConfiguration) {
+  EXPECT_EQ(error_of(testing::bench_config()), "");
+}
+
+TEST(FirmwareConfigTest, NamesTheFieldThatIsWrong) {
+  auto with = [](auto change) {
+    FirmwareConfig c = testing::bench_config();
+    change(c);
+    return error_of(c);
+  };
+  EXPECT_EQ(with([](auto& c) { c.server_url = ""; }).rfind("server_url: empty", 0), 0u);
+  EXPECT_EQ(with([](auto& c) { c.server_url = "ftp://x"; }).rfind("server_url: must start", 0), 0u);
+  EXPECT_EQ(with([](auto& c) { c.server_url = "https://host:99999/"; }),
+            "server_url: port must be 1..65535");
+  EXPECT_EQ(with([](auto& c) { c.server_url = "https://bad_host/whip"; }),
+            "server_url: host is not a valid name or address");
+  EXPECT_EQ(with([](auto& c) {
+              c.server_url = "https://a b/whip";
+            }).rfind("server_url: contains a space", 0),
+            0u);
+  EXPECT_EQ(with([](auto& c) { c.device_token = "to ken"; }).rfind("device_token:", 0), 0u);
+  EXPECT_EQ(with([](auto& c) { c.apn = "inter\"net"; }).rfind("apn:", 0), 0u);
+  EXPECT_EQ(with([](auto& c) { c.apn = std::string(101, 'a'); }).rfind("apn:", 0), 0u);
+  EXPECT_EQ(with([](auto& c) { c.apn_password = "secret"; }),
+            "apn_user: empty while apn_password is set");
+  EXPECT_EQ(with([](auto& c) { c.apn_user = std::string(51, 'u'); }).rfind("apn_user:", 0), 0u);
+  EXPECT_EQ(with([](auto& c) { c.sim_pin = "12a4"; }), "sim_pin: a PIN is 4 to 8 digits");
+  EXPECT_EQ(with([](auto& c) { c.sim_pin = "123"; }), "sim_pin: a PIN is 4 to 8 digits");
+  EXPECT_EQ(with([](auto& c) { c.jpeg_quality = 0; }), "jpeg_quality: must be 1..100");
+  EXPECT_EQ(with([](auto& c) {
+              c.modem_link = ModemLinkKind::uart;
+              c.uart = {.tx_pin = 43, .rx_pin = 44, .baud = 100000};
+            }).rfind("uart_baud:", 0),
+            0u);
+  EXPECT_EQ(with([](auto& c) {
+              c.modem_link = ModemLinkKind::uart;
+              c.uart = {.tx_pin = 23, .rx_pin = 44, .baud = 921600};
+            }),
+            "uart_tx_pin: not an ESP32-S3 GPIO");
+  EXPECT_EQ(with([](auto& c) { c.camera_board = CameraBoard::m5camera; }).rfind("modem_link:", 0),
+            0u);
+  EXPECT_EQ(with([](auto& c) { c.modem_reset_pin = 22; }).rfind("modem_reset_pin:", 0), 0u);
+  EXPECT_EQ(with([](auto& c) {
+              c.wifi_ssid = "bench";
+              c.wifi_password = "short";
+            }).rfind("wifi_password:", 0),
+            0u);
+  // A UART link at a rate the modem offers is fine; so is Wi-Fi without an APN.
+  EXPECT_EQ(with([](auto& c) {
+              c.modem_link = ModemLinkKind::uart;
+              c.uart = {.tx_pin = 43, .rx_pin = 44, .baud = 921600};
+            }),
+            "");
+  EXPECT_EQ(with([](auto& c) {
+              c.apn = "bad\"apn";
+              c.wifi_ssid = "bench";
+            }),
+            "");
+}
+
+TEST(FirmwareConfigTest, ServerUrlGetsTheWhipPathAndPort) {
+  auto ep = parse_server_url("https://relay.example.org");
+  ASSERT_TRUE(ep);
+  EXPECT_TRUE(ep->tls);
+  EXPECT_EQ(ep->host, "relay.example.org");
+  EXPECT_EQ(ep->port, 443);
+  EXPECT_EQ(ep->path, "/whip");
+  ep = parse_server_url("http://[::1]:8080/whip?x=1");
+  ASSERT_TRUE(ep);
+  EXPECT_FALSE(ep->tls);
+  EXPECT_EQ(ep->host, "[::1]");
+  EXPECT_EQ(ep->port, 8080);
+  EXPECT_EQ(ep->path, "/whip?x=1");
+}
+
+TEST(FirmwareConfigTest, SupervisorGetsTheApnPinAndAuth) {
+  FirmwareConfig c = testing::bench_config();
+  c.apn_user = "web";
+  c.apn_password = "web";
+  c.sim_pin = "1234";
+  c.use_cmux = true;
+  c.modem_power_key_pin = 2;
+  auto s = supervisor_config(c);
+  EXPECT_EQ(s.apn, "internet");
+  EXPECT_EQ(s.auth, modem::a76xx::Auth::chap);
+  EXPECT_EQ(s.pin, "1234");
+  EXPECT_TRUE(s.use_cmux);
+  EXPECT_TRUE(s.power_on_at_start);
+}
+
+TEST(CameraPinsTest, XiaoSenseMatchesSeeedsPinTable) {
+  const CameraPins& p = camera_pins(CameraBoard::xiao_esp32s3_sense);
+  EXPECT_EQ(p.xclk, 10);
+  EXPECT_EQ(p.sccb_sda, 40);
+  EXPECT_EQ(p.sccb_scl, 39);
+  EXPECT_EQ(p.data, (std::array<int, 8>{15, 17, 18, 16, 14, 12, 11, 48}));
+  EXPECT_EQ(p.vsync, 38);
+  EXPECT_EQ(p.href, 47);
+  EXPECT_EQ(p.pclk, 13);
+  EXPECT_EQ(p.pwdn, -1);
+  EXPECT_EQ(p.reset, -1);
+}
+
+TEST(CameraPinsTest, EveryBoardUsesEachPinOnce) {
+  for (const char* name : {"xiao-esp32s3-sense", "esp32s3-eye", "m5camera"}) {
+    auto board = parse_camera_board(name);
+    ASSERT_TRUE(board) << name;
+    EXPECT_STREQ(to_string(*board), name);
+    const CameraPins& p = camera_pins(*board);
+    std::set<int> used;
+    size_t wired = 0;
+    for (int pin : {p.pwdn, p.reset, p.xclk, p.sccb_sda, p.sccb_scl, p.vsync, p.href, p.pclk})
+      if (pin >= 0) used.insert(pin), ++wired;
+    for (int pin : p.data)
+      used.insert(pin), ++wired;
+    EXPECT_EQ(used.size(), wired) << name;
+  }
+  EXPECT_FALSE(parse_camera_board("esp-eye"));
+  EXPECT_FALSE(board_is_esp32s3(CameraBoard::m5camera));
+}
+
+TEST(FrameSizeTest, ParsesAndPicksTheLargestThatFits) {
+  EXPECT_EQ(parse_frame_size("VGA"), FrameSize::vga);
+  EXPECT_FALSE(parse_frame_size("vga"));
+  EXPECT_EQ(largest_frame_size_within(0, 0, FrameSize::vga), FrameSize::vga);
+  EXPECT_EQ(largest_frame_size_within(400, 300, FrameSize::vga), FrameSize::cif);
+  EXPECT_EQ(largest_frame_size_within(320, 0, FrameSize::uxga), FrameSize::qvga);
+  EXPECT_EQ(largest_frame_size_within(1280, 1024, FrameSize::uxga), FrameSize::sxga);
+  EXPECT_EQ(largest_frame_size_within(50, 50, FrameSize::vga), FrameSize::qqvga);
+  EXPECT_EQ(camera_jpeg_buffer_bytes(FrameSize::vga), 61440u);  // as the driver's log shows
+}
+
+TEST(FrameSizeTest, QualityMapsOntoTheDriversScaleMonotonically) {
+  EXPECT_EQ(camera_jpeg_quality(100), kBestCameraQuality);
+  EXPECT_EQ(camera_jpeg_quality(1), kWorstCameraQuality);
+  EXPECT_EQ(camera_jpeg_quality(500), kBestCameraQuality);
+  EXPECT_EQ(camera_jpeg_quality(-3), kWorstCameraQuality);
+  for (int q = 2; q <= 100; ++q)
+    EXPECT_LE(camera_jpeg_quality(q), camera_jpeg_quality(q - 1)) << q;
+}
+
+}  // namespace
+}  // namespace cellrtc::firmware
