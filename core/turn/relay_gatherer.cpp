@@ -32,7 +32,8 @@ struct RelayGatherer::Server {
   std::unique_ptr<tls::TlsClient> tls;
   std::optional<uint32_t> stream;  // TCP/TLS: the connection to the server, while open
   std::optional<SocketAddress> relayed;
-  Instant deadline;  // allocation_timeout from start()
+  Instant deadline;               // allocation_timeout from start()
+  uint32_t mismatch_retries = 0;  // new connections after a 437 to Allocate
 };
 
 namespace {
@@ -244,6 +245,30 @@ void RelayGatherer::pump_server(Instant now, Server& s) {
       } else if (auto* d = std::get_if<turn::event::PeerData>(&*e)) {
         if (s.relayed) events_.push_back(event::RelayData{*s.relayed, d->peer, std::move(d->data)});
       } else if (auto* err = std::get_if<turn::event::TurnError>(&*e)) {
+        if (s.state == RelayServerState::allocating &&
+            err->kind == TurnErrorKind::allocation_mismatch) {
+          // RFC 8656 section 7.4: the 5-tuple already has an allocation (ours from a connection
+          // the server has not noticed is gone, or another's). Over TCP/TLS a new connection is
+          // a new 5-tuple: allocate again on one, a bounded number of times. Over UDP the
+          // gatherer has only its one socket: the server is given up.
+          if (s.client->transport() != TurnTransport::udp &&
+              s.mismatch_retries < config_.max_mismatch_retries) {
+            ++s.mismatch_retries;
+            reconnect(now, s);
+            return;
+          }
+          fail(s, describe(*err));
+          continue;
+        }
+        if (s.state == RelayServerState::allocating && err->kind == TurnErrorKind::quota_reached) {
+          // 486 (RFC 8656 section 7.4): the user has too many allocations on this server. A
+          // retry after the client's backoff would hold up the end of gathering for seconds
+          // with little chance; this server's candidate is given up, the others go on.
+          fail(s,
+               "quota-reached (486): the user's allocation quota on this server is reached; "
+               "giving up on this server");
+          continue;
+        }
         // Non-fatal: a permission or channel refused while the allocation lives on; ICE's
         // checks on that pair fail by themselves.
         if (err->fatal && s.state != RelayServerState::closing) fail(s, describe(*err));
@@ -264,6 +289,15 @@ void RelayGatherer::pump_server(Instant now, Server& s) {
     }
     if (!moved) return;
   }
+}
+
+void RelayGatherer::reconnect(Instant now, Server& s) {
+  // The old connection, its TLS session and its TurnClient go; the allocation deadline stays.
+  close_stream(s);
+  s.client.reset();
+  s.tls.reset();
+  s.state = RelayServerState::connecting;
+  open(now, s);
 }
 
 void RelayGatherer::write_stream(Server& s, Bytes bytes) {

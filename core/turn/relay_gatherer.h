@@ -18,7 +18,9 @@
 //   relays.close(now);                                    // deallocates everything
 //
 // Each server stands alone: one that is unreachable, refuses the credentials (401 again after
-// the authenticated retry), answers 403 or 486, fails TLS verification or does not finish
+// the authenticated retry), answers 403 or 486 (at once, no retry), answers 437 over UDP or
+// more than max_mismatch_retries times over TCP/TLS (each time on a new connection), fails
+// TLS verification or does not finish
 // within allocation_timeout gives a ServerFailed event for itself; the others go on, and a
 // candidate is reported the moment its own allocation succeeds (nobody waits for the slowest).
 // Refreshes of allocations, permissions and channels are the TurnClients' (RFC 8656 sections
@@ -70,6 +72,9 @@ struct RelayGathererConfig {
   Duration allocation_timeout = seconds(10);
   // How long close() waits for the deallocations before the streams are closed anyway.
   Duration close_timeout = seconds(2);
+  // A 437 (allocation mismatch) to Allocate over TCP/TLS: new connections tried, each a new
+  // 5-tuple (RFC 8656 section 7.4), within allocation_timeout. Over UDP a 437 fails the server.
+  uint32_t max_mismatch_retries = 2;
   size_t max_servers = 8;
   // Settings every TurnClient starts from (transport and credentials are set per server).
   TurnClientConfig turn;
@@ -162,6 +167,7 @@ class RelayGatherer {
   void fail(Server& s, std::string reason);
   void pump(Instant now);
   void pump_server(Instant now, Server& s);
+  void reconnect(Instant now, Server& s);
   void write_stream(Server& s, Bytes bytes);
   void close_stream(Server& s);
   void check_done();

@@ -32,6 +32,9 @@ struct ScriptedTurnServer {
   std::string nonce = "n1";
   uint32_t lifetime = 600;
   bool alive = true;
+  // Authenticated Allocates answered with this error (437, 486) while the count lasts.
+  uint16_t allocate_error = 0;
+  int allocate_errors = 0;
   std::vector<Message> requests;  // every request received, in order
 
   Md5Digest key() const { return stun::long_term_key(username, realm, password); }
@@ -48,6 +51,12 @@ struct ScriptedTurnServer {
                            .add_realm(realm)
                            .add_nonce(nonce))
           .finish(true);
+    if (m->method() == Method::allocate && allocate_errors > 0) {
+      --allocate_errors;
+      return std::move(MessageBuilder::response_to(*m, Class::error_response)
+                           .add_error_code(allocate_error, "Scripted"))
+          .finish_with_integrity(key());
+    }
     auto ok = MessageBuilder::response_to(*m, Class::success_response);
     if (m->method() == Method::allocate)
       ok.add_xor_relayed_address(relayed)
@@ -320,6 +329,108 @@ TEST_F(RelayGathererTest, TcpServersGoThroughStreamCommandsAndARefusedOneFailsAl
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->relayed, tcp.relayed);
   EXPECT_FALSE(g.owns(tcp.relayed));
+}
+
+TEST_F(RelayGathererTest, QuotaReachedGivesUpThatServerAtOnceAndOnlyIt) {
+  auto full = make_server(7);
+  full.allocate_error = 486;
+  full.allocate_errors = 100;
+  auto good = make_server(8);
+  servers = {&full, &good};
+  RelayGathererConfig config;
+  config.servers = {entry(full, "turn:198.51.100.7"), entry(good, "turn:198.51.100.8")};
+  config.udp_local = kUdpLocal;
+  RelayGatherer g(config, rng);
+  ASSERT_TRUE(g.start(now).ok());
+  exchange(g);
+  // Both answered at once: the full server is given up without a backoff retry, so the end of
+  // gathering does not wait for it (nor for allocation_timeout).
+  auto ev = events(g);
+  ASSERT_EQ(ev.size(), 3u);
+  auto* f = std::get_if<event::ServerFailed>(&ev[0]);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->server, 0u);
+  EXPECT_NE(f->reason.find("486"), std::string::npos) << f->reason;
+  EXPECT_FALSE(f->relayed);
+  auto* c = std::get_if<event::RelayedCandidate>(&ev[1]);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->server, 1u);
+  EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(ev[2]));
+  run_until(g, start + seconds(60));
+  EXPECT_EQ(full.count(Method::allocate), 2u);  // the challenge and the refused Allocate
+  EXPECT_EQ(g.server_state(0), RelayServerState::failed);
+  EXPECT_EQ(g.server_state(1), RelayServerState::allocated);
+}
+
+TEST_F(RelayGathererTest, AllocationMismatchOverTcpAllocatesAgainOnANewConnection) {
+  auto s = make_server(9);
+  s.allocate_error = 437;
+  s.allocate_errors = 1;
+  servers = {&s};
+  RelayGathererConfig config;
+  config.servers = {entry(s, "turn:198.51.100.9?transport=tcp")};
+  RelayGatherer g(config, rng);
+  ASSERT_TRUE(g.start(now).ok());
+  exchange(g);
+  ASSERT_EQ(pending_connects.size(), 1u);
+  g.handle_stream_connected(now, pending_connects[0]);
+  exchange(g);
+  // RFC 8656 section 7.4: the 437 closed that connection and opened a new one (a new 5-tuple).
+  ASSERT_EQ(pending_connects.size(), 2u);
+  EXPECT_EQ(connects[1], s.address);
+  EXPECT_NE(pending_connects[1], pending_connects[0]);
+  ASSERT_EQ(closed_streams.size(), 1u);
+  EXPECT_EQ(closed_streams[0], pending_connects[0]);
+  EXPECT_TRUE(events(g).empty());
+  g.handle_stream_connected(now, pending_connects[1]);
+  exchange(g);
+  auto ev = events(g);
+  ASSERT_EQ(ev.size(), 2u);
+  auto* c = std::get_if<event::RelayedCandidate>(&ev[0]);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->candidate.address, s.relayed);
+  EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(ev[1]));
+  EXPECT_EQ(g.server_state(0), RelayServerState::allocated);
+}
+
+TEST_F(RelayGathererTest, AllocationMismatchIsRetriedABoundedNumberOfTimesAndNotOverUdp) {
+  auto tcp = make_server(10);
+  tcp.allocate_error = 437;
+  tcp.allocate_errors = 100;
+  auto udp = make_server(11);
+  udp.allocate_error = 437;
+  udp.allocate_errors = 100;
+  servers = {&tcp, &udp};
+  RelayGathererConfig config;
+  config.servers = {entry(tcp, "turn:198.51.100.10?transport=tcp"),
+                    entry(udp, "turn:198.51.100.11?transport=udp")};
+  config.udp_local = kUdpLocal;
+  config.max_mismatch_retries = 2;
+  RelayGatherer g(config, rng);
+  ASSERT_TRUE(g.start(now).ok());
+  exchange(g);
+  // UDP: one socket only, so the 437 fails that server at once.
+  auto first = events(g);
+  ASSERT_EQ(first.size(), 1u);
+  auto* fu = std::get_if<event::ServerFailed>(&first[0]);
+  ASSERT_NE(fu, nullptr);
+  EXPECT_EQ(fu->server, 1u);
+  EXPECT_NE(fu->reason.find("allocation-mismatch (437)"), std::string::npos) << fu->reason;
+  // TCP: the first connection and two more, then given up.
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(pending_connects.size(), i + 1);
+    g.handle_stream_connected(now, pending_connects[i]);
+    exchange(g);
+  }
+  EXPECT_EQ(pending_connects.size(), 3u);
+  EXPECT_EQ(closed_streams.size(), 3u);
+  auto ev = events(g);
+  ASSERT_EQ(ev.size(), 2u);
+  auto* ft = std::get_if<event::ServerFailed>(&ev[0]);
+  ASSERT_NE(ft, nullptr);
+  EXPECT_EQ(ft->server, 0u);
+  EXPECT_NE(ft->reason.find("allocation-mismatch (437)"), std::string::npos) << ft->reason;
+  EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(ev[1]));
 }
 
 TEST_F(RelayGathererTest, MisconfiguredServersFailOnTheirOwn) {
