@@ -3,8 +3,8 @@
 // own, whose relayed candidate on the lab's coturn (P-turn) it allocates with the time-limited
 // credentials of its WHIP answer before it answers.
 //  - The device behind the symmetric carrier NAT, headless Chromium behind the home NAT
-//    (P-vnat): no host or reflexive pair can work, the frames flow through coturn, and the page
-//    shows the path as direct through the device's TURN relay.
+//    (P-vnat) made symmetric too: no host or reflexive pair can work, the frames flow through
+//    coturn, and the page shows the path as direct through the device's TURN relay.
 //  - Chromium with iceTransportPolicy "relay" as a direct viewer: its own relayed candidate
 //    carries the stream (TURN-UDP on the page). A dead TURN server listed first holds the
 //    device's answer no longer than its gathering limit (2.5 s).
@@ -62,7 +62,7 @@ class LabDirectTest : public ::testing::Test {
   // carries the control channel the direct offers come over), Chromium opening `page_query`.
   // Both get TURN credentials for `turn_urls` from the server.
   void start(const std::vector<std::string>& lab_args, const std::vector<std::string>& turn_urls,
-             const std::string& page_query) {
+             const std::string& page_query, bool symmetric_viewer_nat = false) {
     if (::geteuid() != 0) GTEST_SKIP() << "the lab needs root (network namespaces)";
     if (!std::filesystem::exists(browser::server_binary()) ||
         !std::filesystem::exists(browser::device_binary()))
@@ -74,6 +74,8 @@ class LabDirectTest : public ::testing::Test {
     std::string error;
     lab_ = LabNetwork::up(kPrefix, args, &error);
     ASSERT_TRUE(lab_) << error;
+    if (symmetric_viewer_nat) make_viewer_nat_symmetric();
+    if (HasFatalFailure()) return;
     const std::string secret =
         read_text(std::string("/run/cellrtc-lab/") + kPrefix + "/turn-secret");
     ASSERT_FALSE(secret.empty()) << "no turn-secret in the lab's state directory";
@@ -143,6 +145,20 @@ class LabDirectTest : public ::testing::Test {
     lab_.reset();
   }
 
+  // The home NAT maps every destination to a new random port as well (lab.sh makes only the
+  // carrier NAT symmetric): the rule of lab.sh's viewer_nat_rules with "fully-random".
+  void make_viewer_nat_symmetric() {
+    const std::vector<std::vector<std::string>> commands = {
+        {"nft", "flush", "chain", "ip", "cellrtc_lab", "postrouting"},
+        {"nft", "add", "rule", "ip", "cellrtc_lab", "postrouting", "oifname", "wan0", "counter",
+         "masquerade", "fully-random"}};
+    for (const auto& command : commands)
+      ASSERT_TRUE(lab_->exec("vnat", command)) << command[1] << " failed in the viewer's NAT";
+    auto rules = lab_->exec("vnat", {"nft", "list", "chain", "ip", "cellrtc_lab", "postrouting"});
+    ASSERT_TRUE(rules);
+    ASSERT_NE(rules->find("fully-random"), std::string::npos) << *rules;
+  }
+
   std::unique_ptr<LabNetwork> lab_;
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<DeviceProcess> device_;
@@ -151,7 +167,7 @@ class LabDirectTest : public ::testing::Test {
 
 TEST_F(LabDirectTest, BehindSymmetricNatsTheDirectStreamFlowsThroughTheDevicesTurnRelay) {
   const auto started = std::chrono::steady_clock::now();
-  start({"--symmetric"}, {kTurnUrl}, "");
+  start({"--symmetric"}, {kTurnUrl}, "", true);
   if (IsSkipped() || HasFatalFailure()) return;
   // The device's only candidate the viewer can reach is its relayed one on coturn: the
   // selected pair's remote end (what the page sees of the device) is that relay.
