@@ -92,6 +92,7 @@ std::string config_text(const CoturnOptions& o, uint16_t port, uint16_t tls_port
   c += "no-multicast-peers\n";
   if (o.allow_loopback_peers) c += "allow-loopback-peers\n";
   if (o.verbose) c += "verbose\n";
+  if (o.stale_nonce_s) c += "stale-nonce=" + std::to_string(o.stale_nonce_s) + "\n";
   // Everything coturn would otherwise put under /var: the log goes to stdout (which the
   // fixture sends to the build tree), the pid file and the SQLite user db to the temp dir.
   c += "log-file=stdout\n";

@@ -42,6 +42,9 @@ struct CoturnOptions {
   uint16_t min_relay_port = 49152;
   uint16_t max_relay_port = 65535;
   bool verbose = false;  // coturn's --verbose, for debugging a test
+  // --stale-nonce: a nonce lives this long (seconds), then requests get 438 and the client
+  // authenticates again with a new one; 0 leaves coturn's default (nonces do not expire).
+  uint32_t stale_nonce_s = 0;
   // TURN over TLS (turns:): a certificate and its key in PEM. When both are set coturn also
   // listens for TLS on a second port (tls_address()); otherwise TLS stays off.
   std::string tls_cert_pem{};

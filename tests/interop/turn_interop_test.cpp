@@ -247,6 +247,69 @@ TEST_F(TurnInteropTls, RefusesACertificateOutsideItsValidity) {
   }
 }
 
+// TURN REST credentials that expire while the allocation lives (cellrtc-server issues them for
+// `turn.ttl`, an hour by default, and a camera streams for days). What coturn does: requests on
+// the allocation go on being accepted after the expiry, even after a stale nonce (438) made the
+// client authenticate again; the allocation keeps the username it was made with (a request
+// with another one is refused with 441, RFC 8656 section 5), so the client never swaps it.
+TEST(TurnInteropCredentials, AnAllocationOutlivesItsRestCredentials) {
+  CoturnOptions options;
+  options.allow_loopback_peers = true;
+  options.stale_nonce_s = 1;  // every request after the expiry meets a new nonce first
+  std::string error;
+  auto coturn = CoturnServer::start(options, &error);
+  ASSERT_TRUE(coturn) << error;
+  const int64_t expiry = unix_now_s() + 2;
+  auto credentials =
+      server::turn_rest_credentials(coturn->static_auth_secret(), expiry, "cam1", {});
+  SeededRandom rng(5);
+  TurnClientConfig config;
+  config.credentials = {credentials.username, credentials.credential};
+  TurnClient client(config, rng);
+  TurnDriverOptions o;
+  o.server = coturn->address();
+  auto d = TurnDriver::connect(o, client, &error);
+  ASSERT_TRUE(d) << error;
+  ASSERT_TRUE(client.allocate(d->now()).ok());
+  auto allocated = d->wait_for<turn::event::Allocated>(10s);
+  ASSERT_TRUE(allocated) << d->describe();
+
+  // Past the expiry (whole seconds: wait until the clock is beyond it), then new requests on
+  // the allocation: CreatePermission and ChannelBind, and data through the relay both ways.
+  for (int i = 0; i < 300 && unix_now_s() <= expiry; ++i)
+    d->pump(20ms);
+  ASSERT_GT(unix_now_s(), expiry);
+  PeerSocket peer;
+  ASSERT_TRUE(peer.open());
+  ASSERT_TRUE(client.send_to(d->now(), peer.address(), as_bytes(std::string("late"))).ok());
+  std::optional<std::pair<SocketAddress, std::string>> got;
+  for (int i = 0; i < 100 && !got; ++i) {
+    d->pump(50ms);
+    got = peer.receive(0ms);
+  }
+  ASSERT_TRUE(got) << d->describe() << coturn->log_tail();
+  EXPECT_EQ(got->second, "late");
+  ASSERT_TRUE(peer.send(allocated->relayed, "still-here"));
+  auto data = d->wait_for<turn::event::PeerData>(10s);
+  ASSERT_TRUE(data) << d->describe();
+  EXPECT_EQ(std::string(as_chars(data->data)), "still-here");
+  for (int i = 0; i < 100 && !client.channel_for(peer.address()); ++i)
+    d->pump(20ms);
+  EXPECT_TRUE(client.channel_for(peer.address())) << d->describe();
+  EXPECT_EQ(client.state(), TurnState::allocated);
+  for (const auto& e : d->take_events())
+    EXPECT_FALSE(std::holds_alternative<turn::event::TurnError>(e)) << d->describe();
+
+  // A new allocation with the expired credentials is refused.
+  TurnClient late(config, rng);
+  auto d2 = TurnDriver::connect(o, late, &error);
+  ASSERT_TRUE(d2) << error;
+  ASSERT_TRUE(late.allocate(d2->now()).ok());
+  auto refused = d2->wait_for<turn::event::TurnError>(10s);
+  ASSERT_TRUE(refused) << d2->describe();
+  EXPECT_EQ(refused->stun_code, 401);
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, TurnInterop,
                          ::testing::Values(TurnTransport::udp, TurnTransport::tcp,
                                            TurnTransport::tls),
