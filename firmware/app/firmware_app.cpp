@@ -249,7 +249,7 @@ void FirmwareApp::handle_timeout(Instant now) {
     ++stats_.camera_failures;
     push_event(app_event::CameraFailed{"no frame within the camera timeout"});
   }
-  if (state_ != AppState::streaming) return;
+  if (state_ != AppState::streaming || !ports_.streamer) return;
   ports_.streamer->handle_timeout(now);
   // What the streamer heard from the network proves the cellular link alive (the supervisor's
   // dead-link detection, supervisor.h).

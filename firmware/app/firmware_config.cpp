@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "firmware/app/memory_profile.h"
 #include "modem/a76xx.h"
 
 namespace cellrtc::firmware {
@@ -60,6 +61,19 @@ bool valid_gpio(int pin) {
   return (pin >= 0 && pin <= 21) || (pin >= 26 && pin <= 48);
 }
 
+// Why a GPIO cannot take a modem line on this board, or null when it can.
+const char* pin_taken(int pin, CameraBoard board) {
+  const CameraPins& p = camera_pins(board);
+  for (int used : {p.pwdn, p.reset, p.xclk, p.sccb_sda, p.sccb_scl, p.vsync, p.href, p.pclk})
+    if (pin == used) return "used by the camera";
+  for (int used : p.data)
+    if (pin == used) return "used by the camera";
+  // UART0 carries the log once the USB port is the modem's host (sdkconfig.defaults).
+  if (pin == 43 || pin == 44) return "used by the console (UART0)";
+  if (pin == 19 || pin == 20) return "the USB D-/D+ pins";
+  return nullptr;
+}
+
 }  // namespace
 
 Result<ServerEndpoint, ConfigError> parse_server_url(std::string_view url) {
@@ -114,6 +128,9 @@ Result<void, ConfigError> validate(const FirmwareConfig& c) {
     return error("device_token",
                  "only letters, digits and - . _ ~ + / (then = padding) may appear (RFC 6750)");
 
+  if (!frame_size_fits_server(c.frame_size))
+    return error("frame_size",
+                 "its JPEG buffer does not fit the server's 256 KiB message limit (HD at most)");
   if (c.jpeg_quality < 1 || c.jpeg_quality > 100) return error("jpeg_quality", "must be 1..100");
 
   if (c.uses_wifi()) {
@@ -142,6 +159,10 @@ Result<void, ConfigError> validate(const FirmwareConfig& c) {
     if (!valid_gpio(c.uart.tx_pin)) return error("uart_tx_pin", "not an ESP32-S3 GPIO");
     if (!valid_gpio(c.uart.rx_pin)) return error("uart_rx_pin", "not an ESP32-S3 GPIO");
     if (c.uart.tx_pin == c.uart.rx_pin) return error("uart_rx_pin", "the same pin as uart_tx_pin");
+    if (const char* why = pin_taken(c.uart.tx_pin, c.camera_board))
+      return error("uart_tx_pin", why);
+    if (const char* why = pin_taken(c.uart.rx_pin, c.camera_board))
+      return error("uart_rx_pin", why);
     if (auto r = modem::a76xx::ipr(c.uart.baud); !r)
       return error("uart_baud", "not a rate the modem offers (115200, 230400, 460800, 921600 ...)");
   } else if (!board_is_esp32s3(c.camera_board)) {
@@ -151,6 +172,12 @@ Result<void, ConfigError> validate(const FirmwareConfig& c) {
     return error("modem_power_key_pin", "not an ESP32-S3 GPIO (-1: not wired)");
   if (c.modem_reset_pin != -1 && !valid_gpio(c.modem_reset_pin))
     return error("modem_reset_pin", "not an ESP32-S3 GPIO (-1: not wired)");
+  if (c.modem_power_key_pin != -1)
+    if (const char* why = pin_taken(c.modem_power_key_pin, c.camera_board))
+      return error("modem_power_key_pin", why);
+  if (c.modem_reset_pin != -1)
+    if (const char* why = pin_taken(c.modem_reset_pin, c.camera_board))
+      return error("modem_reset_pin", why);
   if (c.modem_power_key_pin != -1 && c.modem_power_key_pin == c.modem_reset_pin)
     return error("modem_reset_pin", "the same pin as modem_power_key_pin");
   return {};

@@ -6,6 +6,7 @@
 #include "firmware/app/camera_pins.h"
 #include "firmware/app/firmware_config.h"
 #include "firmware/app/frame_size.h"
+#include "firmware/app/memory_profile.h"
 #include "tests/firmware/app_bench.h"
 
 namespace cellrtc::firmware {
@@ -45,16 +46,25 @@ TEST(FirmwareConfigTest, NamesTheFieldThatIsWrong) {
   EXPECT_EQ(with([](auto& c) { c.sim_pin = "12a4"; }), "sim_pin: a PIN is 4 to 8 digits");
   EXPECT_EQ(with([](auto& c) { c.sim_pin = "123"; }), "sim_pin: a PIN is 4 to 8 digits");
   EXPECT_EQ(with([](auto& c) { c.jpeg_quality = 0; }), "jpeg_quality: must be 1..100");
+  EXPECT_EQ(with([](auto& c) { c.frame_size = FrameSize::uxga; }).rfind("frame_size:", 0), 0u);
+  EXPECT_EQ(with([](auto& c) { c.frame_size = FrameSize::hd; }), "");
   EXPECT_EQ(with([](auto& c) {
               c.modem_link = ModemLinkKind::uart;
-              c.uart = {.tx_pin = 43, .rx_pin = 44, .baud = 100000};
+              c.uart = {.tx_pin = 1, .rx_pin = 2, .baud = 100000};
             }).rfind("uart_baud:", 0),
             0u);
   EXPECT_EQ(with([](auto& c) {
               c.modem_link = ModemLinkKind::uart;
-              c.uart = {.tx_pin = 23, .rx_pin = 44, .baud = 921600};
+              c.uart = {.tx_pin = 23, .rx_pin = 2, .baud = 921600};
             }),
             "uart_tx_pin: not an ESP32-S3 GPIO");
+  EXPECT_EQ(with([](auto& c) {
+              c.modem_link = ModemLinkKind::uart;
+              c.uart = {.tx_pin = 1, .rx_pin = 44, .baud = 921600};
+            }),
+            "uart_rx_pin: used by the console (UART0)");
+  EXPECT_EQ(with([](auto& c) { c.modem_power_key_pin = 13; }),
+            "modem_power_key_pin: used by the camera");  // the XIAO's PCLK
   EXPECT_EQ(with([](auto& c) { c.camera_board = CameraBoard::m5camera; }).rfind("modem_link:", 0),
             0u);
   EXPECT_EQ(with([](auto& c) { c.modem_reset_pin = 22; }).rfind("modem_reset_pin:", 0), 0u);
@@ -66,7 +76,7 @@ TEST(FirmwareConfigTest, NamesTheFieldThatIsWrong) {
   // A UART link at a rate the modem offers is fine; so is Wi-Fi without an APN.
   EXPECT_EQ(with([](auto& c) {
               c.modem_link = ModemLinkKind::uart;
-              c.uart = {.tx_pin = 43, .rx_pin = 44, .baud = 921600};
+              c.uart = {.tx_pin = 1, .rx_pin = 2, .baud = 921600};
             }),
             "");
   EXPECT_EQ(with([](auto& c) {
@@ -155,6 +165,22 @@ TEST(FrameSizeTest, QualityMapsOntoTheDriversScaleMonotonically) {
   EXPECT_EQ(camera_jpeg_quality(-3), kWorstCameraQuality);
   for (int q = 2; q <= 100; ++q)
     EXPECT_LE(camera_jpeg_quality(q), camera_jpeg_quality(q - 1)) << q;
+}
+
+TEST(MemoryProfileTest, BuffersFollowTheLargestFrame) {
+  const MemoryProfile vga = memory_profile(FrameSize::vga);
+  EXPECT_EQ(vga.largest_frame_message, 24u + 61440u);
+  // A whole frame fits the send buffer twice over, and the limits are far below the core's
+  // defaults (1 MiB send buffer, 256 KiB receive window).
+  EXPECT_GE(vga.sctp_send_buffer, 2 * vga.largest_frame_message);
+  EXPECT_LT(vga.sctp_send_buffer, 256u * 1024);
+  peer::PeerConfig config;
+  apply_memory_profile(vga, config);
+  EXPECT_EQ(config.sctp.send_buffer_limit, vga.sctp_send_buffer);
+  EXPECT_EQ(config.sctp.receive_window, 32u * 1024);
+  EXPECT_EQ(config.sctp.max_receive_message_size, 16u * 1024);
+  EXPECT_TRUE(frame_size_fits_server(FrameSize::hd));
+  EXPECT_FALSE(frame_size_fits_server(FrameSize::sxga));  // 262144 + header
 }
 
 }  // namespace

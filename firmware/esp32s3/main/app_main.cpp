@@ -1,0 +1,274 @@
+// The firmware's entry point and loop task: the configuration from Kconfig, checked; the
+// ports on ESP-IDF (camera, modem link, PPP netif, heap); FirmwareApp driven from one task by
+// the events the drivers post and by its own deadlines.
+#include <algorithm>
+#include <cinttypes>
+#include <memory>
+
+#include "camera_esp.h"
+#include "esp_event.h"
+#include "esp_heap_caps.h"
+#include "esp_idf_version.h"
+#include "esp_log.h"
+#include "esp_netif.h"
+#include "esp_netif_sntp.h"
+#include "esp_timer.h"
+#include "esp_wifi.h"
+#include "firmware/app/firmware_app.h"
+#include "firmware/app/firmware_config.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "loop_queue.h"
+#include "modem_link_esp.h"
+#include "nvs_flash.h"
+#include "ppp_netif_esp.h"
+#include "sdkconfig.h"
+
+namespace cellrtc::firmware::esp {
+namespace {
+
+constexpr const char* kTag = "cellrtc";
+
+Instant now() {
+  return Instant::from_us(esp_timer_get_time());
+}
+
+class EspHeap final : public HeapMonitor {
+ public:
+  HeapStats stats() const override {
+    HeapStats h;
+    h.internal_free = heap_caps_get_free_size(MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+    h.internal_min_free = heap_caps_get_minimum_free_size(MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+    h.psram_free = heap_caps_get_free_size(MALLOC_CAP_SPIRAM);
+    h.largest_internal_block =
+        heap_caps_get_largest_free_block(MALLOC_CAP_INTERNAL | MALLOC_CAP_8BIT);
+    return h;
+  }
+};
+
+void log_heap(const char* when, const HeapMonitor& heap) {
+  HeapStats h = heap.stats();
+  ESP_LOGI(kTag,
+           "%s: free heap internal %" PRIu32 " (min %" PRIu32 ", largest block %" PRIu32
+           "), PSRAM %" PRIu32,
+           when, h.internal_free, h.internal_min_free, h.largest_internal_block, h.psram_free);
+}
+
+FirmwareConfig config_from_kconfig() {
+  FirmwareConfig c;
+  c.server_url = CONFIG_CELLRTC_SERVER_URL;
+  c.device_token = CONFIG_CELLRTC_DEVICE_TOKEN;
+  c.apn = CONFIG_CELLRTC_APN;
+  c.apn_user = CONFIG_CELLRTC_APN_USER;
+  c.apn_password = CONFIG_CELLRTC_APN_PASSWORD;
+  c.sim_pin = CONFIG_CELLRTC_SIM_PIN;
+#if CONFIG_CELLRTC_MODEM_LINK_UART
+  c.modem_link = ModemLinkKind::uart;
+  c.uart.tx_pin = CONFIG_CELLRTC_UART_TX_PIN;
+  c.uart.rx_pin = CONFIG_CELLRTC_UART_RX_PIN;
+  c.uart.baud = CONFIG_CELLRTC_UART_BAUD;
+#endif
+#if CONFIG_CELLRTC_USE_CMUX
+  c.use_cmux = true;
+#endif
+  c.modem_power_key_pin = CONFIG_CELLRTC_MODEM_PWRKEY_PIN;
+  c.modem_reset_pin = CONFIG_CELLRTC_MODEM_RESET_PIN;
+#if CONFIG_CELLRTC_CAMERA_ESP32S3_EYE
+  c.camera_board = CameraBoard::esp32s3_eye;
+#elif CONFIG_CELLRTC_CAMERA_M5CAMERA
+  c.camera_board = CameraBoard::m5camera;
+#endif
+  if (auto size = parse_frame_size(CONFIG_CELLRTC_FRAME_SIZE_NAME)) c.frame_size = *size;
+  c.jpeg_quality = CONFIG_CELLRTC_JPEG_QUALITY;
+  c.wifi_ssid = CONFIG_CELLRTC_WIFI_SSID;
+  c.wifi_password = CONFIG_CELLRTC_WIFI_PASSWORD;
+  return c;
+}
+
+// Wi-Fi station for bench use: address up and down as netif events.
+void on_wifi_event(void* arg, esp_event_base_t base, int32_t id, void*) {
+  auto* queue = static_cast<LoopQueue*>(arg);
+  if (base == WIFI_EVENT && id == WIFI_EVENT_STA_START) {
+    esp_wifi_connect();
+  } else if (base == WIFI_EVENT && id == WIFI_EVENT_STA_DISCONNECTED) {
+    auto* e = new LoopEvent{};
+    e->kind = LoopEvent::Kind::netif_down;
+    queue->post(e);
+    esp_wifi_connect();
+  } else if (base == IP_EVENT && id == IP_EVENT_STA_GOT_IP) {
+    auto* e = new LoopEvent{};
+    e->kind = LoopEvent::Kind::netif_up;
+    queue->post(e);
+  }
+}
+
+void start_wifi(const FirmwareConfig& c, LoopQueue& queue) {
+  esp_netif_create_default_wifi_sta();
+  wifi_init_config_t init = WIFI_INIT_CONFIG_DEFAULT();
+  ESP_ERROR_CHECK(esp_wifi_init(&init));
+  ESP_ERROR_CHECK(esp_event_handler_register(WIFI_EVENT, ESP_EVENT_ANY_ID, &on_wifi_event, &queue));
+  ESP_ERROR_CHECK(
+      esp_event_handler_register(IP_EVENT, IP_EVENT_STA_GOT_IP, &on_wifi_event, &queue));
+  wifi_config_t w{};
+  c.wifi_ssid.copy(reinterpret_cast<char*>(w.sta.ssid), sizeof(w.sta.ssid));
+  c.wifi_password.copy(reinterpret_cast<char*>(w.sta.password), sizeof(w.sta.password) - 1);
+  ESP_ERROR_CHECK(esp_wifi_set_mode(WIFI_MODE_STA));
+  ESP_ERROR_CHECK(esp_wifi_set_config(WIFI_IF_STA, &w));
+  ESP_ERROR_CHECK(esp_wifi_start());
+}
+
+void log_event(const AppEvent& event) {
+  if (auto* s = std::get_if<app_event::StateChanged>(&event)) {
+    ESP_LOGI(kTag, "%s -> %s: %s", to_string(s->from), to_string(s->to), s->why.c_str());
+  } else if (auto* m = std::get_if<app_event::Modem>(&event)) {
+    if (auto* t = std::get_if<modem::sup_event::StateChanged>(&m->event))
+      ESP_LOGI("modem", "%s -> %s (%s)", modem::to_string(t->from), modem::to_string(t->to),
+               modem::to_string(t->reason));
+    else if (auto* w = std::get_if<modem::sup_event::Warning>(&m->event))
+      ESP_LOGW("modem", "%s", modem::to_string(w->reason));
+  } else if (auto* c = std::get_if<app_event::CameraFailed>(&event)) {
+    ESP_LOGW("camera", "%s", c->why.c_str());
+  }
+}
+
+struct Firmware {
+  FirmwareConfig config;
+  LoopQueue queue{64};
+  EspHeap heap;
+  EspCamera camera{queue};
+  std::unique_ptr<EspModemLink> modem;
+  std::unique_ptr<GpioModemPower> power;
+  std::unique_ptr<EspPppNetif> netif;
+  std::unique_ptr<FirmwareApp> app;
+  bool sntp_started = false;
+};
+
+void dispatch(Firmware& f, bool& started, LoopEvent& e) {
+  const Instant t = now();
+  FirmwareApp& app = *f.app;
+  switch (e.kind) {
+    case LoopEvent::Kind::modem_bytes:
+      app.on_modem_bytes(t, e.bytes);
+      break;
+    case LoopEvent::Kind::modem_link_up:
+      // The supervisor starts when the modem is first there (a USB modem enumerates about
+      // 9 s after power-up); later attachments are reconnections.
+      if (!started) {
+        started = true;
+        app.start(t);
+      } else {
+        app.on_modem_link_up(t);
+      }
+      break;
+    case LoopEvent::Kind::modem_link_down:
+      app.on_modem_link_down(t);
+      break;
+    case LoopEvent::Kind::ppp_output:
+      app.on_ppp_output(t, e.bytes);
+      break;
+    case LoopEvent::Kind::netif_up:
+      // The wall clock for certificate validity (the WHIP server's HTTPS certificate): the
+      // board has no battery-backed clock, so it is 1970 until SNTP answers.
+      if (!f.sntp_started) {
+        f.sntp_started = true;
+        esp_sntp_config_t sntp = ESP_NETIF_SNTP_DEFAULT_CONFIG("pool.ntp.org");
+        esp_netif_sntp_init(&sntp);
+      }
+      app.on_netif_up(t);
+      break;
+    case LoopEvent::Kind::netif_down:
+      app.on_netif_down(t, e.flag);
+      break;
+    case LoopEvent::Kind::camera_frame:
+      app.on_camera_frame(t, e.frame);
+      break;
+    case LoopEvent::Kind::camera_failed:
+      app.on_camera_failed(t, e.why);
+      break;
+  }
+}
+
+void loop_task(void* arg) {
+  Firmware& f = *static_cast<Firmware*>(arg);
+  bool started = false;
+  if (f.config.uses_wifi()) {
+    started = true;
+    f.app->start(now());
+  }
+  int64_t next_heap_log = esp_timer_get_time() + 60'000'000;
+  for (;;) {
+    TickType_t wait = pdMS_TO_TICKS(1000);
+    if (auto deadline = f.app->next_timeout()) {
+      const int64_t us = deadline->us() - esp_timer_get_time();
+      wait = us <= 0 ? 0 : std::min<TickType_t>(wait, pdMS_TO_TICKS((us + 999) / 1000));
+    }
+    if (LoopEvent* e = f.queue.take(wait)) {
+      dispatch(f, started, *e);
+      delete e;
+    }
+    f.app->handle_timeout(now());
+    while (auto event = f.app->poll_event())
+      log_event(*event);
+    if (esp_timer_get_time() >= next_heap_log) {
+      next_heap_log += 60'000'000;
+      log_heap("running", f.heap);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cellrtc::firmware::esp
+
+extern "C" void app_main(void) {
+  using namespace cellrtc::firmware;
+  using namespace cellrtc::firmware::esp;
+  ESP_LOGI(kTag, "cellrtc firmware, ESP-IDF %s", esp_get_idf_version());
+  auto* f = new Firmware;  // lives as long as the device runs
+  log_heap("startup", f->heap);
+
+  f->config = config_from_kconfig();
+  if (auto ok = validate(f->config); !ok) {
+    ESP_LOGE(kTag, "config: %s (fix it in menuconfig: cellrtc device)",
+             describe(ok.error()).c_str());
+    return;
+  }
+
+  esp_err_t err = nvs_flash_init();
+  if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
+    ESP_ERROR_CHECK(nvs_flash_erase());
+    err = nvs_flash_init();
+  }
+  ESP_ERROR_CHECK(err);
+  ESP_ERROR_CHECK(esp_netif_init());
+  ESP_ERROR_CHECK(esp_event_loop_create_default());
+
+  err = f->camera.init(camera_pins(f->config.camera_board), f->config.frame_size,
+                       f->config.jpeg_quality, CONFIG_CELLRTC_CAMERA_FB_COUNT);
+  if (err != ESP_OK)
+    ESP_LOGE(kTag, "camera init failed: %s (check the board choice and PSRAM)",
+             esp_err_to_name(err));
+
+  AppPorts ports;
+  ports.camera = err == ESP_OK ? &f->camera : nullptr;
+  ports.heap = &f->heap;
+  if (f->config.uses_wifi()) {
+    start_wifi(f->config, f->queue);
+  } else {
+    f->power =
+        std::make_unique<GpioModemPower>(f->config.modem_power_key_pin, f->config.modem_reset_pin,
+                                         CONFIG_CELLRTC_MODEM_LINES_ACTIVE_HIGH);
+    f->netif = std::make_unique<EspPppNetif>(f->queue);
+    ESP_ERROR_CHECK(f->netif->init(f->config.apn_user.c_str(), f->config.apn_password.c_str()));
+    f->modem = std::make_unique<EspModemLink>(f->config, f->queue);
+    ports.modem = f->modem.get();
+    ports.power = f->power.get();
+    ports.netif = f->netif.get();
+  }
+  // The streamer port binds the portable publisher (WHIP, PeerConnection, StreamingSession)
+  // to esp_http_client and lwIP sockets; see docs/firmware.md, "Streaming".
+  ports.streamer = nullptr;
+  f->app = std::make_unique<FirmwareApp>(f->config, ports);
+  if (f->modem) ESP_ERROR_CHECK(f->modem->start());
+  log_heap("ready", f->heap);
+  xTaskCreatePinnedToCore(&loop_task, "cellrtc", 16384, f, 5, nullptr, 0);
+}
