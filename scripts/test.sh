@@ -38,7 +38,9 @@ run_suite() {  # preset
     failed=$((failed + 1))
     return
   fi
-  ctest --preset "$preset" 2>&1 | tee "$log"
+  # A test that fails runs once more; one that then passes counts as passed and is named at the
+  # end as flaky, with its first run's output, so it is seen and mended rather than hidden.
+  ctest --preset "$preset" --repeat until-pass:2 2>&1 | tee "$log"
   count_ctest "$log"
 }
 
@@ -91,19 +93,28 @@ else
   failed=$((failed + 1))
 fi
 
-# The failed tests' names and the end of their output come last, where a truncated CI log keeps them.
+# The failed tests' names and the end of their output come last, where a truncated CI log keeps
+# them; so do the tests that failed once and passed when run again.
+print_output() {  # log name: the end of the test's output after its failed run
+  awk -v name="$2" '
+    $0 ~ ("Test +#[0-9]+: " name " \\.") && $0 ~ /\*\*\*|Failed|Timeout|Exception/ { on = 1; next }
+    on && ($0 ~ /^ *Start +[0-9]+: / || $0 ~ /^ *([0-9]+\/[0-9]+ )?Test +#/) { on = 0 }
+    on { print }' "$1" | tail -n 40
+}
 for log in "$log_dir"/ctest-*.log; do
   [[ -f "$log" ]] || continue
+  preset=$(basename "$log" .log | sed 's/^ctest-//')
   names=$(sed -n '/The following tests FAILED:/,$p' "$log" | grep -E '^\s+[0-9]+ - ' |
     sed -E 's/^\s+[0-9]+ - ([^ ]+).*/\1/')
-  [[ -n "$names" ]] || continue
-  step "failed in $(basename "$log" .log | sed 's/^ctest-//')"
+  flaky=$(grep -E 'Test +#[0-9]+: .*(\*\*\*|Exception)' "$log" |
+    sed -E 's/.*Test +#[0-9]+: ([^ ]+) .*/\1/' | sort -u | grep -vxF -f <(echo "$names") || true)
+  for name in $flaky; do
+    step "flaky in $preset: $name failed once, passed when run again"
+    print_output "$log" "$name"
+  done
   for name in $names; do
-    echo "-- $name (last 40 lines of its output)"
-    awk -v name="$name" '
-      $0 ~ ("Test +#[0-9]+: " name " \\.") && $0 ~ /\*\*\*|Failed|Timeout|Exception/ { on = 1; next }
-      on && ($0 ~ /^ *Start +[0-9]+: / || $0 ~ /^ *[0-9]+\/[0-9]+ Test +#/) { on = 0 }
-      on { print }' "$log" | tail -n 40
+    step "failed in $preset: $name"
+    print_output "$log" "$name"
   done
 done
 
