@@ -34,6 +34,7 @@ struct RelayGatherer::Server {
   std::optional<SocketAddress> relayed;
   Instant deadline;               // allocation_timeout from start()
   uint32_t mismatch_retries = 0;  // new connections after a 437 to Allocate
+  uint32_t reallocations = 0;     // allocations made again after one died
 };
 
 namespace {
@@ -205,6 +206,8 @@ void RelayGatherer::pump_server(Instant now, Server& s) {
           if (s.state == RelayServerState::closing) {
             s.state = RelayServerState::closed;
             close_stream(s);
+          } else if (s.state == RelayServerState::allocated) {
+            return lose(now, s, std::move(reason));
           } else {
             fail(s, std::move(reason));
           }
@@ -255,7 +258,7 @@ void RelayGatherer::pump_server(Instant now, Server& s) {
               s.mismatch_retries < config_.max_mismatch_retries) {
             ++s.mismatch_retries;
             reconnect(now, s);
-            return;
+            return pump_server(now, s);
           }
           fail(s, describe(*err));
           continue;
@@ -271,6 +274,8 @@ void RelayGatherer::pump_server(Instant now, Server& s) {
         }
         // Non-fatal: a permission or channel refused while the allocation lives on; ICE's
         // checks on that pair fail by themselves.
+        if (err->fatal && s.state == RelayServerState::allocated)
+          return lose(now, s, describe(*err));
         if (err->fatal && s.state != RelayServerState::closing) fail(s, describe(*err));
         if (err->fatal && s.state == RelayServerState::closing) {
           s.state = RelayServerState::closed;
@@ -289,6 +294,26 @@ void RelayGatherer::pump_server(Instant now, Server& s) {
     }
     if (!moved) return;
   }
+}
+
+void RelayGatherer::lose(Instant now, Server& s, std::string reason) {
+  // The allocation existed and is gone (refresh refused or unanswered, 437 on a refresh, the
+  // connection to the server lost): its candidate is reported dead, then the server is asked
+  // for a new allocation, on a new connection for TCP/TLS, with the newest credentials
+  // (set_credentials), a bounded number of times. Its relayed address is a new candidate.
+  fail(s, std::move(reason));
+  if (closing_ || s.reallocations >= config_.max_reallocations) return;
+  ++s.reallocations;
+  s.deadline = now + config_.allocation_timeout;
+  reconnect(now, s);
+  pump_server(now, s);
+}
+
+void RelayGatherer::set_credentials(size_t server, TurnCredentials credentials) {
+  if (server >= servers_.size()) return;
+  Server& s = *servers_[server];
+  s.config.credentials = credentials;
+  if (s.client) s.client->set_credentials(std::move(credentials));
 }
 
 void RelayGatherer::reconnect(Instant now, Server& s) {
@@ -387,6 +412,7 @@ Status RelayGatherer::send(Instant now, const SocketAddress& relayed, const Sock
 
 void RelayGatherer::close(Instant now) {
   bool waiting = false;
+  closing_ = true;
   for (auto& s : servers_) {
     if (s->state == RelayServerState::allocated) {
       s->state = RelayServerState::closing;

@@ -75,6 +75,10 @@ struct RelayGathererConfig {
   // A 437 (allocation mismatch) to Allocate over TCP/TLS: new connections tried, each a new
   // 5-tuple (RFC 8656 section 7.4), within allocation_timeout. Over UDP a 437 fails the server.
   uint32_t max_mismatch_retries = 2;
+  // An allocation that dies after it was made (refresh refused or unanswered, 437 on a refresh,
+  // its TCP/TLS connection lost) is made again, each server at most this many times in the
+  // gatherer's life; the new relayed address is a new RelayedCandidate.
+  uint32_t max_reallocations = 3;
   size_t max_servers = 8;
   // Settings every TurnClient starts from (transport and credentials are set per server).
   TurnClientConfig turn;
@@ -100,7 +104,7 @@ struct RelayedCandidate {
   Duration took{};       // from start() to the allocation
 };
 // A server gave up: never allocated, or lost its allocation (then `relayed` says which
-// candidate is dead).
+// candidate is dead, and a new allocation may follow, see max_reallocations).
 struct ServerFailed {
   size_t server = 0;
   std::string uri;
@@ -149,6 +153,10 @@ class RelayGatherer {
   bool owns(const SocketAddress& relayed) const;
   // Sends `data` to `peer` through the allocation whose relayed address is `relayed`.
   Status send(Instant now, const SocketAddress& relayed, const SocketAddress& peer, ByteView data);
+  // New credentials for server `server`'s next allocation (a reallocation after its allocation
+  // died, or a 437 retry): TURN REST credentials expire, and the live allocation keeps the
+  // username it was made with (RFC 8656 section 5), so they serve new allocations only.
+  void set_credentials(size_t server, TurnCredentials credentials);
   // Deallocates every allocation (RFC 8656 section 7.2) and closes the streams after.
   void close(Instant now);
 
@@ -168,6 +176,7 @@ class RelayGatherer {
   void pump(Instant now);
   void pump_server(Instant now, Server& s);
   void reconnect(Instant now, Server& s);
+  void lose(Instant now, Server& s, std::string reason);
   void write_stream(Server& s, Bytes bytes);
   void close_stream(Server& s);
   void check_done();
@@ -179,6 +188,7 @@ class RelayGatherer {
   std::optional<Instant> close_deadline_;
   uint32_t next_stream_ = 1;
   bool gathering_done_ = false;
+  bool closing_ = false;
   std::deque<Transmit> transmits_;
   std::deque<StreamCommand> commands_;
   std::deque<RelayEvent> events_;

@@ -433,6 +433,62 @@ TEST_F(RelayGathererTest, AllocationMismatchIsRetriedABoundedNumberOfTimesAndNot
   EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(ev[1]));
 }
 
+TEST_F(RelayGathererTest, ALostAllocationIsMadeAgainWithTheNewestCredentials) {
+  auto s = make_server(12, "1700000600:cam1");
+  servers = {&s};
+  RelayGathererConfig config;
+  config.servers = {entry(s, "turn:198.51.100.12?transport=tcp")};
+  config.max_reallocations = 2;
+  RelayGatherer g(config, rng);
+  ASSERT_TRUE(g.start(now).ok());
+  exchange(g);
+  g.handle_stream_connected(now, pending_connects.at(0));
+  exchange(g);
+  auto first = events(g);
+  ASSERT_EQ(first.size(), 2u);
+  ASSERT_TRUE(std::holds_alternative<event::RelayedCandidate>(first[0]));
+  const SocketAddress old_relayed = s.relayed;
+
+  // The session got fresh credentials (the old ones expire); the server now takes only those.
+  // Then the connection to the server is lost: the allocation is gone with it.
+  s.username = "1700007200:cam1";
+  s.password = "pw-new";
+  s.relayed = SocketAddress(IpAddress::v4(198, 51, 100, 12), 50099);
+  g.set_credentials(0, {s.username, s.password});
+  now += seconds(30);
+  g.handle_stream_closed(now, pending_connects.at(0));
+  exchange(g);
+  auto lost = events(g);
+  ASSERT_EQ(lost.size(), 1u);
+  auto* f = std::get_if<event::ServerFailed>(&lost[0]);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->relayed, old_relayed);
+  EXPECT_FALSE(g.owns(old_relayed));
+  // A new connection, a new allocation with the new username, a new candidate.
+  ASSERT_EQ(pending_connects.size(), 2u);
+  g.handle_stream_connected(now, pending_connects[1]);
+  exchange(g);
+  auto again = events(g);
+  ASSERT_EQ(again.size(), 1u);
+  auto* c = std::get_if<event::RelayedCandidate>(&again[0]);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->candidate.address, s.relayed);
+  EXPECT_TRUE(g.owns(s.relayed));
+  ASSERT_FALSE(s.requests.empty());
+  EXPECT_EQ(s.requests.back().method(), Method::allocate);
+  EXPECT_EQ(s.requests.back().username(), "1700007200:cam1");
+
+  // Bounded: after max_reallocations losses the server stays failed.
+  g.handle_stream_closed(now, pending_connects[1]);
+  exchange(g);
+  ASSERT_EQ(pending_connects.size(), 3u);
+  g.handle_stream_closed(now, pending_connects[2]);  // the third connection is refused
+  exchange(g);
+  (void)events(g);
+  EXPECT_EQ(pending_connects.size(), 3u);
+  EXPECT_EQ(g.server_state(0), RelayServerState::failed);
+}
+
 TEST_F(RelayGathererTest, MisconfiguredServersFailOnTheirOwn) {
   auto s = make_server(7);
   RelayGathererConfig config;
