@@ -626,6 +626,23 @@ ControlResult<TelemetryMessage> decode_telemetry(const ControlObject& o) {
     if (const ControlValue* v = inner.find("tech"); v && v->is_string()) mt.tech = v->text;
     m.modem = std::move(mt);
   }
+  if (const ControlValue* device = o.find("device")) {
+    if (device->kind != ControlValue::Kind::object)
+      return field_error("telemetry.device must be an object");
+    ControlObject inner{device->fields};
+    DeviceHealth h;
+    constexpr double kMax = 4294967295.0;
+    const char* reason = "telemetry.device numbers must be whole, 0..2^32-1";
+    if (auto s = read_whole(inner, "heap_free", kMax, h.heap_free, reason); !s) return s.error();
+    if (auto s = read_whole(inner, "heap_min_free", kMax, h.heap_min_free, reason); !s)
+      return s.error();
+    if (inner.find("psram_free")) {
+      uint32_t psram = 0;
+      if (auto s = read_whole(inner, "psram_free", kMax, psram, reason); !s) return s.error();
+      h.psram_free = psram;
+    }
+    m.device = h;
+  }
   return m;
 }
 
@@ -707,6 +724,12 @@ std::string encode_telemetry(const TelemetryMessage& m) {
     if (!m.modem->operator_name.empty()) inner.string("operator", m.modem->operator_name);
     if (!m.modem->tech.empty()) inner.string("tech", m.modem->tech);
     w.raw("modem", std::move(inner).finish());
+  }
+  if (m.device) {
+    Writer inner;
+    inner.number("heap_free", m.device->heap_free).number("heap_min_free", m.device->heap_min_free);
+    if (m.device->psram_free) inner.number("psram_free", *m.device->psram_free);
+    w.raw("device", std::move(inner).finish());
   }
   return std::move(w).finish();
 }

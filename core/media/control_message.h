@@ -149,6 +149,14 @@ struct ModemTelemetry {
   std::string tech;           // "LTE", "GSM", ...
 };
 
+// The device's own health (a microcontroller's heap), for the viewers and the server's device
+// list.
+struct DeviceHealth {
+  uint32_t heap_free = 0;      // internal RAM free now
+  uint32_t heap_min_free = 0;  // its low-water mark since boot
+  std::optional<uint32_t> psram_free;
+};
+
 // Device -> server every 2 s.
 struct TelemetryMessage {
   double fps = 0;
@@ -160,6 +168,7 @@ struct TelemetryMessage {
   uint64_t sent = 0;
   uint64_t dropped = 0;
   std::optional<ModemTelemetry> modem;
+  std::optional<DeviceHealth> device;
 };
 
 // Writers. Strings are escaped (RFC 8259 section 7) and cut to kMaxControlStringBytes; the

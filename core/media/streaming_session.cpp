@@ -311,6 +311,7 @@ TelemetryMessage StreamingSession::telemetry(Instant now) const {
   t.sent = stats_.frames_sent;
   t.dropped = stats_.frames_replaced + stats_.send_failures;
   t.modem = modem_;
+  t.device = device_;
   return t;
 }
 

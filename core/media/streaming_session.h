@@ -147,6 +147,8 @@ class StreamingSession {
 
   // Modem status for the telemetry (absent when no modem is attached).
   void set_modem(std::optional<ModemTelemetry> modem) { modem_ = std::move(modem); }
+  // The device's heap for the telemetry (absent on hosts where it means nothing).
+  void set_device_health(std::optional<DeviceHealth> health) { device_ = health; }
 
   bool video_open() const { return video_open_; }
   bool control_open() const { return control_open_; }
@@ -181,6 +183,7 @@ class StreamingSession {
   ViewerLimits limits_;
   StreamingStats stats_;
   std::optional<ModemTelemetry> modem_;
+  std::optional<DeviceHealth> device_;
 
   std::optional<uint16_t> video_;
   std::optional<uint16_t> control_;

@@ -99,6 +99,25 @@ TEST(ControlMessage, TelemetryRoundTrips) {
   EXPECT_EQ(back->modem->operator_name, "Voda\"fone");
   EXPECT_EQ(back->modem->rssi_dbm, -71);
 
+  // A microcontroller's heap (the ESP32 firmware), psram_free optional.
+  t.modem.reset();
+  t.device = DeviceHealth{181000, 150000, 7900000};
+  text = encode_telemetry(t);
+  EXPECT_NE(text.find(R"("device":{"heap_free":181000,"heap_min_free":150000,)"
+                      R"("psram_free":7900000})"),
+            std::string::npos)
+      << text;
+  object = parse_control_object(text);
+  ASSERT_TRUE(object.ok());
+  back = decode_telemetry(*object);
+  ASSERT_TRUE(back.ok());
+  ASSERT_TRUE(back->device.has_value());
+  EXPECT_EQ(back->device->heap_min_free, 150000u);
+  EXPECT_EQ(back->device->psram_free, 7900000u);
+  object = parse_control_object(R"({"type":"telemetry","device":{"heap_free":-1}})");
+  ASSERT_TRUE(object.ok());
+  EXPECT_FALSE(decode_telemetry(*object).ok());
+
   TelemetryMessage bare;
   EXPECT_EQ(encode_telemetry(bare),
             R"({"type":"telemetry","fps":0,"kbps":0,"quality":0,"width":0,"height":0,"sent":0,)"

@@ -4,6 +4,7 @@
 // back to the driver; telemetry carries the modem's and the heap's figures.
 #include <gtest/gtest.h>
 
+#include "firmware/app/telemetry_mapping.h"
 #include "tests/firmware/app_bench.h"
 
 namespace cellrtc::firmware {
@@ -124,6 +125,17 @@ TEST(FirmwareAppTest, TelemetryCarriesTheModemAndTheHeap) {
   EXPECT_EQ(t.bars, b.app().supervisor().telemetry().signal_bars);
   EXPECT_EQ(t.heap.internal_free, 180'000u);
   EXPECT_EQ(t.heap.psram_free, 7'900'000u);
+  // As the control channel's telemetry message carries it.
+  media::TelemetryMessage m;
+  m.modem = modem_telemetry(t);
+  m.device = device_health(t);
+  const std::string text = media::encode_telemetry(m);
+  EXPECT_NE(text.find(R"("modem":{"rssi_dbm":-73,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("operator":"20205","tech":"LTE"})"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("device":{"heap_free":180000,"heap_min_free":150000,)"
+                      R"("psram_free":7900000})"),
+            std::string::npos)
+      << text;
 }
 
 TEST(FirmwareAppTest, ACameraThatDeliversNothingIsAskedAgain) {
