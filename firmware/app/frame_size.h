@@ -52,7 +52,8 @@ constexpr int kWorstCameraQuality = 63;
 int camera_jpeg_quality(int quality_1_to_100);
 
 // The JPEG frame buffer esp32-camera allocates per frame for a size: width x height / 5 bytes
-// (cam_hal.c; the original device's log shows 61440 bytes at VGA).
+// (cam_hal.c, with CONFIG_CAMERA_JPEG_MODE_FRAME_SIZE_AUTO, the default, which
+// sdkconfig.defaults sets; the original device's log shows 61440 bytes at VGA).
 uint32_t camera_jpeg_buffer_bytes(FrameSize size);
 
 }  // namespace cellrtc::firmware
