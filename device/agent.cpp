@@ -8,6 +8,7 @@
 
 #include "core/dtls/certificate.h"
 #include "core/peer/peer_connection.h"
+#include "core/whip/whip_url.h"
 #include "runtime/endpoint_driver.h"
 #include "runtime/interfaces.h"
 #include "runtime/os_random.h"
@@ -59,32 +60,14 @@ std::string millis(Duration d) {
   return std::to_string(d.count() / 1000) + " ms";
 }
 
-std::string seconds_text(Duration d) {
-  return fixed(std::chrono::duration<double>(d).count(), 1) + " s";
-}
-
-// The host of a URL, without brackets: "127.0.0.1", "::1", "example.com".
-std::string url_host(std::string_view url) {
-  size_t scheme = url.find("://");
-  std::string_view rest = scheme == std::string_view::npos ? url : url.substr(scheme + 3);
-  size_t at = rest.find('@');
-  size_t slash = rest.find('/');
-  if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash))
-    rest.remove_prefix(at + 1);
-  if (!rest.empty() && rest.front() == '[') {
-    size_t close = rest.find(']');
-    return std::string(rest.substr(1, close == std::string_view::npos ? 0 : close - 1));
-  }
-  size_t end = rest.find_first_of(":/?#");
-  return std::string(rest.substr(0, end));
-}
-
 // The transport of the selected candidate pair: "udp", "tcp" (ICE-TCP), or "-" before one.
 std::string selected_transport(const peer::PeerConnection& pc) {
   const auto& pair = pc.ice().selected_pair();
   if (!pair) return "-";
   return pair->local.transport == TransportProtocol::udp ? "udp" : "tcp";
 }
+
+using whip::url_host;
 
 }  // namespace
 
@@ -107,83 +90,56 @@ std::optional<IceTransport> parse_ice_transport(std::string_view text) {
   return std::nullopt;
 }
 
-const char* to_string(AgentState state) {
-  switch (state) {
-    case AgentState::connecting:
-      return "connecting";
-    case AgentState::waiting:
-      return "waiting";
-    case AgentState::streaming:
-      return "streaming";
-    case AgentState::restarting:
-      return "restarting-ice";
-    case AgentState::backoff:
-      return "backoff";
-    case AgentState::stopped:
-      return "stopped";
-  }
-  return "?";
-}
-
-// One session's PeerConnection, StreamingSession and sockets, as the driver's endpoint. Every
-// input is followed by the agent's step, which drains events, feeds the camera and supervises.
+// The transport of one session: its sockets and ICE-TCP connections (the driver), feeding the
+// publisher's PeerConnection. Every input is followed by the agent's after_peer_activity.
 class Agent::Connection : public DatagramEndpoint {
  public:
-  Connection(Agent& agent, peer::PeerConfig config, Random& rng,
-             media::StreamingSessionConfig session_config)
-      : agent_(agent),
-        pc(std::move(config), rng),
-        session(pc, session_config),
-        driver(*agent.loop_, *this) {}
+  explicit Connection(Agent& agent) : agent_(agent), driver(*agent.loop_, *this) {}
+
+  peer::PeerConnection* pc() const { return agent_.publisher_->peer(); }
 
   void handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
                        ByteView data) override {
-    pc.handle_datagram(now, local, from, data);
-    agent_.on_connection_step(now);
+    if (auto* p = pc()) p->handle_datagram(now, local, from, data);
+    agent_.after_peer_activity(now);
   }
   // One RFC 4571 message out of an ICE-TCP connection the driver opened (RFC 6544).
   void handle_stream_message(Instant now, const SocketAddress& local, const SocketAddress& from,
                              ByteView data) override {
-    pc.handle_datagram(now, local, from, data, TransportProtocol::tcp);
-    agent_.on_connection_step(now);
+    if (auto* p = pc()) p->handle_datagram(now, local, from, data, TransportProtocol::tcp);
+    agent_.after_peer_activity(now);
   }
   void handle_timeout(Instant now) override {
-    pc.handle_timeout(now);
-    agent_.on_connection_step(now);
+    if (auto* p = pc()) p->handle_timeout(now);
+    agent_.after_peer_activity(now);
   }
-  std::optional<Transmit> poll_transmit() override { return pc.poll_transmit(); }
+  std::optional<Transmit> poll_transmit() override {
+    auto* p = pc();
+    return p ? p->poll_transmit() : std::nullopt;
+  }
   // TURN over TCP/TLS: the connections to the servers are the driver's, the bytes the core's.
-  std::optional<StreamCommand> poll_stream_command() override { return pc.poll_stream_command(); }
+  std::optional<StreamCommand> poll_stream_command() override {
+    auto* p = pc();
+    return p ? p->poll_stream_command() : std::nullopt;
+  }
   void handle_stream_connected(Instant now, uint32_t stream) override {
-    pc.handle_stream_connected(now, stream);
-    agent_.on_connection_step(now);
+    if (auto* p = pc()) p->handle_stream_connected(now, stream);
+    agent_.after_peer_activity(now);
   }
   void handle_stream_data(Instant now, uint32_t stream, ByteView data) override {
-    pc.handle_stream_data(now, stream, data);
-    agent_.on_connection_step(now);
+    if (auto* p = pc()) p->handle_stream_data(now, stream, data);
+    agent_.after_peer_activity(now);
   }
   void handle_stream_closed(Instant now, uint32_t stream) override {
-    pc.handle_stream_closed(now, stream);
-    agent_.on_connection_step(now);
+    if (auto* p = pc()) p->handle_stream_closed(now, stream);
+    agent_.after_peer_activity(now);
   }
   std::optional<Instant> next_timeout() const override {
-    auto at = earliest(pc.next_timeout(), session.next_timeout());
-    at = earliest(at, capture_at);
-    at = earliest(at, wake_at);
-    return at;
+    return earliest(agent_.publisher_->peer_timeout(), agent_.capture_at_);
   }
 
   Agent& agent_;
-  peer::PeerConnection pc;
-  media::StreamingSession session;
-  std::optional<Instant> capture_at;  // for sources that make frames on demand
-  std::optional<Instant> wake_at;     // the agent's own deadlines (setup, disconnected grace)
-  std::string failure;                // the connection's Failed reason
   std::optional<SocketAddress> turn_socket;  // the UDP socket TURN over UDP goes out of
-  std::vector<std::string> trickle_pending;  // relayed candidates not PATCHed yet
-  bool trickle_scheduled = false;
-  uint64_t generation = 0;
-  bool action_pending = false;  // a teardown or ICE restart is scheduled
   // ICE-TCP: (active local, passive remote) connections asked of the driver, and how many
   // remote candidates the ICE agent had when they were last looked at.
   std::vector<std::pair<SocketAddress, SocketAddress>> tcp_opened;
@@ -204,6 +160,28 @@ Result<std::unique_ptr<Agent>, std::string> Agent::create(AgentConfig config,
   if (!cert) return std::string("cannot make the DTLS certificate: ") + cert.error().reason;
   agent->certificate_ = std::make_unique<dtls::Certificate>(std::move(*cert));
   {
+    const AgentConfig& c = agent->config_;
+    streamer::PublisherConfig p;
+    p.endpoint = agent->whip_.endpoint();
+    p.token = c.whip.token;
+    p.session = c.session;
+    p.backoff = c.backoff;
+    p.keepalive_interval = c.keepalive_interval;
+    p.setup_timeout = c.setup_timeout;
+    p.disconnected_grace = c.disconnected_grace;
+    p.ice_restart = c.ice_restart;
+    p.request_timeout = c.whip.request_timeout;
+    p.delete_timeout = c.delete_timeout;
+    p.stable_after = c.stable_after;
+    p.report_udp_grace = c.transport == IceTransport::automatic;
+    p.limits = agent->whip_.limits();
+    agent->publisher_ = std::make_unique<streamer::Publisher>(
+        std::move(p), *agent->rng_, *agent->certificate_,
+        static_cast<streamer::PublisherHost&>(*agent),
+        // The agent runs the camera itself: it serves the direct viewers too.
+        streamer::CameraMode::push);
+  }
+  {
     Agent* self = agent.get();
     DirectViewersConfig direct = agent->config_.direct;
     if (direct.bind.empty()) direct.bind = agent->local_addresses();
@@ -212,13 +190,14 @@ Result<std::unique_ptr<Agent>, std::string> Agent::create(AgentConfig config,
     // A device that must never send UDP refuses direct viewers: the relay serves them.
     if (agent->config_.transport == IceTransport::tcp) direct.max_viewers = 0;
     direct.session.pacing = media::Pacing::adaptive;
-    agent->direct_ = std::make_unique<DirectViewers>(
-        *agent->loop_, *agent->rng_, *agent->certificate_, std::move(direct),
-        [self](const std::string& text) {
-          if (!self->connection_) return;
-          self->connection_->session.send_control_text(self->loop_->now(), text);
-          self->connection_->driver.wake();
-        });
+    agent->direct_ =
+        std::make_unique<DirectViewers>(*agent->loop_, *agent->rng_, *agent->certificate_,
+                                        std::move(direct), [self](const std::string& text) {
+                                          auto* session = self->publisher_->session();
+                                          if (!session) return;
+                                          session->send_control_text(self->loop_->now(), text);
+                                          self->flush(true);
+                                        });
     agent->direct_->set_log([self](const std::string& line) { self->log_line("direct", line); });
   }
   if (!agent->config_.modem.port.empty()) {
@@ -236,7 +215,7 @@ Result<std::unique_ptr<Agent>, std::string> Agent::create(AgentConfig config,
                                                     : std::string("no signal")));
             self->modem_error_ = error;
             self->modem_ = telemetry;
-            if (self->connection_) self->connection_->session.set_modem(telemetry);
+            self->publisher_->set_modem(telemetry);
           });
         });
   }
@@ -257,8 +236,7 @@ Agent::Agent(AgentConfig config, std::unique_ptr<runtime::EventLoop> loop,
       source_(std::move(source)),
       log_(std::move(log)),
       rng_(std::make_unique<runtime::OsRandom>()),
-      whip_(config_.whip),
-      backoff_(config_.backoff) {
+      whip_(config_.whip) {
   if (!log_)
     log_ = [](const std::string& line) {
       std::fputs(line.c_str(), stdout);
@@ -272,14 +250,19 @@ Agent::~Agent() {
   direct_.reset();
   if (int fd = source_ ? source_->poll_fd() : -1; fd >= 0) loop_->unwatch(fd);
   if (connection_) {
-    connection_->pc.close(loop_->now());
+    if (auto* pc = connection_->pc()) pc->close(loop_->now());
     connection_->driver.wake();
     connection_.reset();
   }
+  publisher_.reset();
 }
 
 const media::StreamingSession* Agent::session() const {
-  return connection_ ? &connection_->session : nullptr;
+  return publisher_->session();
+}
+
+const std::optional<WhipSession>& Agent::whip_session() const {
+  return publisher_->whip_session();
 }
 
 void Agent::log_line(const std::string& event, const std::string& text,
@@ -294,14 +277,6 @@ void Agent::log_line(const std::string& event, const std::string& text,
   } else {
     log_(wall_clock() + " " + event + ": " + text);
   }
-}
-
-void Agent::set_state(AgentState s, const std::string& detail) {
-  if (s == state_ && detail.empty()) return;
-  state_ = s;
-  state_since_ = loop_->now();
-  log_line("state", std::string(to_string(s)) + (detail.empty() ? "" : " (" + detail + ")"),
-           {{"state", "\"" + std::string(to_string(s)) + "\""}});
 }
 
 std::vector<SocketAddress> Agent::local_addresses() const {
@@ -322,25 +297,16 @@ std::vector<SocketAddress> Agent::local_addresses() const {
   return out;
 }
 
-void Agent::connect() {
-  if (stop_requested_.load() || stopped_) return;
-  set_state(AgentState::connecting, whip_.endpoint());
-  ++stats_.publishes;
-  Instant now = loop_->now();
-  peer::PeerConfig pc_config;
-  pc_config.certificate = certificate_.get();
-  pc_config.ice.consent_interval = config_.keepalive_interval;
-  media::StreamingSessionConfig session_config = config_.session;
-  session_config.first_sequence = next_sequence_;
-  auto conn = std::make_unique<Connection>(*this, pc_config, *rng_, session_config);
-  conn->generation = ++connections_made_;
-  conn->session.set_modem(modem_);
+std::optional<std::string> Agent::open_session(Instant now, peer::PeerConnection& pc) {
+  log_events();
+  connection_ = std::make_unique<Connection>(*this);
+  Connection& conn = *connection_;
   size_t sockets = 0;
   // --transport tcp: no UDP socket at all, so not one datagram leaves (modems that drop their
   // PPP link under UDP traffic); that includes TURN over UDP.
   if (config_.transport != IceTransport::tcp) {
-    if (auto turn = conn->driver.add_socket(turn_socket_address()))
-      conn->turn_socket = *turn;
+    if (auto turn = conn.driver.add_socket(turn_socket_address()))
+      conn.turn_socket = *turn;
     else
       log_line("warning", "cannot bind the TURN socket: " + turn.error().message());
   }
@@ -348,73 +314,145 @@ void Agent::connect() {
   for (const auto& address :
        config_.relay.relay_only ? std::vector<SocketAddress>{} : local_addresses()) {
     if (config_.transport == IceTransport::tcp) break;
-    auto bound = conn->driver.add_socket(address);
+    auto bound = conn.driver.add_socket(address);
     if (!bound) {
       log_line("warning", "cannot bind " + address.to_string() + ": " + bound.error().message());
       continue;
     }
-    if (conn->pc.add_host_socket(now, *bound).ok()) ++sockets;
+    if (pc.add_host_socket(now, *bound).ok()) ++sockets;
   }
   stats_.udp_sockets += sockets;
   if (config_.transport != IceTransport::udp && !config_.relay.relay_only)
-    sockets += add_tcp_candidates(*conn, now);
+    sockets += add_tcp_candidates(pc, now);
   if (sockets == 0 && !config_.relay.relay_only)
-    return schedule_retry("no local address to send from");
-  conn->pc.end_of_local_sockets(now);
-  if (auto s = conn->session.open_channels(now); !s)
-    return fatal(2, std::string("cannot create the data channels: ") + s.error().reason);
-  auto offer = conn->pc.create_offer(now);
-  if (!offer) return fatal(2, std::string("cannot make the offer: ") + offer.error().reason);
+    return std::string("no local address to send from");
+  return std::nullopt;
+}
 
-  post_sent_at_ = loop_->now();
-  answered_at_.reset();
-  channels_open_at_.reset();
-  timeline_logged_ = false;
-  auto published = whip_.publish(*offer);
-  if (stop_requested_.load()) {
-    // Stopping: a session the server made anyway is ended by the stop task.
-    if (published) whip_session_ = std::move(*published);
-    return;
+void Agent::session_answered(Instant now, peer::PeerConnection& pc, const WhipSession& session,
+                             bool restarted) {
+  log_events();  // the session's line before what follows from it
+  if (!restarted)
+    for (const auto& note : direct_->set_ice_servers(session.ice_servers))
+      log_line("direct", note);
+  if (!connection_) return;
+  // After an ICE restart, connections the server closed meanwhile may be opened again toward
+  // the new candidates.
+  if (restarted) connection_->tcp_opened.clear();
+  connect_tcp_candidates(*connection_, pc);
+  if (!restarted) start_relays(*connection_, pc, session, now);
+}
+
+void Agent::close_session(Instant, peer::PeerConnection& pc) {
+  log_events();
+  log_relay_events(pc);
+  if (!connection_) return;
+  connection_->driver.wake();  // what the closed connection still sends
+  count_transport(*connection_);
+  connection_.reset();
+}
+
+void Agent::after_peer_activity(Instant now) {
+  auto* pc = publisher_->peer();
+  if (!pc) return flush(false);
+  publisher_->handle_peer_activity(now);
+  capture_if_due(now);
+  if (connection_ && pc->ice().remote_candidate_count() != connection_->remote_candidates_seen)
+    connect_tcp_candidates(*connection_, *pc);
+  log_relay_events(*pc);
+  if (auto* session = publisher_->session())
+    while (auto m = session->poll_direct_message())
+      direct_->handle(now, *m);
+  flush(false);
+}
+
+void Agent::log_events() {
+  while (auto e = publisher_->poll_event()) {
+    if (const auto* s = std::get_if<streamer::event::StateChanged>(&*e)) {
+      log_line("state",
+               std::string(to_string(s->state)) + (s->detail.empty() ? "" : " (" + s->detail + ")"),
+               {{"state", "\"" + std::string(to_string(s->state)) + "\""}});
+    } else if (const auto* l = std::get_if<streamer::event::Log>(&*e)) {
+      log_line(l->kind, l->text, l->fields);
+    } else if (std::get_if<streamer::event::Fatal>(&*e)) {
+      // 401/403 or a configuration that cannot work: what is left to send goes, then run()
+      // returns.
+      if (exit_code_ == 0) exit_code_ = 2;
+      stopped_ = true;
+      loop_->stop();
+    } else if (std::get_if<streamer::event::FirstFrame>(&*e)) {
+      log_timeline(loop_->now());
+    }
   }
-  if (!published) {
-    if (!published.error().retryable()) return fatal(2, published.error().message);
-    return schedule_retry(published.error().message);
+}
+
+void Agent::flush(bool wake) {
+  log_events();
+  if (!publisher_->last_error().empty() && exit_code_ != 1) last_error_ = publisher_->last_error();
+  streamer::PublisherStats p = publisher_->stats();
+  stats_.publishes = p.publishes;
+  stats_.sessions = p.sessions;
+  stats_.ice_restarts = p.ice_restarts;
+  stats_.failures = p.failures;
+  stats_.frames_sent = p.frames_sent;
+  stats_.bytes_sent = p.bytes_sent;
+  stats_.frames_dropped = p.frames_dropped;
+  stats_.backoffs = p.backoffs;
+  // The requests run as their own task, never inside the driver's callback that is using the
+  // session: their answers may end it.
+  if (!requests_scheduled_ && publisher_->has_requests()) {
+    requests_scheduled_ = true;
+    loop_->add_timer(loop_->now(), [this] { perform_requests(); });
   }
-  ++stats_.sessions;
-  answered_at_ = loop_->now();
-  whip_session_ = std::move(*published);
-  std::string servers;
-  for (const auto& s : whip_session_->ice_servers)
-    servers += (servers.empty() ? "" : ", ") + s.url;
-  log_line(
-      "session",
-      whip_session_->resource_url + (servers.empty() ? "" : "; ICE servers offered: " + servers),
-      {{"resource", "\"" + json_escape(whip_session_->resource_url) + "\""}});
-  for (const auto& note : direct_->set_ice_servers(whip_session_->ice_servers))
-    log_line("direct", note);
-  now = loop_->now();
-  // How long UDP may take before a working TCP pair carries the stream: from this network's
-  // round trip as the POST measured it (core/ice, IceConfig::udp_grace).
-  conn->pc.set_udp_grace_from_round_trip(*answered_at_ - *post_sent_at_);
-  if (auto s = conn->pc.set_remote_description(now, whip_session_->answer); !s) {
-    std::string reason = std::string("the server's answer was refused: ") + s.error().reason;
-    connection_ = std::move(conn);
-    tear_down(reason, true);
-    return schedule_retry(reason);
+  std::optional<Instant> next = publisher_->next_timeout();
+  if (next != publisher_timer_at_) {
+    if (publisher_timer_) loop_->cancel_timer(*publisher_timer_);
+    publisher_timer_.reset();
+    publisher_timer_at_ = next;
+    if (next)
+      publisher_timer_ = loop_->add_timer(*next, [this] {
+        publisher_timer_.reset();
+        publisher_timer_at_.reset();
+        publisher_->handle_timeout(loop_->now());
+        flush(true);
+      });
   }
-  connection_ = std::move(conn);
-  connect_tcp_candidates(*connection_);
-  start_relays(*connection_, now);
-  setup_deadline_ = now + config_.setup_timeout;
-  disconnected_since_.reset();
-  restarted_ice_ = false;
-  set_state(AgentState::waiting,
-            "answer received; connecting ICE, DTLS, SCTP" +
-                (config_.transport == IceTransport::automatic
-                     ? "; TCP after " + millis(connection_->pc.ice().udp_grace()) + " without UDP"
-                     : std::string()));
-  on_connection_step(now);
-  connection_->driver.wake();
+  if (wake && connection_) connection_->driver.wake();
+}
+
+void Agent::perform_requests() {
+  requests_scheduled_ = false;
+  while (auto r = publisher_->poll_request()) {
+    auto response = whip_.perform(r->request);
+    if (stop_requested_.load() && !stopped_) {
+      // Stopping: the publisher stops first, so a session the server made anyway is ended.
+      finish_stop();
+      publisher_->handle_response(loop_->now(), r->id, response);
+      continue;
+    }
+    publisher_->handle_response(loop_->now(), r->id, response);
+  }
+  flush(true);
+}
+
+void Agent::finish_stop() {
+  if (stopped_) return;
+  whip_.reset_cancel();
+  stopped_ = true;
+  log_summary();
+  publisher_->stop(loop_->now());
+  flush(true);
+  loop_->stop();
+}
+
+void Agent::fatal(int code, const std::string& reason) {
+  if (stopped_) return;
+  exit_code_ = code;
+  last_error_ = reason;
+  stopped_ = true;
+  publisher_->abort(loop_->now(), reason);
+  flush(true);
+  loop_->stop();
 }
 
 // RFC 6544 section 4.5: an active candidate has port 9 (the discard port) in SDP; the driver
@@ -422,7 +460,7 @@ void Agent::connect() {
 // per address family: the connection's source address is the kernel's choice anyway, so more
 // would only open more connections to the same server. Loopback when the server is on
 // loopback, otherwise the first other address (of --bind, or the interfaces).
-size_t Agent::add_tcp_candidates(Connection& c, Instant now) {
+size_t Agent::add_tcp_candidates(peer::PeerConnection& pc, Instant now) {
   std::string host = url_host(whip_.endpoint());
   bool server_on_loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
   std::vector<SocketAddress> chosen;
@@ -449,7 +487,7 @@ size_t Agent::add_tcp_candidates(Connection& c, Instant now) {
     a.priority = ice::compute_priority(
         ice::type_preference(ice::CandidateType::host, TransportProtocol::tcp),
         ice::tcp_local_preference(ice::CandidateType::host, ice::TcpType::active, other), 1);
-    if (c.pc.add_local_candidate(now, a).ok()) ++added;
+    if (pc.add_local_candidate(now, a).ok()) ++added;
   }
   return added;
 }
@@ -457,10 +495,10 @@ size_t Agent::add_tcp_candidates(Connection& c, Instant now) {
 // Opens a connection from each active candidate to each passive one of its family that the
 // ICE agent knows (from the answer or trickled), once per pair; the agent's checks then run
 // over it. Peer-reflexive remote candidates are the server's view of our own connections.
-void Agent::connect_tcp_candidates(Connection& c) {
-  const auto remote = c.pc.ice().remote_candidates();
+void Agent::connect_tcp_candidates(Connection& c, const peer::PeerConnection& pc) {
+  const auto remote = pc.ice().remote_candidates();
   c.remote_candidates_seen = remote.size();
-  for (const auto& local : c.pc.ice().local_candidates()) {
+  for (const auto& local : pc.ice().local_candidates()) {
     if (local.transport != TransportProtocol::tcp || local.tcp_type != ice::TcpType::active)
       continue;
     for (const auto& r : remote) {
@@ -488,93 +526,6 @@ void Agent::count_transport(const Connection& c) {
   stats_.tcp_messages_sent += c.driver.counters().tcp_messages_sent;
 }
 
-void Agent::on_connection_step(Instant now) {
-  if (!connection_) return;
-  Connection& c = *connection_;
-  auto drain = [&] {
-    while (auto e = c.pc.poll_event()) {
-      note_local_candidate(c, *e);
-      if (c.session.handle_event(now, *e)) continue;
-      if (const auto* f = std::get_if<peer::event::Failed>(&*e)) {
-        c.failure = f->reason;
-      } else if (const auto* s = std::get_if<peer::event::StateChanged>(&*e)) {
-        log_line("peer", peer::to_string(s->state),
-                 {{"peer_state", "\"" + std::string(peer::to_string(s->state)) + "\""}});
-        if (s->state == peer::PeerState::disconnected) disconnected_since_ = now;
-        if (s->state == peer::PeerState::connected) {
-          disconnected_since_.reset();
-          if (state_ == AgentState::restarting) {
-            setup_deadline_.reset();
-            set_state(AgentState::streaming, "ICE restart connected");
-          }
-        }
-      }
-    }
-  };
-  drain();
-  if (c.pc.ice().remote_candidate_count() != c.remote_candidates_seen) connect_tcp_candidates(c);
-  log_relay_events(c);
-  while (auto m = c.session.poll_direct_message())
-    direct_->handle(now, *m);
-  if (state_ == AgentState::waiting && c.session.video_open() && c.session.control_open()) {
-    Duration took = state_since_ ? now - *state_since_ : Duration(0);
-    setup_deadline_.reset();
-    channels_open_at_ = now;
-    set_state(AgentState::streaming, "channels open " + millis(took) + " after the answer, over " +
-                                         selected_transport(c.pc));
-  }
-  // The camera runs for the relay session and the direct viewers, whichever is due first.
-  if (source_->poll_fd() < 0 && (c.session.capture_due(now) || direct_->capture_due(now)))
-    capture(now);
-  c.session.handle_timeout(now);
-  drain();
-  if (!timeline_logged_ && c.session.stats().frames_sent > 0) log_timeline(now);
-  if (state_ == AgentState::streaming && state_since_ &&
-      now - *state_since_ >= config_.stable_after)
-    backoff_.reset();
-
-  // Supervision: decisions that tear down or restart run as their own task, never inside the
-  // driver's callback that is using this connection, and at most one per connection.
-  if (c.action_pending) return;
-  auto defer = [this, &c](std::function<void()> action) {
-    c.action_pending = true;
-    loop_->add_timer(loop_->now(), [this, generation = c.generation, action] {
-      if (connection_ && connection_->generation == generation) action();
-    });
-  };
-  auto replace = [&](std::string reason) {
-    defer([this, reason] {
-      tear_down(reason, true);
-      schedule_retry(reason);
-    });
-  };
-  peer::PeerState ps = c.pc.state();
-  if (ps == peer::PeerState::failed || ps == peer::PeerState::closed)
-    return replace("connection " + std::string(peer::to_string(ps)) +
-                   (c.failure.empty() ? "" : ": " + c.failure));
-  if (c.session.channel_lost()) return replace("the server closed a channel");
-  if (setup_deadline_ && now >= *setup_deadline_)
-    return replace(std::string(state_ == AgentState::restarting ? "ICE restart" : "session") +
-                   " not connected within " + seconds_text(config_.setup_timeout));
-  if (disconnected_since_ && state_ == AgentState::streaming &&
-      now - *disconnected_since_ >= config_.disconnected_grace) {
-    if (config_.ice_restart && !restarted_ice_ && whip_session_)
-      return defer([this] {
-        connection_->action_pending = false;
-        restart_ice(loop_->now());
-      });
-    return replace("disconnected again after an ICE restart");
-  }
-  c.capture_at.reset();
-  if (source_->poll_fd() < 0 && c.session.video_open())
-    c.capture_at =
-        earliest(std::optional<Instant>(c.session.next_capture(now)), direct_->next_capture(now));
-  c.wake_at = setup_deadline_;
-  if (disconnected_since_)
-    c.wake_at = earliest(c.wake_at,
-                         std::optional<Instant>(*disconnected_since_ + config_.disconnected_grace));
-}
-
 // ---------------------------------------------------------------------------------------------
 // TURN relays
 
@@ -586,13 +537,13 @@ SocketAddress Agent::turn_socket_address() const {
   return SocketAddress(IpAddress(), 0);
 }
 
-void Agent::start_relays(Connection& c, Instant now) {
-  if (!whip_session_) return;
-  auto plan = plan_relays(whip_session_->ice_servers, config_.relay, c.turn_socket);
+void Agent::start_relays(Connection& c, peer::PeerConnection& pc, const WhipSession& session,
+                         Instant now) {
+  auto plan = plan_relays(session.ice_servers, config_.relay, c.turn_socket);
   if (!plan) {
     // Without a TURN server the session goes on with its host candidates; with the relay
     // policy it cannot connect, and the setup timeout says so.
-    if (!whip_session_->ice_servers.empty() || !config_.relay.turn_urls.empty() ||
+    if (!session.ice_servers.empty() || !config_.relay.turn_urls.empty() ||
         config_.relay.relay_only)
       log_line("relay", "no relays: " + plan.error());
     return;
@@ -603,189 +554,38 @@ void Agent::start_relays(Connection& c, Instant now) {
   for (const auto& s : plan->gatherer.servers)
     names += (names.empty() ? "" : ", ") + s.uri.to_string() + " (" + s.address.to_string() + ")";
   log_line("relay", "allocating on " + names);
-  if (auto s = c.pc.start_relays(now, std::move(plan->gatherer)); !s)
+  if (auto s = pc.start_relays(now, std::move(plan->gatherer)); !s)
     log_line("relay", std::string("cannot start: ") + s.error().reason);
 }
 
-void Agent::note_local_candidate(Connection& c, const peer::PeerEvent& e) {
-  const auto* lc = std::get_if<peer::event::LocalCandidate>(&e);
-  // Host candidates went with the offer; relayed ones come later and are trickled.
-  if (!lc || !lc->candidate || lc->candidate->type != ice::CandidateType::relayed) return;
-  if (c.trickle_pending.size() < 16)
-    c.trickle_pending.push_back(ice::format_candidate(*lc->candidate));
-  if (c.trickle_scheduled || !whip_session_) return;
-  c.trickle_scheduled = true;
-  // The PATCH blocks: it runs as its own task, never inside the driver's callback.
-  loop_->add_timer(loop_->now(),
-                   [this, generation = c.generation] { trickle_candidates(generation); });
-}
-
-void Agent::trickle_candidates(uint64_t generation) {
-  if (!connection_ || connection_->generation != generation || !whip_session_) return;
-  Connection& c = *connection_;
-  c.trickle_scheduled = false;
-  std::vector<std::string> candidates = std::move(c.trickle_pending);
-  c.trickle_pending.clear();
-  auto sdp = c.pc.local_description();
-  if (candidates.empty() || !sdp) return;
-  auto fragment = trickle_fragment(*sdp, candidates);
-  if (!fragment) return;
-  // RFC 9725 section 4.3.1: trickled candidates go to the session's resource by PATCH. The
-  // server is ICE-lite and learns our relayed address from our checks anyway; the PATCH keeps
-  // its view of our candidates complete.
-  auto r = whip_.trickle(*whip_session_, *fragment);
-  if (!r)
-    log_line("relay", "trickle PATCH failed: " + r.error().message);
-  else
-    log_line("relay", "trickled " + std::to_string(candidates.size()) + " relayed candidate" +
-                          (candidates.size() == 1 ? "" : "s"));
-}
-
-void Agent::log_relay_events(Connection& c) {
-  while (auto e = c.pc.poll_relay_event()) {
+void Agent::log_relay_events(peer::PeerConnection& pc) {
+  while (auto e = pc.poll_relay_event()) {
     if (const auto* got = std::get_if<turn::event::RelayedCandidate>(&*e)) {
       log_line("relay",
                "allocated " + got->candidate.address.to_string() + " on " + got->uri + " in " +
                    millis(got->took),
-               {{"relayed",
-                 ""
-                 " + got->candidate.address.to_string() + "
-                 ""},
+               {{"relayed", "\"" + json_escape(got->candidate.address.to_string()) + "\""},
                 {"allocation_ms", std::to_string(got->took.count() / 1000)}});
     } else if (const auto* failed = std::get_if<turn::event::ServerFailed>(&*e)) {
       log_line("relay", failed->uri + " failed: " + failed->reason,
-               {{"relay_failed",
-                 ""
-                 " + json_escape(failed->uri) + "
-                 ""}});
+               {{"relay_failed", "\"" + json_escape(failed->uri) + "\""}});
     } else if (std::get_if<turn::event::GatheringDone>(&*e)) {
       log_line("relay", "every TURN server answered or was given up");
     }
   }
 }
 
-void Agent::restart_ice(Instant now) {
-  if (!connection_ || !whip_session_) return;
-  restarted_ice_ = true;
-  disconnected_since_.reset();
-  set_state(AgentState::restarting, "no answers from the server for a while");
-  auto& pc = connection_->pc;
-  pc.restart_ice(now);
-  auto offer = pc.create_offer(now);
-  if (!offer) {
-    tear_down(std::string("cannot make the ICE restart offer: ") + offer.error().reason, true);
-    return schedule_retry("ICE restart offer failed");
-  }
-  auto answer = whip_.restart_ice(*whip_session_, *offer);
-  if (stop_requested_.load()) return;
-  if (!answer) {
-    const WhipError& e = answer.error();
-    if (!e.retryable()) {
-      tear_down(e.message, true);
-      return fatal(2, e.message);
-    }
-    std::string reason =
-        e.kind == WhipErrorKind::not_found ? "the server no longer knows the session" : e.message;
-    if (e.kind == WhipErrorKind::not_found) whip_session_.reset();  // nothing to DELETE
-    tear_down(reason, true);
-    return schedule_retry(reason);
-  }
-  now = loop_->now();
-  if (auto s = pc.set_remote_description(now, *answer); !s) {
-    std::string reason =
-        std::string("the server's ICE restart answer was refused: ") + s.error().reason;
-    tear_down(reason, true);
-    return schedule_retry(reason);
-  }
-  ++stats_.ice_restarts;
-  // Connections the server closed meanwhile may be opened again toward the new candidates.
-  connection_->tcp_opened.clear();
-  connect_tcp_candidates(*connection_);
-  setup_deadline_ = now + config_.setup_timeout;
-  on_connection_step(now);
-  if (connection_) connection_->driver.wake();
-}
-
-void Agent::tear_down(const std::string& reason, bool failure) {
-  if (failure) {
-    ++stats_.failures;
-    last_error_ = reason;
-    log_line("failure", reason, {});
-  }
-  if (connection_) {
-    const auto& s = connection_->session.stats();
-    stats_.frames_sent += s.frames_sent;
-    stats_.bytes_sent += s.bytes_sent;
-    stats_.frames_dropped += s.frames_replaced + s.send_failures;
-    next_sequence_ = connection_->session.next_sequence();
-    connection_->pc.close(loop_->now());
-    connection_->driver.wake();
-    count_transport(*connection_);
-    connection_.reset();
-  }
-  setup_deadline_.reset();
-  disconnected_since_.reset();
-  if (whip_session_) {
-    // A session the server still holds is ended, so its viewers see the device go at once.
-    auto ended = whip_.end(*whip_session_, config_.delete_timeout);
-    if (!ended && ended.error().kind != WhipErrorKind::cancelled)
-      log_line("warning", "ending the session: " + ended.error().message);
-    whip_session_.reset();
-  }
-}
-
-void Agent::schedule_retry(const std::string& reason) {
-  if (stop_requested_.load() || stopped_) return;
-  last_error_ = reason;
-  Duration wait = backoff_.next(rng_.get());
-  if (stats_.backoffs.size() < 64) stats_.backoffs.push_back(wait);
-  set_state(AgentState::backoff, reason + "; next try in " + seconds_text(wait));
-  if (retry_timer_) loop_->cancel_timer(*retry_timer_);
-  retry_timer_ = loop_->add_timer(loop_->now() + wait, [this] {
-    retry_timer_.reset();
-    connect();
-  });
-}
-
-void Agent::fatal(int code, const std::string& reason) {
-  last_error_ = reason;
-  log_line("fatal", reason, {});
-  exit_code_ = code;
-  if (connection_ || whip_session_) tear_down(reason, false);
-  stopped_ = true;
-  set_state(AgentState::stopped, reason);
-  loop_->stop();
-}
-
-void Agent::capture(Instant now) {
-  if (!connection_) return;
-  auto& session = connection_->session;
-  const bool relay_due = session.capture_due(now);
-  media::CaptureRequest request =
-      direct_->capture_request(now, session.capture_request(), relay_due);
-  CaptureSettings settings;
-  settings.quality = request.quality;
-  settings.wait = Duration(0);
-  // Viewer or configured size limits: the largest size within them with the source's own
-  // aspect ratio, never larger than the source's own.
-  if ((request.width || request.height) && native_width_ && native_height_) {
-    double sx = request.width ? static_cast<double>(request.width) / native_width_ : 1.0;
-    double sy = request.height ? static_cast<double>(request.height) / native_height_ : 1.0;
-    double scale = std::min({sx, sy, 1.0});
-    if (scale < 1.0) {
-      settings.width = static_cast<uint16_t>(std::max(16.0, native_width_ * scale));
-      settings.height = static_cast<uint16_t>(std::max(16.0, native_height_ * scale));
-    }
-  }
+std::optional<media::EncodedFrame> Agent::take_frame(Instant now, const CaptureSettings& settings) {
   auto frame = source_->next(now, settings);
   while (auto note = source_->poll_note())
     log_line("camera", *note);
   if (!frame) {
     if (frame.error().fatal) {
+      // Not inside the publisher's call: the stop ends the session.
       std::string reason = "camera: " + frame.error().message;
       loop_->add_timer(now, [this, reason] { fatal(1, reason); });
     }
-    return;
+    return std::nullopt;
   }
   ++stats_.camera_frames;
   if (settings.width == 0) {
@@ -799,47 +599,70 @@ void Agent::capture(Instant now) {
   encoded.quality = frame->quality;
   encoded.flags = frame->flags;
   encoded.capture_time = frame->capture_time;
-  direct_->offer_frame(now, encoded);
-  if (relay_due) session.offer_frame(now, std::move(encoded));
+  return encoded;
 }
 
+// A source that makes frames on demand: the camera runs for the relay session and the direct
+// viewers, whichever is due first, at the widest request of the due ones.
+void Agent::capture_if_due(Instant now) {
+  capture_at_.reset();
+  const media::StreamingSession* session = publisher_->session();
+  if (source_->poll_fd() >= 0 || !session) return;
+  const bool relay_due = publisher_->wants_frame(now);
+  if (relay_due || direct_->capture_due(now)) {
+    media::CaptureRequest request =
+        direct_->capture_request(now, session->capture_request(), relay_due);
+    CaptureSettings settings;
+    settings.quality = request.quality;
+    settings.wait = Duration(0);
+    // Viewer or configured size limits: the largest size within them with the source's own
+    // aspect ratio, never larger than the source's own.
+    if ((request.width || request.height) && native_width_ && native_height_) {
+      double sx = request.width ? static_cast<double>(request.width) / native_width_ : 1.0;
+      double sy = request.height ? static_cast<double>(request.height) / native_height_ : 1.0;
+      double scale = std::min({sx, sy, 1.0});
+      if (scale < 1.0) {
+        settings.width = static_cast<uint16_t>(std::max(16.0, native_width_ * scale));
+        settings.height = static_cast<uint16_t>(std::max(16.0, native_height_ * scale));
+      }
+    }
+    if (auto frame = take_frame(now, settings)) {
+      direct_->offer_frame(now, *frame);
+      if (relay_due) publisher_->offer_frame(now, std::move(*frame));
+    }
+  }
+  session = publisher_->session();
+  if (session && session->video_open())
+    capture_at_ =
+        earliest(std::optional<Instant>(session->next_capture(now)), direct_->next_capture(now));
+}
+
+// A source that makes frames at its own rate (a pipe, a V4L2 device).
 void Agent::on_source_readable() {
   Instant now = loop_->now();
   CaptureSettings settings;
   settings.wait = Duration(0);
-  const bool relay_due = connection_ && connection_->session.capture_due(now);
-  if (connection_)
-    settings.quality =
-        direct_->capture_request(now, connection_->session.capture_request(), relay_due).quality;
-  auto frame = source_->next(now, settings);
-  while (auto note = source_->poll_note())
-    log_line("camera", *note);
-  if (!frame) {
-    if (frame.error().fatal) fatal(1, "camera: " + frame.error().message);
-    return;
-  }
-  ++stats_.camera_frames;
-  if (!connection_ || (!relay_due && !direct_->capture_due(now))) {
+  const media::StreamingSession* session = publisher_->session();
+  const bool relay_due = publisher_->wants_frame(now);
+  if (session)
+    settings.quality = direct_->capture_request(now, session->capture_request(), relay_due).quality;
+  auto frame = take_frame(now, settings);
+  if (!frame) return;
+  if (!session || (!relay_due && !direct_->capture_due(now))) {
     ++stats_.camera_skipped;  // newest frame wins: a frame not wanted now is dropped
     return;
   }
-  media::EncodedFrame encoded;
-  encoded.message = std::move(frame->message);
-  encoded.width = frame->width;
-  encoded.height = frame->height;
-  encoded.quality = frame->quality;
-  encoded.flags = frame->flags;
-  encoded.capture_time = frame->capture_time;
-  direct_->offer_frame(now, encoded);
-  if (relay_due) connection_->session.offer_frame(now, std::move(encoded));
-  connection_->driver.wake();
+  direct_->offer_frame(now, *frame);
+  if (relay_due) publisher_->offer_frame(now, std::move(*frame));
+  flush(true);
 }
 
 void Agent::print_stats() {
   stats_timer_ = loop_->add_timer(loop_->now() + config_.stats_interval, [this] { print_stats(); });
-  if (config_.quiet || !connection_ || state_ != AgentState::streaming) return;
+  const media::StreamingSession* session = publisher_->session();
+  if (config_.quiet || !session || publisher_->state() != AgentState::streaming) return;
   Instant now = loop_->now();
-  const auto& s = connection_->session.stats();
+  const auto& s = session->stats();
   double elapsed = std::chrono::duration<double>(now - stats_from_).count();
   if (s.frames_sent < stats_frames_from_) stats_frames_from_ = stats_bytes_from_ = 0;
   double fps = elapsed > 0 ? static_cast<double>(s.frames_sent - stats_frames_from_) / elapsed : 0;
@@ -848,7 +671,7 @@ void Agent::print_stats() {
   stats_from_ = now;
   stats_frames_from_ = s.frames_sent;
   stats_bytes_from_ = s.bytes_sent;
-  media::TelemetryMessage t = connection_->session.telemetry(now);
+  media::TelemetryMessage t = session->telemetry(now);
   std::string rtt = t.rtt_ms ? std::to_string(*t.rtt_ms) + " ms" : "-";
   std::string latency = s.last_report && s.last_report->latency_ms
                             ? std::to_string(*s.last_report->latency_ms) + " ms"
@@ -878,9 +701,10 @@ int64_t Agent::wall_us(Instant t) const {
 // (this loop's clock, docs/protocol.md) into wall-clock time. Once per session, with its first
 // frame.
 void Agent::log_timeline(Instant now) {
-  timeline_logged_ = true;
-  if (!connection_) return;
-  const peer::PeerTimeline& t = connection_->pc.stats().timeline;
+  const peer::PeerConnection* pc = publisher_->peer();
+  if (!pc) return;
+  const peer::PeerTimeline& t = pc->stats().timeline;
+  const streamer::PublisherTimeline& p = publisher_->timeline();
   auto at = [this](const std::optional<Instant>& i) {
     return i ? std::to_string(wall_us(*i)) : std::string("null");
   };
@@ -888,26 +712,25 @@ void Agent::log_timeline(Instant now) {
     return from && to ? millis(*to - *from) : std::string("-");
   };
   std::string pacing = config_.session.pacing == media::Pacing::fixed ? "fixed" : "adaptive";
-  log_line("timeline",
-           "POST to answer " + span(post_sent_at_, answered_at_) + ", ICE " +
-               span(answered_at_, t.ice_connected) + ", DTLS " +
-               span(t.ice_connected, t.dtls_connected) + ", SCTP " +
-               span(t.dtls_connected, t.sctp_connected) + ", channels " +
-               span(t.sctp_connected, channels_open_at_) + ", first frame " +
-               span(channels_open_at_, now),
-           {{"pacing", "\"" + pacing + "\""},
-            {"transport", "\"" + selected_transport(connection_->pc) + "\""},
-            {"session", std::to_string(stats_.sessions)},
-            {"started_us", at(started_at_)},
-            {"post_sent_us", at(post_sent_at_)},
-            {"answered_us", at(answered_at_)},
-            {"ice_connected_us", at(t.ice_connected)},
-            {"dtls_connected_us", at(t.dtls_connected)},
-            {"sctp_connected_us", at(t.sctp_connected)},
-            {"first_channel_open_us", at(t.first_channel_open)},
-            {"channels_open_us", at(channels_open_at_)},
-            {"first_frame_sent_us", at(now)},
-            {"clock_offset_us", std::to_string(wall_us(now) - now.us())}});
+  log_line(
+      "timeline",
+      "POST to answer " + span(p.post_sent, p.answered) + ", ICE " +
+          span(p.answered, t.ice_connected) + ", DTLS " + span(t.ice_connected, t.dtls_connected) +
+          ", SCTP " + span(t.dtls_connected, t.sctp_connected) + ", channels " +
+          span(t.sctp_connected, p.channels_open) + ", first frame " + span(p.channels_open, now),
+      {{"pacing", "\"" + pacing + "\""},
+       {"transport", "\"" + selected_transport(*pc) + "\""},
+       {"session", std::to_string(stats_.sessions)},
+       {"started_us", at(p.started)},
+       {"post_sent_us", at(p.post_sent)},
+       {"answered_us", at(p.answered)},
+       {"ice_connected_us", at(t.ice_connected)},
+       {"dtls_connected_us", at(t.dtls_connected)},
+       {"sctp_connected_us", at(t.sctp_connected)},
+       {"first_channel_open_us", at(t.first_channel_open)},
+       {"channels_open_us", at(p.channels_open)},
+       {"first_frame_sent_us", at(now)},
+       {"clock_offset_us", std::to_string(wall_us(now) - now.us())}});
 }
 
 // Counters over every session, when the agent stops.
@@ -932,12 +755,11 @@ void Agent::log_summary() {
 }
 
 int Agent::run(std::optional<Instant> deadline, const std::function<bool()>& done) {
-  if (!started_at_) started_at_ = loop_->now();
-  if (!stopped_ && !connection_ && !retry_timer_ && state_ == AgentState::connecting &&
-      stats_.publishes == 0)
-    retry_timer_ = loop_->add_timer(loop_->now(), [this] {
-      retry_timer_.reset();
-      connect();
+  if (!stopped_ && publisher_->stats().publishes == 0 && !publisher_timer_)
+    loop_->add_timer(loop_->now(), [this] {
+      if (stopped_ || stop_requested_.load()) return;
+      publisher_->start(loop_->now());
+      flush(true);
     });
   if (!stats_timer_) {
     stats_from_ = loop_->now();
@@ -953,23 +775,15 @@ int Agent::run(std::optional<Instant> deadline, const std::function<bool()>& don
     }
     loop_->run_until(finished, until);
   }
+  // What a stop or a fatal error left to send (the DELETE) goes before returning.
+  if (stopped_) perform_requests();
   return exit_code_;
 }
 
 void Agent::stop() {
   stop_requested_.store(true);
   whip_.cancel();
-  loop_->post([this] {
-    if (stopped_) return;
-    whip_.reset_cancel();
-    if (retry_timer_) loop_->cancel_timer(*retry_timer_);
-    retry_timer_.reset();
-    tear_down("", false);
-    stopped_ = true;
-    log_summary();
-    set_state(AgentState::stopped, "stop requested");
-    loop_->stop();
-  });
+  loop_->post([this] { finish_stop(); });
 }
 
 }  // namespace cellrtc::device

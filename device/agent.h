@@ -1,6 +1,9 @@
-// The Linux device agent: keeps one streaming session to cellrtc-server alive. It publishes
-// with WHIP, drives the PeerConnection from UDP sockets on an EventLoop, feeds camera frames
-// to the StreamingSession at the rate it asks for, and supervises:
+// The Linux device agent: keeps one streaming session to cellrtc-server alive. The decisions are
+// the portable streamer::Publisher's (core/streamer/publisher.h, the same the ESP32 firmware
+// runs); the agent is its glue: an EventLoop, UDP sockets and ICE-TCP connections per session
+// (EndpointDriver), TURN relays, libcurl performing the WHIP requests the publisher asks for,
+// the camera source, the modem poller, direct-mode viewers and the console/JSON log. The
+// publisher's states:
 //
 //   connecting --201--> waiting --channels open--> streaming
 //        ^                 |  (not connected in time)   | ICE disconnected for a while
@@ -25,6 +28,7 @@
 #include "core/common/backoff.h"
 #include "core/common/socket_address.h"
 #include "core/media/streaming_session.h"
+#include "core/streamer/publisher.h"
 #include "device/direct_viewers.h"
 #include "device/frame_source.h"
 #include "device/modem_poller.h"
@@ -79,8 +83,9 @@ struct AgentConfig {
   bool quiet = false;  // no stats lines
 };
 
-enum class AgentState : uint8_t { connecting, waiting, streaming, restarting, backoff, stopped };
-const char* to_string(AgentState state);
+// connecting, waiting, streaming, restarting, backoff, stopped (streamer::to_string).
+using AgentState = streamer::PublisherState;
+using streamer::to_string;
 
 struct AgentStats {
   uint64_t publishes = 0;       // POSTs tried
@@ -100,7 +105,7 @@ struct AgentStats {
   std::vector<Duration> backoffs;  // every backoff waited, in order (bounded to 64)
 };
 
-class Agent {
+class Agent : private streamer::PublisherHost {
  public:
   using LogSink = std::function<void(const std::string& line)>;
 
@@ -119,11 +124,11 @@ class Agent {
   // Thread-safe (a signal thread): ends the session (DELETE) and makes run() return.
   void stop();
 
-  AgentState state() const { return state_; }
+  AgentState state() const { return publisher_->state(); }
   const AgentStats& stats() const { return stats_; }
   // The session's streaming state, while one exists.
   const media::StreamingSession* session() const;
-  const std::optional<WhipSession>& whip_session() const { return whip_session_; }
+  const std::optional<WhipSession>& whip_session() const;
   const std::string& last_error() const { return last_error_; }
   const std::optional<media::ModemTelemetry>& modem() const { return modem_; }
   const DirectViewers* direct_viewers() const { return direct_.get(); }
@@ -135,34 +140,42 @@ class Agent {
   Agent(AgentConfig config, std::unique_ptr<runtime::EventLoop> loop,
         std::unique_ptr<FrameSource> source, LogSink log);
 
-  void set_state(AgentState s, const std::string& detail = {});
+  // streamer::PublisherHost: a session's sockets, ICE-TCP connections and TURN relays.
+  std::optional<std::string> open_session(Instant now, peer::PeerConnection& pc) override;
+  void session_answered(Instant now, peer::PeerConnection& pc, const WhipSession& session,
+                        bool restarted) override;
+  void close_session(Instant now, peer::PeerConnection& pc) override;
+
+  // After the publisher was called: its events logged, its requests scheduled, its timer set;
+  // `wake` the session's driver (not from inside the driver's own callbacks).
+  void flush(bool wake);
+  void log_events();
+  // After the PeerConnection was fed: ICE-TCP toward new candidates, TURN events, direct-mode
+  // messages, then flush.
+  void after_peer_activity(Instant now);
+  // Performs the publisher's requests (blocking, each bounded by its timeout) as a loop task.
+  void perform_requests();
+  void finish_stop();
   void log_line(const std::string& event, const std::string& text,
                 const std::vector<std::pair<std::string, std::string>>& fields = {});
-  void connect();
-  void on_connection_step(Instant now);
-  void restart_ice(Instant now);
-  // TURN: relays for the session, relayed candidates trickled by PATCH, what each server did.
-  SocketAddress turn_socket_address() const;
-  void start_relays(Connection& c, Instant now);
-  void note_local_candidate(Connection& c, const peer::PeerEvent& e);
-  void log_relay_events(Connection& c);
-  void trickle_candidates(uint64_t generation);
-  void tear_down(const std::string& reason, bool failure);
-  void schedule_retry(const std::string& reason);
+  void start_relays(Connection& c, peer::PeerConnection& pc, const WhipSession& session,
+                    Instant now);
+  void log_relay_events(peer::PeerConnection& pc);
   void fatal(int code, const std::string& reason);
-  void capture(Instant now);
+  std::optional<media::EncodedFrame> take_frame(Instant now, const CaptureSettings& settings);
   void on_source_readable();
-  void arm_capture_timer();
+  void capture_if_due(Instant now);
   void print_stats();
   void log_timeline(Instant now);
   void log_summary();
   // An instant of the loop's clock on the wall clock (system_clock), in µs since the epoch.
   int64_t wall_us(Instant t) const;
   std::vector<SocketAddress> local_addresses() const;
+  SocketAddress turn_socket_address() const;
   // ICE-TCP (RFC 6544): the session's active candidates, and connections to the server's
   // passive candidates once they are known (answer or trickle).
-  size_t add_tcp_candidates(Connection& c, Instant now);
-  void connect_tcp_candidates(Connection& c);
+  size_t add_tcp_candidates(peer::PeerConnection& pc, Instant now);
+  void connect_tcp_candidates(Connection& c, const peer::PeerConnection& pc);
   void count_transport(const Connection& c);
 
   AgentConfig config_;
@@ -172,27 +185,15 @@ class Agent {
   std::unique_ptr<Random> rng_;
   std::unique_ptr<dtls::Certificate> certificate_;
   WhipClient whip_;
-  ExponentialBackoff backoff_;
+  std::unique_ptr<streamer::Publisher> publisher_;  // after rng_, certificate_: uses them
+  std::unique_ptr<Connection> connection_;          // the publisher's session's transport
 
-  std::unique_ptr<Connection> connection_;
-  std::optional<WhipSession> whip_session_;
-  AgentState state_ = AgentState::connecting;
-  std::optional<Instant> state_since_;
-  std::optional<Instant> setup_deadline_;
-  std::optional<Instant> disconnected_since_;
-  uint64_t connections_made_ = 0;
-  uint32_t next_sequence_ = 0;  // frame sequence numbers go on across sessions
-  uint16_t native_width_ = 0;   // the source's own frame size, from frames taken at it
+  uint16_t native_width_ = 0;  // the source's own frame size, from frames taken at it
   uint16_t native_height_ = 0;
-  bool restarted_ice_ = false;  // this session's ICE restart is used up
-  // The setup timeline of the current session (--json-log "timeline" record).
-  std::optional<Instant> started_at_;
-  std::optional<Instant> post_sent_at_;
-  std::optional<Instant> answered_at_;
-  std::optional<Instant> channels_open_at_;
-  bool timeline_logged_ = false;
-  std::optional<runtime::TimerId> retry_timer_;
-  std::optional<runtime::TimerId> capture_timer_;
+  std::optional<Instant> capture_at_;  // a source that makes frames on demand: when next
+  std::optional<runtime::TimerId> publisher_timer_;
+  std::optional<Instant> publisher_timer_at_;
+  bool requests_scheduled_ = false;
   std::optional<runtime::TimerId> stats_timer_;
   std::atomic<bool> stop_requested_{false};
   bool stopped_ = false;

@@ -1,4 +1,5 @@
-// The device's WHIP client (RFC 9725) on libcurl: POST the offer with the device token, keep
+// The device's WHIP client (RFC 9725) on libcurl, performing the requests core/whip builds and
+// reading the responses with its parsers: POST the offer with the device token, keep
 // the session's Location and ETag, PATCH for an ICE restart, DELETE at the end. Blocking calls,
 // each bounded by a connect and a total timeout and cancellable from another thread.
 //
@@ -15,6 +16,8 @@
 
 #include "core/common/result.h"
 #include "core/common/time.h"
+#include "core/whip/whip_messages.h"
+#include "core/whip/whip_url.h"
 
 namespace cellrtc::device {
 
@@ -40,81 +43,27 @@ struct WhipClientConfig {
   size_t max_header_bytes = 16 * 1024;
 };
 
-// The endpoint a --server value names (see WhipClientConfig::url).
-std::string whip_endpoint(std::string_view server);
-
 // When the next TCP connect attempt of one connect starts, counted from the first, after
 // `attempts_made` attempts (see WhipClientConfig::connect_attempt_interval): the first at once,
 // then one every interval while it starts before the connect timeout and the count allows;
 // nullopt: no more attempts.
 std::optional<Duration> next_connect_attempt(size_t attempts_made, const WhipClientConfig& config);
 
-enum class WhipErrorKind : uint8_t {
-  dns,           // the host name did not resolve
-  connect,       // TCP connect failed (refused, unreachable)
-  tls,           // handshake or certificate verification failed
-  timeout,       // no complete answer in time
-  network,       // the connection broke in another way
-  unauthorized,  // 401 or 403: the token is wrong, never retried
-  not_found,     // 404: no such endpoint or the session is gone
-  http,          // another unexpected status (4xx, 5xx)
-  bad_response,  // the body or headers are not what WHIP answers (not SDP, no Location)
-  too_large,     // the response passed max_response_bytes
-  cancelled,     // cancel() was called
-  invalid,       // the client was misconfigured (bad URL, unreadable CA file)
-};
-const char* to_string(WhipErrorKind kind);
-
-struct WhipError {
-  WhipErrorKind kind = WhipErrorKind::network;
-  int status = 0;  // the HTTP status, when one came
-  std::string message;
-  // Whether waiting and trying again can succeed.
-  bool retryable() const {
-    return kind != WhipErrorKind::unauthorized && kind != WhipErrorKind::invalid &&
-           kind != WhipErrorKind::cancelled;
-  }
-};
-
+// The request and response values, their parsers and the ICE fragments are portable
+// (core/whip); the names stay available here.
+using whip::IceFragment;
+using whip::IceServer;
+using whip::WhipError;
+using whip::WhipErrorKind;
+using whip::WhipSession;
 template <class T>
-using WhipResult = Result<T, WhipError>;
-
-// A TURN or STUN server the server offered in a Link header (RFC 9725 section 4.6).
-struct IceServer {
-  std::string url;  // turn:host:port?transport=udp, stun:...
-  std::string username;
-  std::string credential;
-  bool operator==(const IceServer&) const = default;
-};
-
-// Link header values with rel="ice-server", in order; other links are skipped.
-std::vector<IceServer> parse_ice_server_links(std::string_view link_header);
-
-struct WhipSession {
-  std::string resource_url;  // Location, resolved against the endpoint
-  std::string etag;
-  std::string answer;  // the server's SDP answer
-  std::vector<IceServer> ice_servers;
-};
-
-// The ICE part of a description (RFC 8840 fragment or full SDP): credentials and candidates.
-struct IceFragment {
-  std::string ufrag;
-  std::string pwd;
-  std::vector<std::string> candidates;  // "candidate:..." without "a="
-};
-std::optional<IceFragment> parse_ice_fragment(std::string_view sdp);
-// The fragment a WHIP client PATCHes for an ICE restart (RFC 9725 section 4.3.2, RFC 8840):
-// the new credentials and candidates of our new offer, under its first m= line and mid.
-std::optional<std::string> ice_restart_fragment(std::string_view offer_sdp);
-// A trickle fragment (RFC 8840 section 4.4, RFC 9725 section 4.3.1) for candidates gathered
-// after the offer: our current credentials from `offer_sdp`, its first m= line and mid, and
-// `candidates` ("candidate:..." without "a="). nullopt when the offer has no credentials.
-std::optional<std::string> trickle_fragment(std::string_view offer_sdp,
-                                            const std::vector<std::string>& candidates);
-// The previous answer with the ICE credentials and candidates of the server's fragment, to set
-// as the remote description after a restart.
-std::string apply_ice_fragment(std::string_view answer_sdp, const IceFragment& fragment);
+using WhipResult = whip::WhipResult<T>;
+using whip::apply_ice_fragment;
+using whip::ice_restart_fragment;
+using whip::parse_ice_fragment;
+using whip::parse_ice_server_links;
+using whip::trickle_fragment;
+using whip::whip_endpoint;
 
 class WhipClient {
  public:
@@ -124,6 +73,13 @@ class WhipClient {
   WhipClient& operator=(const WhipClient&) = delete;
 
   const std::string& endpoint() const { return endpoint_; }
+  // The response limits of the configuration, for core/whip's parsers.
+  whip::WhipLimits limits() const;
+
+  // Performs a request built by core/whip (whip_messages.h): the response whatever its
+  // status, or the transport's error (DNS, connect, TLS, timeout, too large, cancelled).
+  // request.timeout, when set, bounds it instead of request_timeout.
+  WhipResult<whip::HttpResponse> perform(const whip::WhipRequest& request);
 
   // POST the offer: 201 with an SDP answer and a Location.
   WhipResult<WhipSession> publish(std::string_view offer_sdp);
@@ -146,11 +102,6 @@ class WhipClient {
   size_t connect_attempts() const { return connect_attempts_.load(); }
 
  private:
-  struct Response;
-  WhipResult<Response> request(const char* method, const std::string& url,
-                               const std::vector<std::string>& headers, std::string_view body,
-                               std::optional<Duration> timeout = std::nullopt);
-
   WhipClientConfig config_;
   std::string endpoint_;
   std::atomic<bool> cancelled_{false};
