@@ -97,10 +97,12 @@ Publisher::Publisher(PublisherConfig config, Random& rng, const dtls::Certificat
 Publisher::~Publisher() = default;
 
 peer::PeerConnection* Publisher::peer() {
-  return session_ ? &session_->pc : nullptr;
+  if (session_) return &session_->pc;
+  return closing_ ? &closing_->pc : nullptr;
 }
 const peer::PeerConnection* Publisher::peer() const {
-  return session_ ? &session_->pc : nullptr;
+  if (session_) return &session_->pc;
+  return closing_ ? &closing_->pc : nullptr;
 }
 const media::StreamingSession* Publisher::session() const {
   return session_ ? &session_->streaming : nullptr;
@@ -111,7 +113,7 @@ media::StreamingSession* Publisher::session() {
 
 bool Publisher::done() const {
   return stopped_ && requests_.empty() && !main_request_ && !trickle_request_ &&
-         end_requests_.empty() && abandoned_posts_.empty();
+         end_requests_.empty() && abandoned_posts_.empty() && !closing_;
 }
 
 PublisherStats Publisher::stats() const {
@@ -173,7 +175,7 @@ void Publisher::start(Instant now) {
 void Publisher::stop(Instant now) {
   if (stopped_) return;
   retry_at_.reset();
-  tear_down(now, "", false);
+  tear_down(now, "", false, /*close_after_delete=*/true);
   stopped_ = true;
   action_ = Action::none;
   set_state(now, PublisherState::stopped, "stop requested");
@@ -184,7 +186,7 @@ void Publisher::abort(Instant now, const std::string& reason) {
   last_error_ = reason;
   log("fatal", reason);
   retry_at_.reset();
-  tear_down(now, reason, false);
+  tear_down(now, reason, false, /*close_after_delete=*/true);
   stopped_ = true;
   action_ = Action::none;
   set_state(now, PublisherState::stopped, reason);
@@ -275,6 +277,7 @@ void Publisher::handle_response(Instant now, uint64_t id,
     if (!ended && ended.error().kind != WhipErrorKind::cancelled)
       log("warning", "ending the session: " + ended.error().message);
     end_requests_.erase(it);
+    if (closing_delete_ == id) finish_closing(now);
     return;
   }
 }
@@ -395,7 +398,8 @@ void Publisher::send_trickle(Instant now) {
   trickle_request_ = std::move(o);
 }
 
-void Publisher::tear_down(Instant now, const std::string& reason, bool failure) {
+void Publisher::tear_down(Instant now, const std::string& reason, bool failure,
+                          bool close_after_delete) {
   if (failure) {
     ++stats_.failures;
     last_error_ = reason;
@@ -407,9 +411,13 @@ void Publisher::tear_down(Instant now, const std::string& reason, bool failure) 
     stats_.bytes_sent += s.bytes_sent;
     stats_.frames_dropped += s.frames_replaced + s.send_failures;
     next_sequence_ = session_->streaming.next_sequence();
-    session_->pc.close(now);
-    host_.close_session(now, session_->pc);
-    session_.reset();
+    if (close_after_delete && whip_session_) {
+      closing_ = std::move(session_);
+    } else {
+      session_->pc.close(now);
+      host_.close_session(now, session_->pc);
+      session_.reset();
+    }
   }
   // What this session still waited for is no longer wanted; a POST's session, should the
   // server make it anyway, is ended when its answer comes.
@@ -423,8 +431,17 @@ void Publisher::tear_down(Instant now, const std::string& reason, bool failure) 
   if (whip_session_) {
     // A session the server still holds is ended, so its viewers see the device go at once.
     end(now, *whip_session_);
+    if (closing_) closing_delete_ = end_requests_.back().id;
     whip_session_.reset();
   }
+}
+
+void Publisher::finish_closing(Instant now) {
+  if (!closing_) return;
+  closing_->pc.close(now);
+  host_.close_session(now, closing_->pc);
+  closing_.reset();
+  closing_delete_.reset();
 }
 
 void Publisher::end(Instant now, const whip::WhipSession& session) {
@@ -459,6 +476,10 @@ void Publisher::handle_timeout(Instant now) {
                     whip::WhipError{WhipErrorKind::timeout, 0, what + ": timed out: no answer"});
   }
   std::erase_if(end_requests_, [&](const Outstanding& o) { return now >= o.deadline; });
+  if (closing_delete_ &&
+      std::none_of(end_requests_.begin(), end_requests_.end(),
+                   [&](const Outstanding& o) { return o.id == *closing_delete_; }))
+    finish_closing(now);
   std::erase_if(abandoned_posts_, [&](const Outstanding& o) { return now >= o.deadline; });
   if (stopped_) return;
   if (action_ != Action::none && session_) {
@@ -495,11 +516,14 @@ std::optional<Instant> Publisher::next_timeout() const {
 }
 
 void Publisher::handle_peer_activity(Instant now) {
-  if (session_) step(now);
+  if (session_) return step(now);
+  if (closing_)
+    while (closing_->pc.poll_event()) {
+    }
 }
 
 std::optional<Instant> Publisher::peer_timeout() const {
-  if (!session_) return std::nullopt;
+  if (!session_) return closing_ ? closing_->pc.next_timeout() : std::nullopt;
   auto at = earliest(session_->pc.next_timeout(), session_->streaming.next_timeout());
   at = earliest(at, session_->capture_at);
   // The supervision deadlines, checked in step().
@@ -510,9 +534,8 @@ std::optional<Instant> Publisher::peer_timeout() const {
 }
 
 void Publisher::handle_peer_timeout(Instant now) {
-  if (!session_) return;
-  session_->pc.handle_timeout(now);
-  step(now);
+  if (auto* pc = peer()) pc->handle_timeout(now);
+  handle_peer_activity(now);
 }
 
 bool Publisher::wants_frame(Instant now) const {

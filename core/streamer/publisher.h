@@ -36,7 +36,8 @@
 //     at pub.next_timeout():  pub.handle_timeout(now);   // never inside a socket callback
 //     camera frame: pub.offer_frame(now, frame)  (or CameraMode::pull: host.capture())
 //     while (auto e = pub.poll_event()) log it: event::StateChanged, event::Log, event::Fatal
-//   pub.stop(now);   // tears down, asks for the DELETE; perform it, then done() holds
+//   pub.stop(now);   // asks for the DELETE; the PeerConnection closes once it is answered
+//                    // (or timed out); perform it, keep feeding the peer, until done()
 //
 // Calls that may replace the session (and so call close_session, destroying the
 // PeerConnection): start, stop, abort, handle_timeout, handle_response. The glue calls them
@@ -259,7 +260,12 @@ class Publisher {
   void end(Instant now, const whip::WhipSession& session);
   void send_trickle(Instant now);
   void on_trickled(const whip::WhipResult<whip::HttpResponse>& r);
-  void tear_down(Instant now, const std::string& reason, bool failure);
+  // Ends the session: its PeerConnection closed and released, its resource DELETEd. With
+  // close_after_delete (stopping) the DELETE goes first and the PeerConnection closes when it
+  // is answered: a server that sees the close first would take it for a link to wait for.
+  void tear_down(Instant now, const std::string& reason, bool failure,
+                 bool close_after_delete = false);
+  void finish_closing(Instant now);
   void schedule_retry(Instant now, const std::string& reason);
   void fatal(Instant now, const std::string& reason);
   void step(Instant now);
@@ -273,6 +279,8 @@ class Publisher {
   ExponentialBackoff backoff_;
 
   std::unique_ptr<Session> session_;
+  std::unique_ptr<Session> closing_;  // stopped, open until its DELETE is answered
+  std::optional<uint64_t> closing_delete_;
   std::optional<whip::WhipSession> whip_session_;
   PublisherState state_ = PublisherState::connecting;
   bool started_ = false;
