@@ -41,7 +41,9 @@
 // server's --ice-tcp-shared HTTP port), turn-udp, turn-tcp, turn-tls (relay-only device through
 // the lab's coturn over UDP, TCP or TLS, the server handing out its credentials), udp-blocked
 // (lab.sh up --block-udp, device on auto, server with --ice-tcp-shared); runs of a path other
-// than default are named OUT/<profile>-<path>-<pacing>[-N]). Each run records the load average
+// than default are named OUT/<profile>-<path>-<pacing>[-N]), --device-arg ARG (one more
+// argument for cellrtc-device, repeatable, e.g. --device-arg=--keepalive-interval=2; recorded
+// in the results). Each run records the load average
 // at its start and end and its niceness, which the lab's processes inherit: run the bench
 // under `nice -n -10` on a shared machine. Environment: CELLRTC_LAB_SCRIPT (another lab.sh),
 // and lab.sh's own (CELLRTC_LINKEM, CELLRTC_LAB_SEED).
@@ -143,7 +145,7 @@ function parseArgs(argv) {
   const a = {
     placement: null, profiles: null, pacings: ['adaptive', 'fixed'], seconds: null, repeat: 1,
     bin: join(ROOT, 'build/release'), out: null, prefix: process.env.CELLRTC_LAB || 'cellbench',
-    smoke: false, fps: 10, paths: ['default'],
+    smoke: false, fps: 10, paths: ['default'], deviceArgs: [],
   };
   for (let i = 2; i < argv.length; ++i) {
     const k = argv[i];
@@ -157,6 +159,8 @@ function parseArgs(argv) {
     else if (k === '--profiles') a.profiles = next().split(',').filter(Boolean);
     else if (k === '--pacing') a.pacings = next().split(',').filter(Boolean);
     else if (k === '--paths') a.paths = next().split(',').filter(Boolean);
+    else if (k === '--device-arg') a.deviceArgs.push(next());
+    else if (k.startsWith('--device-arg=')) a.deviceArgs.push(k.slice('--device-arg='.length));
     else if (k === '--seconds') a.seconds = Number(next());
     else if (k === '--repeat') a.repeat = Number(next());
     else if (k === '--bin') a.bin = resolve(next());
@@ -447,6 +451,7 @@ async function oneRun(args, placement, profile, path, pacing, index) {
   const token = randomBytes(16).toString('hex');
   log(`run ${tag}: ${seconds} s`);
   const result = { profile: profile.name, path, pacing, placement: placement.name || 'lab', seconds,
+                   device_args: args.deviceArgs,
                    // The machine is shared: its load around each run, and this run's niceness
                    // (which the lab's processes inherit).
                    load_average: { start: os.loadavg().map((x) => round(x, 2)) },
@@ -517,7 +522,7 @@ async function oneRun(args, placement, profile, path, pacing, index) {
     const d = placement.deviceCommand([
       `--server=${placement.base}`, `--token=${token}`, '--source=testpattern:640x480',
       '--json-log', `--pacing=${pacing}`, ...(pacing === 'fixed' ? [`--fps=${args.fps}`] : []),
-      ...devicePathArgs,
+      ...devicePathArgs, ...args.deviceArgs,
     ]);
     const deviceStartedAt = Date.now();
     device = startChild('cellrtc-device', d.cmd, d.args, {
