@@ -50,7 +50,9 @@
 //
 // `--markdown OUT/summary.json [MORE.json...]` prints the summaries' runs as the tables of
 // docs/benchmarks.md; given single runs' OUT/<profile>-<pacing>-N.json instead, the medians of
-// those of each profile and pacing (to pool the runs of several invocations).
+// those of each profile, path and pacing (to pool the runs of several invocations).
+// `--markdown --json FILES...` prints the same rows as one JSON summary instead (without the
+// per-second series and the processes' records: what the tables are made of, to keep).
 //
 // Every process is bounded in time and killed on any failure or signal; in --lab the lab is
 // brought down after each run and on exit.
@@ -968,7 +970,8 @@ function markdown(summary) {
 async function main() {
   if (process.argv[2] === '--markdown') {
     // One or more summaries: their runs in one set of tables, in the order given.
-    const files = process.argv.slice(3);
+    const asJson = process.argv[3] === '--json';
+    const files = process.argv.slice(asJson ? 4 : 3);
     if (!files.length) throw new Error('--markdown needs the summary.json files');
     // A summary's rows as they are; single runs' files (OUT/<profile>-<pacing>[-N].json) as
     // the median of those of the same profile and pacing, in order of appearance.
@@ -997,9 +1000,16 @@ async function main() {
       }
       groups.get(key).push(data);
     }
-    process.stdout.write(markdown({
-      runs: runs.map((r) => (typeof r === 'string' ? medianRun(groups.get(r)) : r)),
-    }));
+    const rows = runs.map((r) => (typeof r === 'string' ? medianRun(groups.get(r)) : r));
+    if (asJson) {
+      const kept = rows.map(({ series, device, viewer, viewer_console, ...rest }) => ({
+        ...rest, device_summary: device?.summary ?? null,
+        device_states: (device?.states || []).map((st) => `${st.t} s ${st.state}`),
+      }));
+      process.stdout.write(`${JSON.stringify({ benchmark: 'cellular', runs: kept }, null, 1)}\n`);
+      return 0;
+    }
+    process.stdout.write(markdown({ runs: rows }));
     return 0;
   }
   const args = parseArgs(process.argv);
