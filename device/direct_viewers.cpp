@@ -112,13 +112,15 @@ std::vector<std::string> DirectViewers::set_ice_servers(const std::vector<IceSer
 
 void DirectViewers::handle(Instant now, const media::DeviceMessage& message) {
   if (const auto* part = std::get_if<media::DirectOfferPart>(&message)) {
+    if (part->part == 0)
+      offer_credentials_ = turn::TurnCredentials{part->turn_username, part->turn_credential};
     auto whole = joiner_.add(*part);
     if (!whole) {
       ++stats_.refused;
       send_(media::encode_direct_error(part->id, whole.error().reason));
       return;
     }
-    if (whole->has_value()) on_offer(now, part->id, **whole);
+    if (whole->has_value()) on_offer(now, part->id, **whole, offer_credentials_);
   } else if (const auto* c = std::get_if<media::DirectCandidateMessage>(&message)) {
     auto it = viewers_.find(c->id);
     if (it == viewers_.end()) return;
@@ -137,7 +139,8 @@ void DirectViewers::handle(Instant now, const media::DeviceMessage& message) {
   }
 }
 
-void DirectViewers::on_offer(Instant now, const std::string& id, const std::string& sdp) {
+void DirectViewers::on_offer(Instant now, const std::string& id, const std::string& sdp,
+                             const turn::TurnCredentials& fresh) {
   ++stats_.offers;
   auto refuse = [&](const std::string& reason) {
     ++stats_.refused;
@@ -162,6 +165,11 @@ void DirectViewers::on_offer(Instant now, const std::string& id, const std::stri
   if (relays_) {
     turn::RelayGathererConfig gatherer = *relays_;
     gatherer.now_unix_s = static_cast<int64_t>(std::time(nullptr));
+    // The server's fresh credentials replace those of the WHIP answer, which may have expired
+    // in a long session (every server shares the server's secret, as in plan_relays).
+    if (!fresh.username.empty())
+      for (auto& server : gatherer.servers)
+        server.credentials = fresh;
     gatherer.udp_local.reset();
     if (std::any_of(gatherer.servers.begin(), gatherer.servers.end(), [](const auto& server) {
           return server.uri.transport == turn::TurnTransport::udp;

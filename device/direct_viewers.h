@@ -121,7 +121,8 @@ class DirectViewers {
 
  private:
   class Viewer;
-  void on_offer(Instant now, const std::string& id, const std::string& sdp);
+  void on_offer(Instant now, const std::string& id, const std::string& sdp,
+                const turn::TurnCredentials& fresh);
   void step(Viewer& v, Instant now);
   // Sends the answer with the candidates gathered so far; false when the viewer was refused.
   bool answer(Viewer& v, Instant now);
@@ -142,6 +143,7 @@ class DirectViewers {
   std::optional<turn::RelayGathererConfig> relays_;
   std::string no_relays_ = "no TURN server offered yet";
   media::DirectSdpJoiner joiner_;
+  turn::TurnCredentials offer_credentials_;  // from the offer's first part
   std::map<std::string, std::unique_ptr<Viewer>> viewers_;
   DirectViewerStats stats_;
 };

@@ -43,8 +43,11 @@ std::optional<std::string> id_field(const json& body) {
 }  // namespace
 
 std::vector<std::string> direct_sdp_messages(std::string_view type, std::string_view id,
-                                             std::string_view sdp) {
+                                             std::string_view sdp,
+                                             const DirectTurnCredentials* turn) {
   if (sdp.size() > kMaxDirectSdpBytes || id.size() > kMaxDirectIdBytes || sdp.empty()) return {};
+  // A control message's strings other than sdp are at most 256 bytes (docs/protocol.md).
+  if (turn && (turn->username.size() > 256 || turn->credential.size() > 256)) return {};
   // Cut where the escaped part would pass the part limit (the part is decoded to at most that).
   std::vector<std::string_view> pieces;
   size_t start = 0;
@@ -62,9 +65,15 @@ std::vector<std::string> direct_sdp_messages(std::string_view type, std::string_
   }
   if (pieces.size() > kMaxDirectSdpParts) return {};
   std::vector<std::string> out;
-  for (size_t i = 0; i < pieces.size(); ++i)
-    out.push_back(dump_json(
-        {{"type", type}, {"id", id}, {"part", i}, {"parts", pieces.size()}, {"sdp", pieces[i]}}));
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    nlohmann::json m = {
+        {"type", type}, {"id", id}, {"part", i}, {"parts", pieces.size()}, {"sdp", pieces[i]}};
+    if (i == 0 && turn) {
+      m["turn_username"] = turn->username;
+      m["turn_credential"] = turn->credential;
+    }
+    out.push_back(dump_json(m));
+  }
   return out;
 }
 

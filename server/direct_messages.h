@@ -25,11 +25,20 @@ constexpr size_t kMaxDirectSdpParts = 8;
 constexpr size_t kMaxDirectSdpBytes = kMaxDirectSdpPartBytes * kMaxDirectSdpParts;
 constexpr size_t kMaxDirectIdBytes = 64;
 
+// Fresh TURN REST credentials for the device, on a direct-offer's first part: the ones of its
+// WHIP answer may have expired in a long session (docs/protocol.md, "Direct mode").
+struct DirectTurnCredentials {
+  std::string username;
+  std::string credential;
+};
+
 // The messages that carry `sdp` for viewer `id` ("direct-offer" or "direct-answer"), each under
-// 4096 bytes once serialized (parts are cut by their escaped size). Empty when the SDP is over
-// kMaxDirectSdpBytes or the id over kMaxDirectIdBytes.
+// 4096 bytes once serialized (parts are cut by their escaped size), the first with `turn` as
+// "turn_username" and "turn_credential" when given. Empty when the SDP is over
+// kMaxDirectSdpBytes, the id over kMaxDirectIdBytes or a credential over 256 bytes.
 std::vector<std::string> direct_sdp_messages(std::string_view type, std::string_view id,
-                                             std::string_view sdp);
+                                             std::string_view sdp,
+                                             const DirectTurnCredentials* turn = nullptr);
 // {"type":"direct-candidate","id":..,"candidate":"candidate:..."}; an empty candidate is
 // end-of-candidates: {"type":"direct-candidate","id":..,"end":true}.
 std::string direct_candidate_json(std::string_view id, std::string_view candidate);

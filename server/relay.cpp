@@ -1088,7 +1088,13 @@ struct Relay::Impl {
     d.remote_ufrag = *data.ice_ufrag;
     d.remote_pwd = *data.ice_pwd;
     Session* pub = device_control(dev);
-    for (const auto& text : direct_sdp_messages("direct-offer", d.id, req.body))
+    // The device's relays for this viewer: credentials as its WHIP answer's, but fresh.
+    std::optional<DirectTurnCredentials> turn;
+    for (const auto& s :
+         ice_servers_for(config.turn, unix_time() / 1'000'000, config.turn.ttl, d.device))
+      if (!s.username.empty() && !turn) turn = DirectTurnCredentials{s.username, s.credential};
+    for (const auto& text :
+         direct_sdp_messages("direct-offer", d.id, req.body, turn ? &*turn : nullptr))
       send_control(now, *pub, text);
     timers.arm(std::string(kDirectTimerPrefix) + d.id, now + kDirectAnswerTimeout);
     HttpResponse r;

@@ -487,6 +487,15 @@ ControlResult<DeviceMessage> decode_device_message(const ControlObject& o) {
         part->number != std::floor(part->number))
       return field_error("direct-offer.part must be a whole number below parts");
     if (!sdp || !sdp->is_string()) return field_error("direct-offer.sdp must be a string");
+    const ControlValue* user = o.find("turn_username");
+    const ControlValue* credential = o.find("turn_credential");
+    if ((user && !user->is_string()) || (credential && !credential->is_string()) ||
+        (user == nullptr) != (credential == nullptr))
+      return field_error("direct-offer.turn_username and turn_credential must be strings, both");
+    if (user) {
+      p.turn_username = user->text;
+      p.turn_credential = credential->text;
+    }
     p.part = static_cast<uint8_t>(part->number);
     p.parts = static_cast<uint8_t>(parts->number);
     p.sdp = sdp->text;

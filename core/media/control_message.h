@@ -110,6 +110,9 @@ struct DirectOfferPart {
   uint8_t part = 0;
   uint8_t parts = 1;
   std::string sdp;
+  // On the first part: fresh TURN credentials for the relays of this viewer (empty: none).
+  std::string turn_username;
+  std::string turn_credential;
 };
 struct DirectCandidateMessage {
   std::string id;

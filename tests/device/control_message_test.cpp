@@ -271,6 +271,19 @@ TEST(ControlMessage, DirectOfferPartsJoinAndAnswerSplits) {
       decode_device_message(R"({"type":"direct-offer","id":"v 1","part":0,"parts":1,"sdp":""})"));
   EXPECT_FALSE(
       decode_device_message(R"({"type":"direct-offer","id":"v1","part":1,"parts":1,"sdp":""})"));
+  // The first part may carry fresh TURN credentials, both or neither.
+  auto with_turn = decode_device_message(
+      R"({"type":"direct-offer","id":"v1","part":0,"parts":1,"sdp":"v=0\r\n",)"
+      R"("turn_username":"1700000000:cam1","turn_credential":"c2VjcmV0"})");
+  ASSERT_TRUE(with_turn);
+  EXPECT_EQ(std::get<DirectOfferPart>(*with_turn).turn_username, "1700000000:cam1");
+  EXPECT_EQ(std::get<DirectOfferPart>(*with_turn).turn_credential, "c2VjcmV0");
+  EXPECT_EQ(std::get<DirectOfferPart>(*first).turn_username, "");
+  EXPECT_FALSE(decode_device_message(
+      R"({"type":"direct-offer","id":"v1","part":0,"parts":1,"sdp":"","turn_username":"u"})"));
+  EXPECT_FALSE(decode_device_message(
+      R"({"type":"direct-offer","id":"v1","part":0,"parts":1,"sdp":"","turn_username":1,)"
+      R"("turn_credential":"c"})"));
   std::string long_sdp(kMaxDirectSdpPartBytes + 1, 'x');
   EXPECT_FALSE(decode_device_message(
       R"({"type":"direct-offer","id":"v1","part":0,"parts":1,"sdp":")" + long_sdp + "\"}"));

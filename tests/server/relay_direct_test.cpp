@@ -4,6 +4,7 @@
 // is silent, the relay serves the viewer (direct-then-relay) or the POST fails (direct).
 #include <gtest/gtest.h>
 
+#include "server/turn_credentials.h"
 #include "support/relay_scenario.h"
 
 namespace cellrtc::testing {
@@ -198,6 +199,34 @@ TEST(RelayDirect, OfferWaitingWhenTheDeviceLeavesGoesToTheRelay) {
   ASSERT_TRUE(done);
   EXPECT_EQ(done->response.status, 201);
   EXPECT_EQ(*done->response.header("Cellrtc-Path"), "relay");
+}
+
+// The device gathers TURN relays for each direct viewer; the credentials of its WHIP answer
+// may have expired in a long session, so the offer's first part carries fresh ones for the
+// device (the next parts do not).
+TEST(RelayDirect, TheOfferCarriesFreshTurnCredentialsForTheDevice) {
+  server::ServerConfig config = direct_config(server::DeviceMode::direct);
+  config.turn.secret = "s3cret-turn";
+  config.turn.urls = {"turn:turn.example.com:3478?transport=udp"};
+  config.turn.ttl = seconds(600);
+  DirectFixture f(config);
+  ASSERT_TRUE(f.s.net.run_for(seconds(5)));  // later than the WHIP answer's credentials
+  auto& viewer = f.s.add_client("viewer", "192.0.2.10");
+  // Large enough for two parts.
+  for (int i = 0; i < 40; ++i)
+    (void)viewer.ep->pc.create_data_channel(f.s.net.now(), {.label = "extra" + std::to_string(i)});
+  ASSERT_NE(f.post(viewer).deferred, 0u);
+  std::string id;
+  ASSERT_TRUE(f.s.net.run_until([&] { return f.offer_at_device(&id) == f.offer; },
+                                f.s.net.now() + seconds(1)));
+  auto parts = f.device->control_messages("direct-offer");
+  ASSERT_FALSE(parts.empty());
+  const int64_t now_s = (kRelayUnixBaseUs + f.s.net.now().us()) / 1'000'000;
+  auto expected = server::turn_rest_credentials("s3cret-turn", now_s + 600, "cam1", {});
+  EXPECT_EQ(parts[0].value("turn_username", ""), expected.username) << parts[0].dump();
+  EXPECT_EQ(parts[0].value("turn_credential", ""), expected.credential);
+  for (size_t i = 1; i < parts.size(); ++i)
+    EXPECT_FALSE(parts[i].contains("turn_username")) << parts[i].dump();
 }
 
 }  // namespace
