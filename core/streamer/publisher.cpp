@@ -146,6 +146,11 @@ void Publisher::set_modem(std::optional<media::ModemTelemetry> modem) {
   if (session_) session_->streaming.set_modem(modem_);
 }
 
+void Publisher::set_device_health(std::optional<media::DeviceHealth> health) {
+  device_health_ = health;
+  if (session_) session_->streaming.set_device_health(device_health_);
+}
+
 void Publisher::set_state(Instant now, PublisherState s, const std::string& detail) {
   if (s == state_ && detail.empty()) return;
   state_ = s;
@@ -166,16 +171,22 @@ uint64_t Publisher::ask(whip::WhipRequest request, Duration timeout) {
 }
 
 void Publisher::start(Instant now) {
-  if (started_ || stopped_) return;
+  if (started_ && !stopped_) return;
+  if (stopped_) {
+    // Started again: what the last stop left open goes now, and the retries start over.
+    finish_closing(now);
+    stopped_ = false;
+    backoff_.reset();
+  }
   started_ = true;
   timeline_.started = now;
   connect(now);
 }
 
-void Publisher::stop(Instant now) {
+void Publisher::stop(Instant now, StopMode mode) {
   if (stopped_) return;
   retry_at_.reset();
-  tear_down(now, "", false, /*close_after_delete=*/true);
+  tear_down(now, "", false, /*close_after_delete=*/mode == StopMode::end_session);
   stopped_ = true;
   action_ = Action::none;
   set_state(now, PublisherState::stopped, "stop requested");
@@ -210,6 +221,7 @@ void Publisher::connect(Instant now) {
   session_ = std::make_unique<Session>(pc_config, rng_, session_config);
   session_->generation = ++generation_;
   session_->streaming.set_modem(modem_);
+  session_->streaming.set_device_health(device_health_);
   first_frame_reported_ = false;
   if (auto why_not = host_.open_session(now, session_->pc)) {
     session_->pc.close(now);

@@ -193,10 +193,15 @@ class Publisher {
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
 
-  // Starts the first session (a POST is asked for at once).
+  // Starts publishing (a POST is asked for at once); after stop() or abort(), starts again
+  // with a fresh backoff (a firmware whose network came back).
   void start(Instant now);
-  // Ends the session (a DELETE is asked for) and stops for good.
-  void stop(Instant now);
+  // Ends the session (a DELETE is asked for) and stops until start(). end_session: the
+  // PeerConnection stays open until the DELETE is answered (or times out), so the server sees
+  // the device leave rather than lose its link; drop: it closes at once and every frame it held
+  // goes (the network is gone and the DELETE will most likely fail).
+  enum class StopMode : uint8_t { end_session, drop };
+  void stop(Instant now, StopMode mode = StopMode::end_session);
   // Stops for good because of something outside (a broken camera): logged as "fatal", the
   // session DELETEd, no Fatal event (the caller knows).
   void abort(Instant now, const std::string& reason);
@@ -223,15 +228,16 @@ class Publisher {
   bool offer_frame(Instant now, media::EncodedFrame frame);
   // Whether a frame offered now would be kept.
   bool wants_frame(Instant now) const;
-  // The modem's state for telemetry (this session and the next ones).
+  // The modem's state and the device's memory for telemetry (this session and the next ones).
   void set_modem(std::optional<media::ModemTelemetry> modem);
+  void set_device_health(std::optional<media::DeviceHealth> health);
 
   std::optional<PendingRequest> poll_request();
   bool has_requests() const { return !requests_.empty(); }
   std::optional<PublisherEvent> poll_event();
 
   PublisherState state() const { return state_; }
-  // Stopped and no request left to perform.
+  // Stopped and no request left to perform (nor a PeerConnection waiting for its DELETE).
   bool done() const;
   const media::StreamingSession* session() const;
   media::StreamingSession* session();
@@ -296,6 +302,7 @@ class Publisher {
   uint64_t generation_ = 0;
   uint32_t next_sequence_ = 0;  // frame sequence numbers go on across sessions
   std::optional<media::ModemTelemetry> modem_;
+  std::optional<media::DeviceHealth> device_health_;
   PublisherTimeline timeline_;
   bool first_frame_reported_ = false;
 

@@ -419,5 +419,36 @@ TEST(Publisher, SequenceNumbersGoOnAcrossSessions) {
   EXPECT_GE(d.publisher->session()->next_sequence(), next);
 }
 
+// A firmware whose network went away drops the session at once, and publishes anew when the
+// network is back.
+TEST(Publisher, StopsWhenTheNetworkGoesAndStartsAgain) {
+  RelayScenario s(testing::relay_test_config());
+  SimDevice d(s, quick_config());
+  d.start();
+  ASSERT_TRUE(d.run_until([&] { return d.publisher->stats().frames_sent >= 5; }, seconds(20)));
+  d.script = [&](const WhipRequest&) -> std::optional<std::optional<WhipResult<HttpResponse>>> {
+    if (!d.cut) return std::nullopt;
+    return std::optional<WhipResult<HttpResponse>>(
+        whip::WhipError{WhipErrorKind::network, 0, "DELETE: network error: no route"});
+  };
+  d.cut = true;
+  d.publisher->stop(s.net.now(), Publisher::StopMode::drop);
+  d.pump();
+  EXPECT_EQ(d.publisher->state(), PublisherState::stopped);
+  EXPECT_EQ(d.publisher->peer(), nullptr);  // closed at once, not waiting for the DELETE
+  EXPECT_EQ(d.sessions_closed, 1);
+  ASSERT_TRUE(d.run_until([&] { return d.publisher->done(); }, seconds(10)));
+  d.cut = false;
+  d.start();
+  ASSERT_TRUE(d.run_until(
+      [&] {
+        return d.publisher->stats().sessions == 2 &&
+               d.publisher->state() == PublisherState::streaming;
+      },
+      seconds(20)));
+  EXPECT_EQ(d.count(WhipRequestKind::publish), 2u);
+  EXPECT_TRUE(d.publisher->stats().backoffs.empty());
+}
+
 }  // namespace
 }  // namespace cellrtc::streamer
