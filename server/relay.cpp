@@ -13,6 +13,7 @@
 
 #include "core/common/crypto.h"
 #include "core/dtls/certificate.h"
+#include "core/media/control_message.h"
 #include "core/media/frame_header.h"
 #include "core/peer/peer_connection.h"
 #include "core/sdp/session_description.h"
@@ -132,6 +133,8 @@ struct Device {
   std::optional<int64_t> clock_offset_us;
   std::deque<uint64_t> pings;  // `t` of pings not yet answered (our send time, us)
   std::optional<Instant> next_ping;
+  // Fresh TURN credentials for the publishing session, before the last ones expire.
+  std::optional<Instant> next_turn_credentials;
   // Receiver report interval (docs/protocol.md).
   std::optional<Instant> next_report;
   Instant interval_start;
@@ -159,6 +162,7 @@ struct Counters {
   uint64_t dtls_failures = 0;
   uint64_t sessions_publish = 0;
   uint64_t sessions_view = 0;
+  uint64_t turn_credentials_pushed = 0;  // turn-credentials messages to devices
   uint64_t packets_unknown = 0;
   uint64_t control_invalid = 0;
   uint64_t direct_answered = 0;  // direct viewers the device answered
@@ -513,6 +517,7 @@ struct Relay::Impl {
     }
     dev.pings.clear();
     dev.next_ping.reset();
+    dev.next_turn_credentials.reset();
     dev.next_report.reset();
     dev.next_stats.reset();
     dev.last_seq.reset();
@@ -645,6 +650,9 @@ struct Relay::Impl {
         if (!dev.telemetry.is_null()) send_control(now, s, dump_json(dev.telemetry));
       } else if (dev.publisher == s.id) {
         dev.next_ping = now;  // the first ping at once: the clock offset early
+        // The WHIP answer's TURN credentials last turn.ttl: new ones at 3/4 of it, and so on.
+        if (!config.turn.secret.empty() && !config.turn.urls.empty())
+          dev.next_turn_credentials = now + config.turn.ttl * 3 / 4;
       }
     } else {
       (void)s.pc->close_channel(now, o.id);
@@ -794,6 +802,16 @@ struct Relay::Impl {
       dev.pings.push_back(t);
       send_control(now, *pub, ping_json(t));
     }
+    if (dev.next_turn_credentials && now >= *dev.next_turn_credentials) {
+      dev.next_turn_credentials = now + config.turn.ttl * 3 / 4;
+      const int64_t expires =
+          unix_time() / 1'000'000 +
+          std::chrono::duration_cast<std::chrono::seconds>(config.turn.ttl).count();
+      IceServer fresh = turn_rest_credentials(config.turn.secret, expires, dev.entry->id, {});
+      send_control(now, *pub,
+                   media::encode_turn_credentials({fresh.username, fresh.credential, expires}));
+      ++counters.turn_credentials_pushed;
+    }
     if (dev.next_report && now >= *dev.next_report) {
       if (dev.interval_frames > 0) {
         ReceiverReport r;
@@ -836,6 +854,7 @@ struct Relay::Impl {
     std::optional<Instant> t = dev.grace_until;
     if (!dev.publisher.empty()) {
       t = earliest(t, dev.next_ping);
+      t = earliest(t, dev.next_turn_credentials);
       t = earliest(t, dev.next_report);
       t = earliest(t, dev.next_stats);
     }
@@ -1445,6 +1464,10 @@ struct Relay::Impl {
     out += "cellrtc_sessions_total{kind=\"publish\"} " + std::to_string(counters.sessions_publish) +
            "\n";
     out += "cellrtc_sessions_total{kind=\"view\"} " + std::to_string(counters.sessions_view) + "\n";
+    out += "# HELP cellrtc_turn_credentials_pushed_total Fresh TURN credentials sent to devices.\n";
+    out += "# TYPE cellrtc_turn_credentials_pushed_total counter\n";
+    out += "cellrtc_turn_credentials_pushed_total " +
+           std::to_string(counters.turn_credentials_pushed) + "\n";
   }
 
   void after_input(Instant now) {

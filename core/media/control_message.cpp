@@ -520,6 +520,24 @@ ControlResult<DeviceMessage> decode_device_message(const ControlObject& o) {
     if (auto s = read_direct_id(o, c.id); !s) return s.error();
     return DeviceMessage{std::move(c)};
   }
+  if (t == "turn-credentials") {
+    TurnCredentialsMessage c;
+    const ControlValue* username = o.find("username");
+    const ControlValue* credential = o.find("credential");
+    const ControlValue* expires = o.find("expires");
+    if (!username || !username->is_string() || username->text.empty())
+      return field_error("turn-credentials.username must be a non-empty string");
+    if (!credential || !credential->is_string() || credential->text.empty())
+      return field_error("turn-credentials.credential must be a non-empty string");
+    if (!expires || expires->kind != ControlValue::Kind::number || expires->number < 0 ||
+        expires->number > 1e12 ||
+        expires->number != static_cast<double>(static_cast<int64_t>(expires->number)))
+      return field_error("turn-credentials.expires must be a whole number of unix seconds");
+    c.username = username->text;
+    c.credential = credential->text;
+    c.expires = static_cast<int64_t>(expires->number);
+    return DeviceMessage{std::move(c)};
+  }
   return DeviceMessage{UnknownMessage{t}};
 }
 
@@ -754,6 +772,15 @@ std::string encode_set(const SetMessage& set) {
   if (set.quality > 0) w.number("quality", set.quality);
   if (set.width > 0) w.number("width", set.width);
   if (set.height > 0) w.number("height", set.height);
+  return std::move(w).finish();
+}
+
+std::string encode_turn_credentials(const TurnCredentialsMessage& c) {
+  Writer w;
+  w.string("type", "turn-credentials")
+      .string("username", c.username)
+      .string("credential", c.credential)
+      .number("expires", static_cast<double>(c.expires));
   return std::move(w).finish();
 }
 

@@ -122,10 +122,19 @@ struct DirectCandidateMessage {
 struct DirectCloseMessage {
   std::string id;
 };
+// Server -> device: fresh TURN REST credentials for the session's TURN servers (the ones of the
+// WHIP answer's Link headers, and the device's own --turn-url entries), sent before the last
+// ones expire. They serve new allocations only (an allocation keeps the username it was made
+// with, RFC 8656 section 5).
+struct TurnCredentialsMessage {
+  std::string username;
+  std::string credential;
+  int64_t expires = 0;  // unix seconds
+};
 
-using DeviceMessage =
-    std::variant<PingMessage, SetMessage, SnapshotMessage, ReportMessage, DirectOfferPart,
-                 DirectCandidateMessage, DirectCloseMessage, UnknownMessage>;
+using DeviceMessage = std::variant<PingMessage, SetMessage, SnapshotMessage, ReportMessage,
+                                   DirectOfferPart, DirectCandidateMessage, DirectCloseMessage,
+                                   TurnCredentialsMessage, UnknownMessage>;
 
 // Joins one offer's parts in order (one offer at a time: the server sends an offer's parts
 // together); an error ends the offer. The whole SDP once the last part is in.
@@ -183,6 +192,7 @@ std::string encode_ping(uint64_t t);
 std::string encode_set(const SetMessage& set);
 std::string encode_snapshot();
 std::string encode_report(const ReportMessage& report);
+std::string encode_turn_credentials(const TurnCredentialsMessage& credentials);
 
 // Direct mode, device -> server: the answer for viewer `id` in parts (empty when the SDP is over
 // kMaxDirectSdpBytes), the state of its connection ("connected", "failed", "closed"), a

@@ -118,6 +118,11 @@ void StreamingSession::on_control(Instant now, const Bytes& data) {
     // sends an offer's parts, a few candidates and a close per viewer).
     if (direct_messages_.size() < kMaxDirectMessagesQueued)
       direct_messages_.push_back(std::move(*message));
+  } else if (const auto* fresh = std::get_if<TurnCredentialsMessage>(&*message)) {
+    // For the TURN servers' next allocations (a reallocation after one died); the live ones
+    // keep the username they were made with (RFC 8656 section 5).
+    pc_.set_relay_credentials(turn::TurnCredentials{fresh->username, fresh->credential});
+    ++stats_.turn_credentials_received;
   } else if (const auto* report = std::get_if<ReportMessage>(&*message)) {
     ++stats_.reports_received;
     stats_.last_report = *report;

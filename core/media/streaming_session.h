@@ -106,7 +106,8 @@ struct StreamingStats {
   uint64_t pings_answered = 0;
   uint64_t telemetry_sent = 0;
   uint64_t reports_received = 0;
-  uint64_t control_errors = 0;  // control messages that did not parse
+  uint64_t turn_credentials_received = 0;  // turn-credentials messages applied
+  uint64_t control_errors = 0;             // control messages that did not parse
   uint64_t commands_applied = 0;
   // From the newest receiver report.
   std::optional<ReportMessage> last_report;

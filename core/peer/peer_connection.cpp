@@ -337,6 +337,12 @@ Status PeerConnection::start_relays(Instant now, turn::RelayGathererConfig confi
   return s;
 }
 
+void PeerConnection::set_relay_credentials(const turn::TurnCredentials& credentials) {
+  if (!relays_) return;
+  for (size_t i = 0; i < relays_->server_count(); ++i)
+    relays_->set_credentials(i, credentials);
+}
+
 std::optional<turn::RelayEvent> PeerConnection::poll_relay_event() {
   if (relay_reports_.empty()) return std::nullopt;
   turn::RelayEvent e = std::move(relay_reports_.front());

@@ -128,6 +128,10 @@ class PeerConnection {
   // GatheringDone. For logs and stats; the connection has already acted on them.
   std::optional<turn::RelayEvent> poll_relay_event();
   const turn::RelayGatherer* relays() const { return relays_.get(); }
+  // Fresh credentials (TURN REST, from the signaling server) for every TURN server's next
+  // allocation: a reallocation after one died. Live allocations keep theirs (RFC 8656
+  // section 5).
+  void set_relay_credentials(const turn::TurnCredentials& credentials);
   // Byte streams to TURN servers over TCP/TLS (common/transport.h).
   std::optional<StreamCommand> poll_stream_command();
   void handle_stream_connected(Instant now, uint32_t stream);

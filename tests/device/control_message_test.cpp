@@ -50,6 +50,25 @@ TEST(ControlMessage, DecodesTheProtocolsServerMessages) {
   EXPECT_FALSE(std::get<ReportMessage>(*no_latency).latency_ms.has_value());
 }
 
+TEST(ControlMessage, TurnCredentialsRoundTripAndAreChecked) {
+  TurnCredentialsMessage c{"1795536000:cam1", "qU1Xr5q5c3fIvQ8f9VnV3cE2o1A=", 1795536000};
+  auto decoded = decode_device_message(encode_turn_credentials(c));
+  ASSERT_TRUE(decoded.ok());
+  const auto& d = std::get<TurnCredentialsMessage>(*decoded);
+  EXPECT_EQ(d.username, c.username);
+  EXPECT_EQ(d.credential, c.credential);
+  EXPECT_EQ(d.expires, c.expires);
+  for (const char* bad : {
+           R"({"type":"turn-credentials","credential":"x","expires":1})",
+           R"({"type":"turn-credentials","username":"","credential":"x","expires":1})",
+           R"({"type":"turn-credentials","username":"u","credential":7,"expires":1})",
+           R"({"type":"turn-credentials","username":"u","credential":"x","expires":1.5})",
+           R"({"type":"turn-credentials","username":"u","credential":"x","expires":-1})",
+           R"({"type":"turn-credentials","username":"u","credential":"x"})",
+       })
+    EXPECT_FALSE(decode_device_message(bad).ok()) << bad;
+}
+
 TEST(ControlMessage, IgnoresUnknownTypesAndFields) {
   auto unknown = decode_device_message(R"({"type":"state","state":"live","extra":[]})");
   // Arrays are refused by the syntax (control messages have none).

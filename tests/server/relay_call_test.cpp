@@ -4,8 +4,10 @@
 
 #include <set>
 
+#include "core/media/control_message.h"
 #include "core/sdp/session_description.h"
 #include "server/sdpfrag.h"
+#include "server/turn_credentials.h"
 #include "support/relay_scenario.h"
 
 namespace cellrtc::testing {
@@ -397,6 +399,54 @@ TEST(RelayCall, ControlChannel) {
   ASSERT_TRUE(s.net.run_until([&] { return !viewer.control_messages("pong").empty(); },
                               s.net.now() + seconds(2)));
   EXPECT_EQ(viewer.control_messages("pong").front()["t"], 7);
+}
+
+TEST(RelayCall, FreshTurnCredentialsReachTheDeviceBeforeTheLastOnesExpire) {
+  auto config = relay_test_config();
+  config.turn.secret = "turn-secret";
+  config.turn.urls = {"turn:192.0.2.99:3478?transport=udp"};
+  config.turn.ttl = seconds(60);
+  RelayScenario s(config);
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device}));
+  const Instant open = s.net.now();
+
+  // Nothing before 3/4 of the TTL, then credentials valid for a whole TTL from then, issued
+  // the way the WHIP answer's are (coturn's use-auth-secret), and again 3/4 TTL later.
+  (void)s.net.run_for(seconds(44));
+  EXPECT_TRUE(device.control_messages("turn-credentials").empty());
+  ASSERT_TRUE(s.net.run_until([&] { return !device.control_messages("turn-credentials").empty(); },
+                              open + seconds(46)));
+  auto fresh = device.control_messages("turn-credentials").front();
+  const int64_t now_unix_s = (kRelayUnixBaseUs + s.net.now().us()) / 1'000'000;
+  const int64_t expires = fresh["expires"].get<int64_t>();
+  EXPECT_NEAR(static_cast<double>(expires), static_cast<double>(now_unix_s + 60), 1.0);
+  EXPECT_EQ(fresh["username"], std::to_string(expires) + ":cam1");
+  EXPECT_EQ(fresh["credential"],
+            server::turn_rest_credentials("turn-secret", expires, "cam1", {}).credential);
+  // The device's core reads it as such.
+  auto decoded = media::decode_device_message(fresh.dump());
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_TRUE(std::holds_alternative<media::TurnCredentialsMessage>(*decoded));
+  ASSERT_TRUE(s.net.run_until(
+      [&] { return device.control_messages("turn-credentials").size() == 2; }, open + seconds(92)));
+  std::string metrics;
+  s.relay->relay.write_metrics(metrics);
+  EXPECT_NE(metrics.find("cellrtc_turn_credentials_pushed_total 2"), std::string::npos);
+}
+
+TEST(RelayCall, NoTurnCredentialsPushedWithoutATurnSecret) {
+  auto config = relay_test_config();
+  config.turn.urls = {"turn:192.0.2.99:3478?transport=udp"};
+  config.turn.ttl = seconds(60);
+  RelayScenario s(config);
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device}));
+  (void)s.net.run_for(seconds(50));
+  EXPECT_FALSE(device.control_messages("ping").empty());  // the control channel works
+  EXPECT_TRUE(device.control_messages("turn-credentials").empty());
 }
 
 TEST(RelayCall, ViewerControlRefusedWhenDisabled) {
