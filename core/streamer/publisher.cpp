@@ -538,9 +538,12 @@ std::optional<Instant> Publisher::peer_timeout() const {
   if (!session_) return closing_ ? closing_->pc.next_timeout() : std::nullopt;
   auto at = earliest(session_->pc.next_timeout(), session_->streaming.next_timeout());
   at = earliest(at, session_->capture_at);
-  // The supervision deadlines, checked in step().
+  // The supervision deadlines, checked in step() unless a decision is already taken or a
+  // request's answer is awaited (a deadline left in the past would wake the caller at once,
+  // again and again).
+  if (action_ != Action::none || main_request_) return at;
   at = earliest(at, setup_deadline_);
-  if (disconnected_since_)
+  if (disconnected_since_ && state_ == PublisherState::streaming)
     at = earliest(at, std::optional<Instant>(*disconnected_since_ + config_.disconnected_grace));
   return at;
 }
