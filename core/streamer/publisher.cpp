@@ -215,6 +215,7 @@ void Publisher::connect(Instant now) {
   ++stats_.publishes;
   peer::PeerConfig pc_config;
   pc_config.certificate = &certificate_;
+  pc_config.sctp = config_.sctp;
   pc_config.ice.consent_interval = config_.keepalive_interval;
   media::StreamingSessionConfig session_config = config_.session;
   session_config.first_sequence = next_sequence_;

@@ -70,6 +70,9 @@ struct PublisherConfig {
   std::string endpoint;
   std::string token;
   media::StreamingSessionConfig session;
+  // Every session's SCTP limits (buffers, window, message sizes, streams): a small device
+  // sizes them to its RAM; ports and the peer's message size still follow the SDP.
+  sctp::SctpConfig sctp;
   BackoffConfig backoff{seconds(1), seconds(30), 0.3};
   // RFC 7675 consent checks on the path in use, which also keep NAT mappings alive: 15 s stays
   // below the 30 s UDP timeouts of carrier NATs.

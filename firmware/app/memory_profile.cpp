@@ -24,13 +24,23 @@ bool frame_size_fits_server(FrameSize size) {
   return media::kFrameHeaderSize + camera_jpeg_buffer_bytes(size) <= kServerMaxMessageSize;
 }
 
+namespace {
+void apply_to(const MemoryProfile& p, sctp::SctpConfig& sctp) {
+  sctp.send_buffer_limit = p.sctp_send_buffer;
+  sctp.stream_send_buffer_limit = p.sctp_send_buffer;
+  sctp.receive_window = p.sctp_receive_window;
+  sctp.max_receive_message_size = p.sctp_max_receive_message;
+  sctp.max_out_of_order_chunks = p.sctp_max_out_of_order_chunks;
+  sctp.num_streams = p.sctp_streams;
+}
+}  // namespace
+
 void apply_memory_profile(const MemoryProfile& p, peer::PeerConfig& config) {
-  config.sctp.send_buffer_limit = p.sctp_send_buffer;
-  config.sctp.stream_send_buffer_limit = p.sctp_send_buffer;
-  config.sctp.receive_window = p.sctp_receive_window;
-  config.sctp.max_receive_message_size = p.sctp_max_receive_message;
-  config.sctp.max_out_of_order_chunks = p.sctp_max_out_of_order_chunks;
-  config.sctp.num_streams = p.sctp_streams;
+  apply_to(p, config.sctp);
+}
+
+void apply_memory_profile(const MemoryProfile& p, streamer::PublisherConfig& config) {
+  apply_to(p, config.sctp);
 }
 
 }  // namespace cellrtc::firmware

@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "core/peer/peer_connection.h"
+#include "core/streamer/publisher.h"
 #include "firmware/app/frame_size.h"
 
 namespace cellrtc::firmware {
@@ -29,5 +30,7 @@ MemoryProfile memory_profile(FrameSize largest);
 bool frame_size_fits_server(FrameSize size);
 // Writes the profile's limits into a PeerConnection's configuration.
 void apply_memory_profile(const MemoryProfile& profile, peer::PeerConfig& config);
+// The same limits for every session the publisher opens.
+void apply_memory_profile(const MemoryProfile& profile, streamer::PublisherConfig& config);
 
 }  // namespace cellrtc::firmware

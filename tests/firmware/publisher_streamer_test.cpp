@@ -5,6 +5,7 @@
 
 #include "core/common/random.h"
 #include "core/dtls/certificate.h"
+#include "firmware/app/memory_profile.h"
 #include "firmware/app/publisher_streamer.h"
 #include "tests/firmware/app_bench.h"
 
@@ -65,6 +66,24 @@ TEST(PublisherStreamerTest, NetworkUpPublishesAndNetworkDownStopsUntilItComesBac
     if (r->request.method == "POST") post = r;
   EXPECT_EQ(rig.host.opened, 2);
   EXPECT_EQ(post->request.method, "POST");
+}
+
+// The memory profile reaches every session's PeerConnection: its offer announces the
+// profile's receive limit as a=max-message-size (RFC 8841 section 6), not the default 256 KB.
+TEST(PublisherStreamerTest, TheMemoryProfileSizesTheSessionsSctp) {
+  Rig rig;
+  streamer::PublisherConfig config = rig.config();
+  const MemoryProfile profile = memory_profile(FrameSize::vga);
+  apply_memory_profile(profile, config);
+  PublisherStreamer s(config, rig.rng, rig.certificate, rig.host);
+  s.start(Instant{} + seconds(1));
+  auto post = s.publisher().poll_request();
+  ASSERT_TRUE(post);
+  EXPECT_NE(post->request.body.find(
+                "a=max-message-size:" + std::to_string(profile.sctp_max_receive_message) + "\r\n"),
+            std::string::npos)
+      << post->request.body;
+  EXPECT_EQ(post->request.body.find("a=max-message-size:262144"), std::string::npos);
 }
 
 TEST(PublisherStreamerTest, AFrameNoSessionWantsGoesBackToTheCameraAtOnce) {
