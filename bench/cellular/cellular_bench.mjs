@@ -531,8 +531,8 @@ async function oneRun(args, placement, profile, path, pacing, index) {
       logPath: join(outDir, `${tag}.device.log`), env: d.env,
       onLine: (line) => {
         const at = Date.now();
-        // The TURN relay's records are taken by their message alone: their "relayed" and
-        // "relay_failed" fields are not valid JSON (device/agent.cpp, log_relay_events).
+        // The TURN relay's records are taken by their message alone: the device's extra
+        // fields of these records were not valid JSON before c7341d1.
         const relay = /^\{"time":"[^"]*","event":"relay","message":"((?:[^"\\]|\\.)*)"/.exec(line);
         if (relay) {
           device_records.relay.push({ at, message: relay[1] });
