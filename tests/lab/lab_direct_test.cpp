@@ -2,9 +2,10 @@
 // cellrtc-server only signals; cellrtc-device answers each viewer with a peer connection of its
 // own, whose relayed candidate on the lab's coturn (P-turn) it allocates with the time-limited
 // credentials of its WHIP answer before it answers.
-//  - The device behind the symmetric carrier NAT, headless Chromium behind the home NAT
-//    (P-vnat) made symmetric too: no host or reflexive pair can work, the frames flow through
-//    coturn, and the page shows the path as direct through the device's TURN relay.
+//  - The device behind the symmetric carrier NAT that also drops its UDP (it reaches coturn
+//    over TURN-TLS only), headless Chromium behind the home NAT (P-vnat) made symmetric too: no
+//    host or reflexive pair can work, the frames flow through coturn, and the page shows the
+//    path as direct through the device's TURN relay.
 //  - Chromium with iceTransportPolicy "relay" as a direct viewer: its own relayed candidate
 //    carries the stream (TURN-UDP on the page). A dead TURN server listed first holds the
 //    device's answer no longer than its gathering limit (2.5 s).
@@ -34,6 +35,9 @@ constexpr const char* kPrefix = "cldirect";
 constexpr const char* kProfile = "lte-cat1";
 constexpr const char* kServerAddress = "203.0.113.10";
 constexpr const char* kTurnUrl = "turn:203.0.113.20:3478?transport=udp";
+constexpr const char* kTurnsUrl = "turns:turn.cellrtc.lab:5349?transport=tcp";
+constexpr const char* kTurnName = "turn.cellrtc.lab";  // the lab certificate's name
+constexpr const char* kTurnAddress = "203.0.113.20";
 constexpr const char* kDeadTurnUrl = "turn:203.0.113.30:3478?transport=udp";  // nobody there
 constexpr const char* kDevice = "directcam";
 constexpr const char* kViewerToken = "lab-direct-viewer-token";
@@ -94,12 +98,15 @@ class LabDirectTest : public ::testing::Test {
                                     .extra_args = server_args},
                                    &error);
     ASSERT_TRUE(server_) << error;
-    device_ = DeviceProcess::start(*server_,
-                                   {.source = "testpattern:320x240",
-                                    .fps = 10,
-                                    .bind = "",
-                                    .command_prefix = lab_->exec_prefix("dev")},
-                                   &error);
+    device_ = DeviceProcess::start(
+        *server_,
+        {.source = "testpattern:320x240",
+         .fps = 10,
+         .bind = "",
+         .command_prefix = lab_->exec_prefix("dev"),
+         .extra_args = {std::string("--resolve=") + kTurnName + "=" + kTurnAddress,
+                        std::string("--ca-file=/run/cellrtc-lab/") + kPrefix + "/turn-cert.pem"}},
+        &error);
     ASSERT_TRUE(device_) << error;
     ASSERT_TRUE(server_->wait_device_state(kDevice, "live", 30s))
         << "server: " << server_->log_tail() << "\ndevice: " << device_->log_tail();
@@ -167,7 +174,9 @@ class LabDirectTest : public ::testing::Test {
 
 TEST_F(LabDirectTest, BehindSymmetricNatsTheDirectStreamFlowsThroughTheDevicesTurnRelay) {
   const auto started = std::chrono::steady_clock::now();
-  start({"--symmetric"}, {kTurnUrl}, "", true);
+  // TURN over UDP for the viewer (Chromium neither resolves the lab's name nor trusts its
+  // certificate), TURN-TLS for the device, whose UDP is dropped.
+  start({"--symmetric", "--block-udp"}, {kTurnsUrl, kTurnUrl}, "", true);
   if (IsSkipped() || HasFatalFailure()) return;
   // The device's only candidate the viewer can reach is its relayed one on coturn: the
   // selected pair's remote end (what the page sees of the device) is that relay.
@@ -177,6 +186,10 @@ TEST_F(LabDirectTest, BehindSymmetricNatsTheDirectStreamFlowsThroughTheDevicesTu
   const std::string log = device_->log_tail(65536);
   const std::string answered = line_with(log, "answered with");
   EXPECT_NE(answered.find(", 1 relayed"), std::string::npos) << log;
+  // Its one relay is the TLS one (each viewer allocates again: the session's is logged).
+  EXPECT_NE(line_with(log, "relay: allocated").find(std::string(" on ") + kTurnsUrl),
+            std::string::npos)
+      << log;
   std::printf("[ lab direct ] %s\n", answered.c_str());
   std::printf("[ lab direct ] 10 frames drawn %.1f s after the lab was up\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
