@@ -1,0 +1,43 @@
+// The publisher's HTTP requests, performed away from the app loop: the loop hands each one to
+// a RequestRunner (on the device a task running esp_http_client, one request at a time, so
+// answers come back in the order asked) and, when the runner signals, takes the finished ones
+// back and gives them to the publisher as its answers (http_outcome.h maps them).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+
+#include "core/common/time.h"
+#include "core/streamer/publisher.h"
+#include "firmware/app/http_outcome.h"
+
+namespace cellrtc::firmware {
+
+struct CompletedRequest {
+  uint64_t id = 0;
+  whip::WhipRequest request;
+  HttpOutcome outcome;
+};
+
+class RequestRunner {
+ public:
+  virtual ~RequestRunner() = default;
+  // Hands a request to the worker; false when its queue is full (nothing was taken).
+  virtual bool submit(const streamer::PendingRequest& request) = 0;
+  // A finished request, or nullopt; never blocks.
+  virtual std::optional<CompletedRequest> poll_completed() = 0;
+};
+
+struct RequestPumpResult {
+  size_t submitted = 0;
+  size_t answered = 0;  // answers given to the publisher (finished or refused requests)
+};
+
+// Gives the publisher the answers of finished requests, then submits what it asks for. A
+// request the runner cannot take is answered at once as a network error ("request queue
+// full"), so the publisher's own retry and backoff handle it. Call it outside socket callbacks
+// (handle_response may replace the session).
+RequestPumpResult pump_requests(Instant now, streamer::Publisher& publisher, RequestRunner& runner,
+                                const whip::WhipLimits& limits = {});
+
+}  // namespace cellrtc::firmware

@@ -1,0 +1,108 @@
+// The publisher's requests through a runner: what it asks for is submitted, finished requests
+// come back as its answers (failures with their kind), a full runner is a network error the
+// publisher backs off from.
+#include "firmware/app/request_runner.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "core/common/random.h"
+#include "core/dtls/certificate.h"
+
+namespace cellrtc::firmware {
+namespace {
+
+class NoSockets final : public streamer::PublisherHost {
+ public:
+  std::optional<std::string> open_session(Instant, peer::PeerConnection&) override {
+    return std::nullopt;
+  }
+  void close_session(Instant, peer::PeerConnection&) override {}
+};
+
+class FakeRunner final : public RequestRunner {
+ public:
+  bool submit(const streamer::PendingRequest& r) override {
+    if (queued.size() >= capacity) return false;
+    queued.push_back(r);
+    return true;
+  }
+  std::optional<CompletedRequest> poll_completed() override {
+    if (done.empty()) return std::nullopt;
+    CompletedRequest c = std::move(done.front());
+    done.pop_front();
+    return c;
+  }
+  // The worker finishes the oldest request with `outcome`.
+  void finish(HttpOutcome outcome) {
+    done.push_back({queued.front().id, queued.front().request, std::move(outcome)});
+    queued.pop_front();
+  }
+  size_t capacity = 4;
+  std::deque<streamer::PendingRequest> queued;
+  std::deque<CompletedRequest> done;
+};
+
+struct Rig {
+  Rig() : certificate(dtls::Certificate::generate(rng, "cellrtc-device").value()) {
+    config.endpoint = "https://relay.example.net/whip";
+    config.token = "t";
+  }
+  SeededRandom rng{5};
+  dtls::Certificate certificate;
+  streamer::PublisherConfig config;
+  NoSockets host;
+  FakeRunner runner;
+};
+
+TEST(RequestRunnerTest, ThePostIsSubmittedAndItsFailureComesBackWithItsKind) {
+  Rig rig;
+  streamer::Publisher pub(rig.config, rig.rng, rig.certificate, rig.host);
+  Instant now = Instant{} + seconds(1);
+  pub.start(now);
+  RequestPumpResult r = pump_requests(now, pub, rig.runner);
+  EXPECT_EQ(r.submitted, 1u);
+  EXPECT_EQ(r.answered, 0u);
+  ASSERT_EQ(rig.runner.queued.size(), 1u);
+  EXPECT_EQ(rig.runner.queued.front().request.method, "POST");
+  EXPECT_EQ(pub.state(), streamer::PublisherState::connecting);
+
+  rig.runner.finish(ResponseCollector().fail(HttpFailure::dns, "ESP_ERR_HTTP_CONNECT"));
+  now += seconds(2);
+  r = pump_requests(now, pub, rig.runner);
+  EXPECT_EQ(r.answered, 1u);
+  EXPECT_EQ(pub.state(), streamer::PublisherState::backoff);
+  EXPECT_NE(pub.last_error().find("DNS lookup failed"), std::string::npos) << pub.last_error();
+}
+
+TEST(RequestRunnerTest, AServerErrorStatusReachesThePublishersParser) {
+  Rig rig;
+  streamer::Publisher pub(rig.config, rig.rng, rig.certificate, rig.host);
+  Instant now = Instant{} + seconds(1);
+  pub.start(now);
+  pump_requests(now, pub, rig.runner);
+  ResponseCollector c;
+  c.on_header("Content-Type", "text/plain");
+  c.on_body("busy");
+  rig.runner.finish(c.finish(503));
+  pump_requests(now, pub, rig.runner);
+  EXPECT_EQ(pub.state(), streamer::PublisherState::backoff);
+  EXPECT_NE(pub.last_error().find("503"), std::string::npos) << pub.last_error();
+}
+
+TEST(RequestRunnerTest, AFullRunnerIsANetworkErrorThePublisherBacksOffFrom) {
+  Rig rig;
+  rig.runner.capacity = 0;
+  streamer::Publisher pub(rig.config, rig.rng, rig.certificate, rig.host);
+  Instant now = Instant{} + seconds(1);
+  pub.start(now);
+  RequestPumpResult r = pump_requests(now, pub, rig.runner);
+  EXPECT_EQ(r.submitted, 0u);
+  EXPECT_EQ(r.answered, 1u);
+  EXPECT_EQ(pub.state(), streamer::PublisherState::backoff);
+  EXPECT_NE(pub.last_error().find("request queue full"), std::string::npos) << pub.last_error();
+}
+
+}  // namespace
+}  // namespace cellrtc::firmware
