@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/common/json_text.h"
 #include "core/dtls/certificate.h"
 #include "core/peer/peer_connection.h"
 #include "core/whip/whip_url.h"
@@ -16,26 +17,6 @@
 namespace cellrtc::device {
 
 namespace {
-
-std::string json_escape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out += "\\u00";
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 15]);
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 std::string wall_clock() {
   auto now = std::chrono::system_clock::now();
@@ -268,10 +249,11 @@ const std::optional<WhipSession>& Agent::whip_session() const {
 void Agent::log_line(const std::string& event, const std::string& text,
                      const std::vector<std::pair<std::string, std::string>>& fields) {
   if (config_.log_format == LogFormat::json) {
-    std::string line = "{\"time\":\"" + wall_clock() + "\",\"event\":\"" + json_escape(event) +
-                       "\",\"message\":\"" + json_escape(text) + "\"";
+    std::string line = "{\"time\":\"" + wall_clock() +
+                       "\",\"event\":" + json::string_literal(event) +
+                       ",\"message\":" + json::string_literal(text);
     for (const auto& [k, v] : fields)
-      line += ",\"" + json_escape(k) + "\":" + v;
+      line += "," + json::string_literal(k) + ":" + v;
     line += "}";
     log_(line);
   } else {
@@ -564,11 +546,11 @@ void Agent::log_relay_events(peer::PeerConnection& pc) {
       log_line("relay",
                "allocated " + got->candidate.address.to_string() + " on " + got->uri + " in " +
                    millis(got->took),
-               {{"relayed", "\"" + json_escape(got->candidate.address.to_string()) + "\""},
+               {{"relayed", json::string_literal(got->candidate.address.to_string())},
                 {"allocation_ms", std::to_string(got->took.count() / 1000)}});
     } else if (const auto* failed = std::get_if<turn::event::ServerFailed>(&*e)) {
       log_line("relay", failed->uri + " failed: " + failed->reason,
-               {{"relay_failed", "\"" + json_escape(failed->uri) + "\""}});
+               {{"relay_failed", json::string_literal(failed->uri)}});
     } else if (std::get_if<turn::event::GatheringDone>(&*e)) {
       log_line("relay", "every TURN server answered or was given up");
     }

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cmath>
 
+#include "core/common/json_text.h"
+
 namespace cellrtc::media {
 
 namespace {
@@ -362,23 +364,7 @@ class Writer {
     out_.push_back(':');
   }
   void quoted(std::string_view s, size_t limit = kMaxControlStringBytes) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    if (s.size() > limit) s = s.substr(0, limit);
-    out_.push_back('"');
-    for (char c : s) {
-      auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        out_.push_back('\\');
-        out_.push_back(c);
-      } else if (u < 0x20) {
-        out_ += "\\u00";
-        out_.push_back(kHex[u >> 4]);
-        out_.push_back(kHex[u & 15]);
-      } else {
-        out_.push_back(c);
-      }
-    }
-    out_.push_back('"');
+    json::append_string(out_, s.substr(0, limit));
   }
   std::string out_;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/common/json_text.h"
 #include "core/ice/candidate.h"
 #include "core/whip/ice_fragment.h"
 
@@ -25,27 +26,6 @@ std::string seconds_text(Duration d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(d.count()) / 1e6);
   return buf;
-}
-
-// A JSON string literal (RFC 8259 section 7).
-std::string json_string(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out += "\\u00";
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 15]);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-  return out;
 }
 
 // The transport of the selected candidate pair: "udp", "tcp" (ICE-TCP), or "-" before one.
@@ -313,7 +293,7 @@ void Publisher::on_published(Instant now, whip::WhipResult<whip::WhipSession> pu
     servers += (servers.empty() ? "" : ", ") + s.url;
   log("session",
       whip_session_->resource_url + (servers.empty() ? "" : "; ICE servers offered: " + servers),
-      {{"resource", json_string(whip_session_->resource_url)}});
+      {{"resource", json::string_literal(whip_session_->resource_url)}});
   // How long UDP may take before a working TCP pair carries the stream: from this network's
   // round trip as the POST measured it (core/ice, IceConfig::udp_grace).
   session_->pc.set_udp_grace_from_round_trip(now - timeline_.post_sent.value_or(now));
@@ -592,7 +572,7 @@ void Publisher::step(Instant now) {
         c.failure = f->reason;
       } else if (const auto* s = std::get_if<peer::event::StateChanged>(&*e)) {
         log("peer", peer::to_string(s->state),
-            {{"peer_state", json_string(peer::to_string(s->state))}});
+            {{"peer_state", json::string_literal(peer::to_string(s->state))}});
         if (s->state == peer::PeerState::disconnected) disconnected_since_ = now;
         if (s->state == peer::PeerState::connected) {
           disconnected_since_.reset();

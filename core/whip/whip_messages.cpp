@@ -1,5 +1,6 @@
 #include "core/whip/whip_messages.h"
 
+#include "core/common/http_status.h"
 #include "core/common/text.h"
 #include "core/whip/whip_url.h"
 
@@ -11,41 +12,6 @@ using text::iequals;
 
 std::string_view trim(std::string_view s) {
   return text::trim(s, " \t\r\n");
-}
-
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 409:
-      return "Conflict";
-    case 412:
-      return "Precondition Failed";
-    case 415:
-      return "Unsupported Media Type";
-    case 422:
-      return "Unprocessable Content";
-    case 429:
-      return "Too Many Requests";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "";
-  }
 }
 
 // A quoted-string (RFC 9110 section 5.6.4) or a token, starting at `pos`.
@@ -231,7 +197,10 @@ std::optional<WhipError> response_error(const WhipRequest& request, const HttpRe
            : status == 404                ? WhipErrorKind::not_found
                                           : WhipErrorKind::http;
   e.message = what + ": HTTP " + std::to_string(status);
-  if (const char* phrase = reason_phrase(status); *phrase) e.message += std::string(" ") + phrase;
+  if (const auto phrase = http::reason_phrase(status); !phrase.empty()) {
+    e.message += " ";
+    e.message += phrase;
+  }
   // RFC 9457 problem details: the detail (or title) says why, on one line.
   std::string_view b = response.body;
   for (const char* key : {"\"detail\"", "\"title\""}) {
