@@ -8,6 +8,8 @@ RequestPumpResult pump_requests(Instant now, streamer::Publisher& publisher, Req
                                 const whip::WhipLimits& limits) {
   RequestPumpResult result;
   while (auto done = runner.poll_completed()) {
+    if (done->outcome.failure == HttpFailure::none && done->outcome.response.status != 0)
+      ++result.responses;
     publisher.handle_response(now, done->id,
                               to_whip_result(done->request, std::move(done->outcome), limits));
     ++result.answered;

@@ -30,7 +30,8 @@ class RequestRunner {
 
 struct RequestPumpResult {
   size_t submitted = 0;
-  size_t answered = 0;  // answers given to the publisher (finished or refused requests)
+  size_t answered = 0;   // answers given to the publisher (finished or refused requests)
+  size_t responses = 0;  // of those, HTTP responses: proof the network carries traffic
 };
 
 // Gives the publisher the answers of finished requests, then submits what it asks for. A

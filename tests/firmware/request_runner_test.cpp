@@ -72,6 +72,7 @@ TEST(RequestRunnerTest, ThePostIsSubmittedAndItsFailureComesBackWithItsKind) {
   now += seconds(2);
   r = pump_requests(now, pub, rig.runner);
   EXPECT_EQ(r.answered, 1u);
+  EXPECT_EQ(r.responses, 0u);  // no HTTP came back
   EXPECT_EQ(pub.state(), streamer::PublisherState::backoff);
   EXPECT_NE(pub.last_error().find("DNS lookup failed"), std::string::npos) << pub.last_error();
 }
@@ -86,7 +87,7 @@ TEST(RequestRunnerTest, AServerErrorStatusReachesThePublishersParser) {
   c.on_header("Content-Type", "text/plain");
   c.on_body("busy");
   rig.runner.finish(c.finish(503));
-  pump_requests(now, pub, rig.runner);
+  EXPECT_EQ(pump_requests(now, pub, rig.runner).responses, 1u);
   EXPECT_EQ(pub.state(), streamer::PublisherState::backoff);
   EXPECT_NE(pub.last_error().find("503"), std::string::npos) << pub.last_error();
 }

@@ -4,26 +4,37 @@
 #include <algorithm>
 #include <cinttypes>
 #include <memory>
+#include <optional>
+#include <span>
 
 #include "camera_esp.h"
+#include "core/dtls/certificate.h"
+#include "core/whip/whip_url.h"
 #include "esp_event.h"
 #include "esp_heap_caps.h"
 #include "esp_idf_version.h"
 #include "esp_log.h"
 #include "esp_netif.h"
 #include "esp_netif_sntp.h"
+#include "esp_random.h"
 #include "esp_system.h"
 #include "esp_timer.h"
 #include "esp_wifi.h"
 #include "firmware/app/firmware_app.h"
 #include "firmware/app/firmware_config.h"
+#include "firmware/app/memory_profile.h"
+#include "firmware/app/publisher_streamer.h"
+#include "firmware/app/request_runner.h"
+#include "firmware/app/session_sockets.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "http_runner_esp.h"
 #include "loop_queue.h"
 #include "modem_link_esp.h"
 #include "nvs_flash.h"
 #include "ppp_netif_esp.h"
 #include "sdkconfig.h"
+#include "udp_sockets_esp.h"
 
 namespace cellrtc::firmware::esp {
 namespace {
@@ -33,6 +44,13 @@ constexpr const char* kTag = "cellrtc";
 Instant now() {
   return Instant::from_us(esp_timer_get_time());
 }
+
+// The hardware RNG (esp_fill_random: true random while the RF subsystem runs, which Wi-Fi
+// or the modem's PPP traffic keeps it; the bootloader seeds it before).
+class EspRandom final : public Random {
+ public:
+  void fill(std::span<uint8_t> out) override { esp_fill_random(out.data(), out.size()); }
+};
 
 class EspHeap final : public HeapMonitor {
  public:
@@ -87,7 +105,7 @@ FirmwareConfig config_from_kconfig() {
 }
 
 // Wi-Fi station for bench use: address up and down as netif events.
-void on_wifi_event(void* arg, esp_event_base_t base, int32_t id, void*) {
+void on_wifi_event(void* arg, esp_event_base_t base, int32_t id, void* data) {
   auto* queue = static_cast<LoopQueue*>(arg);
   if (base == WIFI_EVENT && id == WIFI_EVENT_STA_START) {
     esp_wifi_connect();
@@ -99,6 +117,7 @@ void on_wifi_event(void* arg, esp_event_base_t base, int32_t id, void*) {
   } else if (base == IP_EVENT && id == IP_EVENT_STA_GOT_IP) {
     auto* e = new LoopEvent{};
     e->kind = LoopEvent::Kind::netif_up;
+    e->address = ipv4_of(static_cast<ip_event_got_ip_t*>(data)->ip_info.ip);
     queue->post(e);
   }
 }
@@ -132,10 +151,28 @@ void log_event(const AppEvent& event) {
   }
 }
 
+void log_publisher_event(const streamer::PublisherEvent& event) {
+  if (auto* s = std::get_if<streamer::event::StateChanged>(&event)) {
+    ESP_LOGI("stream", "%s: %s", streamer::to_string(s->state), s->detail.c_str());
+  } else if (auto* l = std::get_if<streamer::event::Log>(&event)) {
+    ESP_LOGI("stream", "%s: %s", l->kind.c_str(), l->text.c_str());
+  } else if (auto* f = std::get_if<streamer::event::Fatal>(&event)) {
+    ESP_LOGE("stream", "stopped for good: %s", f->reason.c_str());
+  }
+}
+
 struct Firmware {
   FirmwareConfig config;
   LoopQueue queue{64};
   EspHeap heap;
+  EspRandom rng;
+  std::optional<dtls::Certificate> certificate;
+  whip::WhipLimits limits;
+  LwipDatagramSockets udp;
+  SessionSockets sockets{udp};
+  SocketWatcher watcher{queue};
+  std::unique_ptr<EspRequestRunner> http;
+  std::unique_ptr<PublisherStreamer> streamer;
   EspCamera camera{queue};
   std::unique_ptr<EspModemLink> modem;
   std::unique_ptr<GpioModemPower> power;
@@ -168,6 +205,7 @@ void dispatch(Firmware& f, bool& started, LoopEvent& e) {
       app.on_ppp_output(t, e.bytes);
       break;
     case LoopEvent::Kind::netif_up:
+      f.sockets.set_local_addresses({e.address});
       // The wall clock for certificate validity (the WHIP server's HTTPS certificate): the
       // board has no battery-backed clock, so it is 1970 until SNTP answers.
       if (!f.sntp_started) {
@@ -178,6 +216,7 @@ void dispatch(Firmware& f, bool& started, LoopEvent& e) {
       app.on_netif_up(t);
       break;
     case LoopEvent::Kind::netif_down:
+      f.sockets.set_local_addresses({});
       app.on_netif_down(t, e.flag);
       break;
     case LoopEvent::Kind::camera_frame:
@@ -186,7 +225,27 @@ void dispatch(Firmware& f, bool& started, LoopEvent& e) {
     case LoopEvent::Kind::camera_failed:
       app.on_camera_failed(t, e.why);
       break;
+    case LoopEvent::Kind::http_done:
+      break;  // drive_streamer takes the answers
+    case LoopEvent::Kind::sockets_readable:
+      if (f.streamer && f.sockets.read(t, f.streamer->publisher()) > 0)
+        f.streamer->note_received(t);
+      f.watcher.rearm();
+      break;
   }
+}
+
+// After every call into the app: the publisher's requests to the HTTP task and its answers
+// back, its datagrams out, the watcher's socket set, its events to the log.
+void drive_streamer(Firmware& f) {
+  if (!f.streamer) return;
+  const Instant t = now();
+  streamer::Publisher& publisher = f.streamer->publisher();
+  if (pump_requests(t, publisher, *f.http, f.limits).responses > 0) f.streamer->note_received(t);
+  f.sockets.flush(publisher);
+  f.watcher.set_handles(f.sockets.handles());
+  while (auto event = publisher.poll_event())
+    log_publisher_event(*event);
 }
 
 void loop_task(void* arg) {
@@ -208,6 +267,7 @@ void loop_task(void* arg) {
       delete e;
     }
     f.app->handle_timeout(now());
+    drive_streamer(f);
     while (auto event = f.app->poll_event())
       log_event(*event);
     if (esp_timer_get_time() >= next_heap_log) {
@@ -265,9 +325,26 @@ extern "C" void app_main(void) {
     ports.power = f->power.get();
     ports.netif = f->netif.get();
   }
-  // The streamer port binds the portable publisher (WHIP, PeerConnection, StreamingSession)
-  // to esp_http_client and lwIP sockets; see docs/firmware.md, "Streaming".
-  ports.streamer = nullptr;
+  // The streamer: the portable publisher (WHIP, PeerConnection, StreamingSession) on
+  // esp_http_client (its own task) and lwIP UDP sockets bound on the interface's address. The
+  // DTLS certificate is made at boot (a few hundred ms for P-256).
+  auto certificate = dtls::Certificate::generate(f->rng, "cellrtc-device");
+  f->http = std::make_unique<EspRequestRunner>(f->queue, f->limits, nullptr);
+  if (!certificate) {
+    ESP_LOGE(kTag, "DTLS certificate: %s", certificate.error().reason);
+  } else if (!f->http->start() || !f->watcher.start()) {
+    ESP_LOGE(kTag, "cannot start the HTTP or socket task (out of memory)");
+  } else {
+    f->certificate.emplace(std::move(*certificate));
+    streamer::PublisherConfig pc;
+    pc.endpoint = whip::whip_endpoint(f->config.server_url);
+    pc.token = f->config.device_token;
+    pc.limits = f->limits;
+    apply_memory_profile(memory_profile(f->config.frame_size), pc);
+    f->streamer =
+        std::make_unique<PublisherStreamer>(std::move(pc), f->rng, *f->certificate, f->sockets);
+    ports.streamer = f->streamer.get();
+  }
   f->app = std::make_unique<FirmwareApp>(f->config, ports);
   if (f->modem) ESP_ERROR_CHECK(f->modem->start());
   log_heap("ready", f->heap);

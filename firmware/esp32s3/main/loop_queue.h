@@ -6,8 +6,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 
 #include "core/common/bytes.h"
+#include "core/common/socket_address.h"
+#include "esp_netif_ip_addr.h"
 #include "firmware/app/ports.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/queue.h"
@@ -24,13 +27,23 @@ struct LoopEvent {
     netif_down,  // flag: the PPP peer stopped answering
     camera_frame,
     camera_failed,
+    http_done,         // the HTTP task finished a request (RequestRunner::poll_completed)
+    sockets_readable,  // a session's UDP socket holds datagrams
   };
   Kind kind;
   Bytes bytes;
   bool flag = false;
+  IpAddress address;  // netif_up: the interface's IPv4 address
   CameraFrame frame;
   const char* why = "";
 };
+
+// esp_ip4_addr_t holds the address as lwIP does, in network byte order.
+inline IpAddress ipv4_of(const esp_ip4_addr_t& ip) {
+  uint8_t b[4];
+  std::memcpy(b, &ip.addr, sizeof(b));
+  return IpAddress::v4(b[0], b[1], b[2], b[3]);
+}
 
 class LoopQueue {
  public:

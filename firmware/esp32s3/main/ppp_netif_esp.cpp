@@ -73,6 +73,7 @@ void EspPppNetif::on_ip_event(void* arg, esp_event_base_t, int32_t id, void* dat
     esp_netif_action_connected(self->netif_, nullptr, 0, nullptr);
     auto* e = new LoopEvent{};
     e->kind = LoopEvent::Kind::netif_up;
+    e->address = ipv4_of(got->ip_info.ip);
     self->queue_.post(e);
   } else if (id == IP_EVENT_PPP_LOST_IP) {
     esp_netif_action_disconnected(self->netif_, nullptr, 0, nullptr);
