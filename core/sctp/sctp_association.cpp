@@ -287,6 +287,7 @@ void SctpAssociation::handle_packet(Instant now, ByteView bytes) {
     if (state_ == SctpState::closed || h.verification_tag != expected) return;
   }
 
+  const bool was_backed_off = backed_off_;
   bool had_data = false;
   bool gap_or_dup = false;
   for (size_t i = 0; i < packet.chunks.size(); ++i) {
@@ -439,6 +440,21 @@ void SctpAssociation::handle_packet(Instant now, ByteView bytes) {
       delayed_ack_ = now + config_.delayed_ack;
     }
   }
+  // A packet from the peer (its tag checked above) while T3 is backed off: the path works
+  // again, at least from the peer to us. The RTO returns to the computed one (RFC 6298
+  // section 5's collapse, without waiting for an RTT sample that Karn's rule denies to
+  // retransmitted chunks) and the outstanding data goes now. The error count is cleared only
+  // by evidence of our direction too (a HEARTBEAT ACK, RFC 9260 section 8.3, or a SACK that
+  // acknowledges new data): with packets lost one way only, T3's expiries still end the
+  // association after Association.Max.Retrans. After the packet's chunks, so that what it
+  // acknowledged is not sent again.
+  // A closed receive window is no outage: the peer answers, T3 paces the window probes with
+  // its backoff (RFC 9260 section 6.1), and only the HEARTBEAT probes stop.
+  if (was_backed_off && backed_off_ && peer_window_closed_) {
+    backed_off_ = false;
+    backoff_probe_at_.reset();
+  }
+  if (was_backed_off && backed_off_) resume_after_outage(now, true, false);
   flush(now);
 }
 
@@ -938,23 +954,36 @@ Duration SctpAssociation::computed_rto() const {
 }
 
 void SctpAssociation::handle_path_restored(Instant now) {
+  // A T3 expiry (or an unanswered HEARTBEAT) since the peer last acknowledged anything: the
+  // outage left the association waiting on its timer.
+  resume_after_outage(now, error_count_ > 0 || backed_off_, true);
+  error_count_ = 0;
+}
+
+bool SctpAssociation::data_outstanding() const {
+  for (const SentChunk& c : outstanding_)
+    if (c.in_flight || c.retransmit) return true;
+  return false;
+}
+
+Duration SctpAssociation::backoff_probe_period() const {
+  return std::max(config_.backoff_probe_interval, computed_rto());
+}
+
+void SctpAssociation::resume_after_outage(Instant now, bool stalled, bool measure_if_idle) {
   if (state_ != SctpState::established && state_ != SctpState::shutdown_pending &&
       state_ != SctpState::shutdown_received)
     return;
-  // A T3 expiry (or an unanswered HEARTBEAT) since the peer last acknowledged anything: the
-  // outage left the association waiting on its timer.
-  const bool stalled = error_count_ > 0;
+  backed_off_ = false;
+  backoff_probe_at_.reset();
   // RFC 6298 section 5: the backoff guards a path that does not answer; once it answers again
-  // the RTO collapses to the computed one. ICE's answered check on this path is that answer,
-  // and RFC 9260 section 8.3 resets the error counter on the same evidence (a HEARTBEAT ACK).
+  // the RTO collapses to the computed one. (The error counter is left to the caller: ICE's
+  // answered check is evidence of both directions, as a HEARTBEAT ACK is in RFC 9260 section
+  // 8.3, a packet that merely arrived is evidence of one.)
   rto_ = computed_rto();
-  error_count_ = 0;
   heartbeat_sent_.reset();
-  bool data_outstanding = false;
-  for (const SentChunk& c : outstanding_)
-    data_outstanding = data_outstanding || c.in_flight || c.retransmit;
-  if (!data_outstanding) {
-    if (state_ == SctpState::established) send_heartbeat(now);
+  if (!data_outstanding()) {
+    if (measure_if_idle && state_ == SctpState::established) send_heartbeat(now);
     flush(now);
     return;
   }
@@ -1052,6 +1081,14 @@ void SctpAssociation::handle_sack(Instant now, const SackChunk& sack) {
   if (flight_size_ == 0) partial_bytes_acked_ = 0;
   // RFC 9260 section 6.2.1: the peer's window less what is still in flight.
   peer_rwnd_ = sack.a_rwnd > flight_size_ ? sack.a_rwnd - flight_size_ : 0;
+  // The earliest chunk still to be acknowledged does not fit the peer's window: what T3 sends
+  // are window probes (RFC 9260 section 6.1 A), not evidence of a broken path.
+  peer_window_closed_ = false;
+  for (const SentChunk& c : outstanding_) {
+    if (c.acked || c.abandoned) continue;
+    peer_window_closed_ = sack.a_rwnd < c.size;
+    break;
+  }
   if (cum_advanced) {
     error_count_ = 0;
     heartbeat_sent_.reset();
@@ -1222,6 +1259,20 @@ void SctpAssociation::on_t3_expired(Instant now) {
   cwnd_ = config_.mtu;
   partial_bytes_acked_ = 0;
   rto_ = std::min(rto_ * 2, config_.rto_max);
+  // Beyond RFC 9260: section 6.3.3 leaves the path silent until the doubled RTO expires again
+  // (up to rto_max), and section 8.3 heartbeats only idle paths, every HB.interval. A radio
+  // outage ends without notice to either end (ICE's consent checks are 15 s apart on the
+  // device), so while backed off a HEARTBEAT goes out every backoff_probe_interval (not below
+  // the computed RTO) and the first packet from the peer, its HEARTBEAT ACK or anything else,
+  // ends the backoff (handle_packet). Each expiry's retransmission is itself a probe: the
+  // probe timer starts again from it. Probes do not count as errors (section 8.3 counts an
+  // unanswered HEARTBEAT): T3's expiries already count the path's silence, and counting probes
+  // too would end the association after a few seconds of outage instead of
+  // Association.Max.Retrans expiries.
+  backed_off_ = true;
+  backoff_probe_at_.reset();
+  if (config_.backoff_probe_interval > Duration{0})
+    backoff_probe_at_ = now + backoff_probe_period();
   fast_recovery_exit_.reset();
   for (size_t i = 0; i < outstanding_.size(); ++i) {
     SentChunk& c = outstanding_[i];
@@ -1400,6 +1451,8 @@ void SctpAssociation::close_with(SctpEvent e) {
   t3_.reset();
   delayed_ack_.reset();
   heartbeat_at_.reset();
+  backoff_probe_at_.reset();
+  backed_off_ = false;
   reconfig_timer_.reset();
   out_streams_.clear();
   outstanding_.clear();
@@ -1473,6 +1526,15 @@ void SctpAssociation::handle_timeout(Instant now) {
       return;
     }
     send_heartbeat(now);
+  }
+  if (backoff_probe_at_ && now >= *backoff_probe_at_) {
+    backoff_probe_at_.reset();
+    // See on_t3_expired: probes only while backed off with data outstanding.
+    if (backed_off_ && can_send_data() && data_outstanding()) {
+      send_heartbeat(now);
+      ++counters_.backoff_probes;
+      backoff_probe_at_ = now + backoff_probe_period();
+    }
   }
   flush(now);
 }
@@ -1718,6 +1780,7 @@ std::optional<Instant> SctpAssociation::next_timeout() const {
   t = earliest(t, t3_);
   t = earliest(t, delayed_ack_);
   t = earliest(t, reconfig_timer_);
+  t = earliest(t, backoff_probe_at_);
   if (state_ == SctpState::established) t = earliest(t, heartbeat_at_);
   return t;
 }

@@ -112,6 +112,12 @@ struct SctpConfig {
   Duration delayed_ack = milliseconds(200);
   // RFC 9260 section 8.3.
   Duration heartbeat_interval = seconds(30);
+  // While T3-rtx is backed off (it expired and no packet came from the peer since) and data is
+  // outstanding, a HEARTBEAT is sent this often (never more often than the RTO computed from
+  // SRTT and RTTVAR), so that the return of a path after an outage nobody reported is seen
+  // within about this long instead of at the next, doubled, T3 expiry (up to rto_max later).
+  // Not in RFC 9260; see on_t3_expired. Zero: no such probes.
+  Duration backoff_probe_interval = seconds(1);
   // RFC 9260 section 15: Valid.Cookie.Life.
   Duration cookie_lifetime = seconds(60);
   // RFC 9260 section 15: Association.Max.Retrans and Max.Init.Retransmits.
@@ -166,6 +172,7 @@ struct SctpStats {
   uint64_t retransmitted_chunks = 0;
   uint64_t fast_retransmits = 0;
   uint64_t rto_expirations = 0;
+  uint64_t backoff_probes = 0;  // HEARTBEATs sent while T3 was backed off
   uint64_t abandoned_messages = 0;
   uint64_t dropped_chunks = 0;  // DATA we discarded: no buffer room, out of range
   uint64_t duplicate_chunks = 0;
@@ -235,7 +242,10 @@ class SctpAssociation {
   // after a restart, or consent regained). The RTO backed off through the outage returns to
   // the one computed from SRTT and RTTVAR, the error count to zero, and outstanding data left
   // by a T3 expiry is retransmitted now instead of at the next, backed-off, expiry; with
-  // nothing outstanding a HEARTBEAT measures the (possibly new) path.
+  // nothing outstanding a HEARTBEAT measures the (possibly new) path. The association does the
+  // same by itself when any packet arrives from the peer while T3 is backed off (see
+  // SctpConfig::backoff_probe_interval); this call is for paths the transport knows are back
+  // before the peer has sent anything.
   void handle_path_restored(Instant now);
   // RFC 9260 section 9.2: sends what is queued, then SHUTDOWN; ends with Closed.
   void shutdown(Instant now);
@@ -376,6 +386,11 @@ class SctpAssociation {
   void on_loss_event();
   void grow_cwnd(uint64_t newly_acked, size_t flight_before, bool cum_advanced);
   void on_t3_expired(Instant now);
+  // handle_path_restored's work; `stalled`: a T3 expiry left outstanding data waiting,
+  // `measure_if_idle`: send a HEARTBEAT when nothing is outstanding.
+  void resume_after_outage(Instant now, bool stalled, bool measure_if_idle);
+  bool data_outstanding() const;  // DATA sent and not yet acknowledged or abandoned
+  Duration backoff_probe_period() const;
   void release_acked(SentChunk& chunk, uint64_t& bytes);
   void abandon_message(Instant now, uint16_t stream, uint64_t message);
   void check_lifetimes(Instant now);
@@ -448,6 +463,10 @@ class SctpAssociation {
   Duration rto_{0};
   std::optional<Instant> t3_;
   int error_count_ = 0;
+  // T3 expired and nothing arrived from the peer since: the RTO is backed off.
+  bool backed_off_ = false;
+  bool peer_window_closed_ = false;  // by the peer's last SACK, for the earliest chunk
+  std::optional<Instant> backoff_probe_at_;
   std::deque<std::pair<Instant, uint64_t>> delivery_samples_;  // (time, bytes_acked)
   // CongestionControl::delivery_rate: the delivery-rate estimator and the path model.
   uint64_t delivered_ = 0;  // bytes acknowledged, cumulatively or by gap blocks

@@ -121,5 +121,25 @@ TEST(PeerOutageSim, MessagesResumeSoonAfterAnIceRestart) {
   report("ICE restart", run);
 }
 
+TEST(PeerOutageSim, MessagesResumeSoonAfterAnOutageIceDidNotNotice) {
+  // The device's consent checks 30 s apart (its keepalive is 15 s, jittered 12-18 s; here
+  // none falls in the outage or soon after it): ICE never calls the path disconnected and
+  // nothing reports its return to the device. SCTP's own probes while its T3 timer is backed
+  // off must find it (sctp::SctpConfig::backoff_probe_interval), not the next expiry of that
+  // timer, 9.6 s after the previous one (without the probes: 8850 ms after the return).
+  PeerScenario s(7, testing::fixed_link(milliseconds(40)), true, {},
+                 [](peer::PeerConfig& device, peer::PeerConfig&) {
+                   device.ice.consent_interval = seconds(30);
+                   device.ice.consent_timeout = seconds(90);
+                 });
+  bool disconnected = false;
+  OutageRun run = run_outage(s, [&disconnected](PeerScenario& sc) {
+    disconnected = sc.device->pc.state() != peer::PeerState::connected;
+    return sc.net.now();  // the link is back; nobody says so
+  });
+  EXPECT_FALSE(disconnected);
+  report("unnoticed by ICE", run);
+}
+
 }  // namespace
 }  // namespace cellrtc

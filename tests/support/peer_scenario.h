@@ -3,6 +3,7 @@
 // offer/answer carried with one round trip of delay. For tests and benchmarks.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -15,8 +16,11 @@ namespace cellrtc::testing {
 struct PeerScenario {
   // `device_link` attaches the device to the carrier NAT; the server sits 10 ms from the
   // internet; `server_lite` makes the server an ICE-lite peer (cellrtc-server's mode).
-  PeerScenario(uint64_t seed, const sim::Attachment& device_link, bool server_lite = true,
-               sim::NatConfig nat = {})
+  // `configure` may change the device's and the server's peer configs before they start.
+  PeerScenario(
+      uint64_t seed, const sim::Attachment& device_link, bool server_lite = true,
+      sim::NatConfig nat = {},
+      const std::function<void(peer::PeerConfig& device, peer::PeerConfig& server)>& configure = {})
       : net(seed), rng_device(seed * 17 + 1), rng_server(seed * 17 + 2) {
     cert_device = std::make_unique<dtls::Certificate>(
         dtls::Certificate::generate(rng_device, "device").value());
@@ -33,6 +37,7 @@ struct PeerScenario {
     dc.certificate = cert_device.get();
     sc.certificate = cert_server.get();
     sc.ice.lite = server_lite;
+    if (configure) configure(dc, sc);
     device = std::make_unique<PeerEndpoint>(dc, rng_device);
     server = std::make_unique<PeerEndpoint>(sc, rng_server);
     device_addr = net.bind(device_host, 5000, *device).value();

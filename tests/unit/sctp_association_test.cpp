@@ -579,6 +579,98 @@ TEST(SctpAssociation, PathRestoredWithNothingOutstandingSendsAHeartbeat) {
   EXPECT_EQ(p.a.stats().srtt->count(), 80'000);
 }
 
+// An outage of `outage` both ways while `a` has a message outstanding; returns when the link
+// is back, with every packet from `a` during the outage counted in `heartbeats` / `data`.
+struct Outage {
+  int heartbeats = 0;
+  int data = 0;
+};
+Outage cut_link(SctpPair& p, Duration outage) {
+  Outage o;
+  p.drop = [&o](bool from_a, const Bytes& b) {
+    if (from_a && has_chunk(b, ChunkType::heartbeat)) ++o.heartbeats;
+    if (from_a && first_data(b)) ++o.data;
+    return true;
+  };
+  EXPECT_TRUE(p.a.send(p.now(), 0, 51, pattern(100, 1)).ok());
+  p.run_for(outage);
+  p.drop = nullptr;
+  return o;
+}
+
+TEST(SctpAssociation, BackedOffT3ProbesAndResumesSoonAfterTheLinkReturns) {
+  // Nobody reports the path's return (handle_path_restored is never called).
+  for (Duration probe_interval : {Duration{seconds(1)}, Duration{0}}) {
+    SctpConfig config;
+    config.backoff_probe_interval = probe_interval;
+    SctpPair p(config, config);
+    p.one_way = milliseconds(50);
+    ASSERT_TRUE(p.connect());
+    ASSERT_TRUE(p.a.send(p.now(), 0, 51, pattern(100)).ok());
+    p.run_for(milliseconds(500));
+    const Duration computed = p.a.stats().rto;
+    cut_link(p, seconds(10));
+    EXPECT_GE(p.a.stats().rto_expirations, 3u);
+    EXPECT_GE(p.a.stats().rto, computed * 8);  // doubled at every expiry (6.3.3 E2)
+    const Instant back = p.now();
+    const bool delivered = p.run(
+        [&] { return SctpPair::of<event::Message>(p.events_b).size() == 2; }, milliseconds(1500));
+    if (probe_interval == Duration{0}) {
+      // Without probes the next backed-off T3 expiry is several seconds away.
+      EXPECT_FALSE(delivered);
+      continue;
+    }
+    ASSERT_TRUE(delivered);
+    // A probe within a second, its answer half a round trip later ends the backoff, the
+    // retransmission another one-way delay on.
+    EXPECT_LE(p.now() - back, seconds(1) + milliseconds(150));
+    EXPECT_LT(p.a.stats().rto, computed * 2);
+    EXPECT_GE(p.a.stats().backoff_probes, 1u);
+    EXPECT_EQ(p.a.state(), SctpState::established);
+  }
+}
+
+TEST(SctpAssociation, NoBackoffProbesWhileTheTimerIsNotBackedOff) {
+  SctpPair p;
+  ASSERT_TRUE(p.connect());
+  int heartbeats = 0;
+  int dropped = 0;
+  p.drop = [&](bool from_a, const Bytes& b) {
+    if (!from_a) return false;
+    if (has_chunk(b, ChunkType::heartbeat)) ++heartbeats;
+    // Every 7th DATA packet is lost: fast retransmissions, and a T3 expiry when the lost one
+    // is the last of a burst.
+    return first_data(b) && ++dropped % 7 == 0;
+  };
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(p.a.send(p.now(), 0, 51, pattern(1000, static_cast<uint8_t>(i))).ok());
+    p.run_for(milliseconds(100));
+  }
+  ASSERT_TRUE(
+      p.run([&] { return SctpPair::of<event::Message>(p.events_b).size() == 100; }, seconds(5)));
+  EXPECT_GE(p.a.stats().rto_expirations, 1u);  // backed off once; the retransmission's SACK
+                                               // ended it before a probe was due
+  EXPECT_EQ(p.a.stats().backoff_probes, 0u);
+  EXPECT_EQ(heartbeats, 0);
+}
+
+TEST(SctpAssociation, BackoffProbesAreBoundedInALongOutage) {
+  SctpPair p;
+  ASSERT_TRUE(p.connect());
+  ASSERT_TRUE(p.a.send(p.now(), 0, 51, pattern(100)).ok());
+  p.run_for(milliseconds(500));
+  // 60 s: T3 expires nine or ten times (doubling to rto_max 10 s), short of
+  // Association.Max.Retrans; probes go at most once a second, none counted as an error.
+  Outage o = cut_link(p, seconds(60));
+  EXPECT_GE(p.a.stats().rto_expirations, 9u);
+  EXPECT_EQ(p.a.stats().backoff_probes, static_cast<uint64_t>(o.heartbeats));
+  EXPECT_LE(o.heartbeats, 60);
+  EXPECT_GE(o.heartbeats, 45);
+  EXPECT_EQ(p.a.state(), SctpState::established);
+  ASSERT_TRUE(
+      p.run([&] { return SctpPair::of<event::Message>(p.events_b).size() == 2; }, seconds(2)));
+}
+
 TEST(SctpAssociation, WrongVerificationTagIsIgnored) {
   SctpPair p;
   ASSERT_TRUE(p.connect());
