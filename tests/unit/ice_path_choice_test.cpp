@@ -9,6 +9,7 @@
 
 #include "core/ice/ice_agent.h"
 #include "core/stun/stun_message.h"
+#include "support/ice_call.h"
 
 namespace cellrtc {
 namespace {
@@ -43,17 +44,10 @@ Candidate tcp_candidate(const SocketAddress& address, TcpType type) {
 
 // Both agents and the network between them: UDP and the one TCP connection each have their
 // own one-way delay and may drop everything.
-struct PathCall {
+struct PathCall : test::IceCall {
   explicit PathCall(IceConfig device_config = {},
                     ice::Nomination nomination = ice::Nomination::aggressive)
-      : rng_d(1), rng_s(2), device(device_config, rng_d), server(lite(), rng_s) {
-    device.set_role(ice::Role::controlling, nomination);
-  }
-  static IceConfig lite() {
-    IceConfig c;
-    c.lite = true;
-    return c;
-  }
+      : IceCall(device_config, nomination) {}
   // Offer/answer at time zero: candidates and credentials both ways.
   void start() {
     EXPECT_TRUE(device.add_host_socket(now, kDeviceUdp).ok());
@@ -64,62 +58,16 @@ struct PathCall {
     EXPECT_TRUE(
         server.add_local_candidate(now, tcp_candidate(kServerPassive, TcpType::passive)).ok());
     server.end_of_local_sockets(now);
-    server.set_remote_credentials(now, device.local_credentials().ufrag,
-                                  device.local_credentials().pwd);
-    for (const auto& c : device.local_candidates())
-      (void)server.add_remote_candidate(now, c);
-    device.set_remote_credentials(now, server.local_credentials().ufrag,
-                                  server.local_credentials().pwd);
-    for (const auto& c : server.local_candidates())
-      (void)device.add_remote_candidate(now, c);
+    exchange_candidates();
   }
 
-  // Runs until `done` or `limit` of virtual time.
-  bool run(const std::function<bool()>& done, Duration limit) {
-    Instant end = now + limit;
-    for (int step = 0; step < 100000; ++step) {
-      collect(device, true);
-      collect(server, false);
-      drain_events();
-      if (done()) return true;
-      std::optional<Instant> next = earliest(device.next_timeout(), server.next_timeout());
-      for (const auto& f : flights)
-        next = earliest(next, std::optional<Instant>(f.at));
-      if (!next || *next > end) {
-        now = end;
-        return done();
-      }
-      now = std::max(now, *next);
-      while (!flights.empty() && flights.front().at <= now) {
-        Flight f = std::move(flights.front());
-        flights.pop_front();
-        deliver(f);
-      }
-      if (auto t = device.next_timeout(); t && *t <= now) device.handle_timeout(now);
-      if (auto t = server.next_timeout(); t && *t <= now) server.handle_timeout(now);
-    }
-    return done();
+  std::optional<Duration> route(const Transmit& t, bool from_device) override {
+    const bool tcp = t.protocol != TransportProtocol::udp;
+    if (tcp ? tcp_down : udp_down) return std::nullopt;
+    (tcp ? tcp_sent : udp_sent) += from_device;
+    return tcp ? tcp_one_way : udp_one_way;
   }
-
-  struct Flight {
-    Instant at;
-    bool to_server;
-    Transmit t;
-  };
-  void collect(IceAgent& agent, bool from_device) {
-    while (auto t = agent.poll_transmit()) {
-      bool tcp = t->protocol != TransportProtocol::udp;
-      if (tcp ? tcp_down : udp_down) continue;
-      (tcp ? tcp_sent : udp_sent) += from_device;
-      Instant at = now + (tcp ? tcp_one_way : udp_one_way);
-      // Keep flights ordered by arrival (a stream's order holds by construction).
-      auto it = flights.begin();
-      while (it != flights.end() && it->at <= at)
-        ++it;
-      flights.insert(it, Flight{at, from_device, std::move(*t)});
-    }
-  }
-  void deliver(const Flight& f) {
+  void deliver(const Flight& f) override {
     const Transmit& t = f.t;
     if (t.protocol == TransportProtocol::udp) {
       IceAgent& to = f.to_server ? server : device;
@@ -140,26 +88,15 @@ struct PathCall {
         ++device_data;
     }
   }
-  void drain_events() {
-    while (auto e = device.poll_event()) {
-      if (auto* p = std::get_if<ice::event::SelectedPairChanged>(&*e)) {
-        selections.push_back(p->pair.local.transport);
-        if (!selected_at) selected_at = now;
-      }
-    }
-    while (server.poll_event()) {
-    }
+  void on_selected(const ice::event::SelectedPairChanged& e) override {
+    selections.push_back(e.pair.local.transport);
+    if (!selected_at) selected_at = now;
   }
   bool selected(TransportProtocol p) const {
     return device.selected_pair() && device.selected_pair()->local.transport == p &&
            server.selected_pair() && server.selected_pair()->local.transport == p;
   }
 
-  SeededRandom rng_d, rng_s;
-  IceAgent device;
-  IceAgent server;
-  Instant now;
-  std::deque<Flight> flights;
   Duration udp_one_way = milliseconds(40);
   Duration tcp_one_way = milliseconds(40);
   bool udp_down = false;

@@ -11,6 +11,7 @@
 
 #include "core/ice/ice_agent.h"
 #include "core/ice/relayed_candidate.h"
+#include "support/ice_call.h"
 
 namespace cellrtc {
 namespace {
@@ -34,16 +35,10 @@ struct Path {
   uint64_t sent = 0;  // device transmits from this base
 };
 
-struct RelayCall {
+struct RelayCall : test::IceCall {
   explicit RelayCall(ice::Nomination nomination = ice::Nomination::aggressive)
-      : rng_d(1), rng_s(2), device(IceConfig{}, rng_d), server(lite(), rng_s) {
-    device.set_role(ice::Role::controlling, nomination);
+      : IceCall(IceConfig{}, nomination) {
     paths[kDeviceUdp] = Path{};
-  }
-  static IceConfig lite() {
-    IceConfig c;
-    c.lite = true;
-    return c;
   }
   void add_relay(const SocketAddress& relayed, TransportProtocol to_server, uint16_t index,
                  Duration one_way) {
@@ -58,71 +53,25 @@ struct RelayCall {
     device.end_of_local_sockets(now);
     EXPECT_TRUE(server.add_host_socket(now, kServerUdp).ok());
     server.end_of_local_sockets(now);
-    server.set_remote_credentials(now, device.local_credentials().ufrag,
-                                  device.local_credentials().pwd);
-    for (const auto& c : device.local_candidates())
-      (void)server.add_remote_candidate(now, c);
-    device.set_remote_credentials(now, server.local_credentials().ufrag,
-                                  server.local_credentials().pwd);
-    for (const auto& c : server.local_candidates())
-      (void)device.add_remote_candidate(now, c);
+    exchange_candidates();
   }
 
-  bool run(const std::function<bool()>& done, Duration limit) {
-    Instant end = now + limit;
-    for (int step = 0; step < 100000; ++step) {
-      collect(device, true);
-      collect(server, false);
-      drain_events();
-      if (done()) return true;
-      std::optional<Instant> next = earliest(device.next_timeout(), server.next_timeout());
-      for (const auto& f : flights)
-        next = earliest(next, std::optional<Instant>(f.at));
-      if (!next || *next > end) {
-        now = end;
-        return done();
-      }
-      now = std::max(now, *next);
-      while (!flights.empty() && flights.front().at <= now) {
-        Flight f = std::move(flights.front());
-        flights.pop_front();
-        IceAgent& to = f.to_server ? server : device;
-        if (!to.handle_packet(now, f.t.to, f.t.from, f.t.data) && f.to_server) ++server_data;
-      }
-      if (auto t = device.next_timeout(); t && *t <= now) device.handle_timeout(now);
-      if (auto t = server.next_timeout(); t && *t <= now) server.handle_timeout(now);
-    }
-    return done();
+  // The device's base (its `from`, or the server's `to`) names the path.
+  std::optional<Duration> route(const Transmit& t, bool from_device) override {
+    auto it = paths.find(from_device ? t.from : t.to);
+    EXPECT_NE(it, paths.end()) << "no path for " << (from_device ? t.from : t.to).to_string();
+    if (it == paths.end()) return std::nullopt;
+    if (from_device) ++it->second.sent;
+    if (it->second.down) return std::nullopt;
+    return it->second.one_way;
   }
-
-  struct Flight {
-    Instant at;
-    bool to_server;
-    Transmit t;
-  };
-  void collect(IceAgent& agent, bool from_device) {
-    while (auto t = agent.poll_transmit()) {
-      // The device's base (its `from`, or the server's `to`) names the path.
-      auto it = paths.find(from_device ? t->from : t->to);
-      ASSERT_NE(it, paths.end()) << "no path for " << (from_device ? t->from : t->to).to_string();
-      if (from_device) ++it->second.sent;
-      if (it->second.down) continue;
-      Instant at = now + it->second.one_way;
-      auto pos = flights.begin();
-      while (pos != flights.end() && pos->at <= at)
-        ++pos;
-      flights.insert(pos, Flight{at, from_device, std::move(*t)});
-    }
+  void deliver(const Flight& f) override {
+    IceAgent& to = f.to_server ? server : device;
+    if (!to.handle_packet(now, f.t.to, f.t.from, f.t.data) && f.to_server) ++server_data;
   }
-  void drain_events() {
-    while (auto e = device.poll_event()) {
-      if (auto* p = std::get_if<ice::event::SelectedPairChanged>(&*e)) {
-        selections.push_back(p->pair.base);
-        selected_times.push_back(now);
-      }
-    }
-    while (server.poll_event()) {
-    }
+  void on_selected(const ice::event::SelectedPairChanged& e) override {
+    selections.push_back(e.pair.base);
+    selected_times.push_back(now);
   }
   // Both sides use the pair whose device base is `base`.
   bool selected(const SocketAddress& base) const {
@@ -130,13 +79,8 @@ struct RelayCall {
            server.selected_pair() && server.selected_pair()->remote.address == base;
   }
 
-  SeededRandom rng_d, rng_s;
-  IceAgent device;
-  IceAgent server;
-  Instant now;
   std::vector<ice::Candidate> relays;
   std::map<SocketAddress, Path> paths;
-  std::deque<Flight> flights;
   uint64_t server_data = 0;
   std::vector<SocketAddress> selections;
   std::vector<Instant> selected_times;
