@@ -21,7 +21,7 @@
 #include "browser/browser_test_util.h"
 #include "browser/cellrtc_processes.h"
 #include "browser/viewer_driver.h"
-#include "lab/lab_network.h"
+#include "lab/lab_call.h"
 
 namespace cellrtc::lab {
 namespace {
@@ -33,7 +33,6 @@ using browser::ViewerDriver;
 
 constexpr const char* kPrefix = "cldirect";
 constexpr const char* kProfile = "lte-cat1";
-constexpr const char* kServerAddress = "203.0.113.10";
 constexpr const char* kTurnUrl = "turn:203.0.113.20:3478?transport=udp";
 constexpr const char* kTurnsUrl = "turns:turn.cellrtc.lab:5349?transport=tcp";
 constexpr const char* kTurnName = "turn.cellrtc.lab";  // the lab certificate's name
@@ -42,61 +41,25 @@ constexpr const char* kDeadTurnUrl = "turn:203.0.113.30:3478?transport=udp";  //
 constexpr const char* kDevice = "directcam";
 constexpr const char* kViewerToken = "lab-direct-viewer-token";
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string text = s.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
-    text.pop_back();
-  return text;
-}
-
-// The device log's line containing `text`, or "".
-std::string line_with(const std::string& log, const std::string& text) {
-  std::istringstream in(log);
-  for (std::string line; std::getline(in, line);)
-    if (line.find(text) != std::string::npos) return line;
-  return {};
-}
-
-class LabDirectTest : public ::testing::Test {
+class LabDirectTest : public LabCallTest {
  protected:
   // Lab up, server in direct mode with the lab's coturn, device streaming (its relay session
   // carries the control channel the direct offers come over), Chromium opening `page_query`.
   // Both get TURN credentials for `turn_urls` from the server.
   void start(const std::vector<std::string>& lab_args, const std::vector<std::string>& turn_urls,
              const std::string& page_query, bool symmetric_viewer_nat = false) {
-    if (::geteuid() != 0) GTEST_SKIP() << "the lab needs root (network namespaces)";
-    if (!std::filesystem::exists(browser::server_binary()) ||
-        !std::filesystem::exists(browser::device_binary()))
-      GTEST_SKIP() << "cellrtc-server or cellrtc-device not built";
-    if (!linkem_binary()) GTEST_SKIP() << "cellrtc-linkem not built (and no CELLRTC_LINKEM)";
-    if (!profile_exists(kProfile)) GTEST_SKIP() << "no tools/linkem/profiles/lte-cat1.toml";
-    std::vector<std::string> args = {"--profile", kProfile};
-    args.insert(args.end(), lab_args.begin(), lab_args.end());
-    std::string error;
-    lab_ = LabNetwork::up(kPrefix, args, &error);
-    ASSERT_TRUE(lab_) << error;
+    bring_up(kPrefix, kProfile, lab_args);
+    if (IsSkipped() || HasFatalFailure()) return;
     if (symmetric_viewer_nat) make_viewer_nat_symmetric();
     if (HasFatalFailure()) return;
-    const std::string secret =
-        read_text(std::string("/run/cellrtc-lab/") + kPrefix + "/turn-secret");
+    const std::string secret = read_text(state_file("turn-secret"));
     ASSERT_FALSE(secret.empty()) << "no turn-secret in the lab's state directory";
     std::vector<std::string> server_args = {"--mode=direct", "--turn-secret=" + secret};
     for (const auto& url : turn_urls)
       server_args.push_back("--turn-url=" + url);
-    server_ = ServerProcess::start({.device_id = kDevice,
-                                    .device_token = "lab-direct-device-token",
-                                    .viewer_token = kViewerToken,
-                                    .command_prefix = lab_->exec_prefix("srv"),
-                                    .netns = lab_->netns("srv"),
-                                    .address = kServerAddress,
-                                    .http_port = 8080,
-                                    .udp_port = 8443,
-                                    .public_ip = kServerAddress,
-                                    .extra_args = server_args},
-                                   &error);
+    std::string error;
+    server_ = ServerProcess::start(
+        server_options(kDevice, "lab-direct-device-token", kViewerToken, server_args), &error);
     ASSERT_TRUE(server_) << error;
     device_ = DeviceProcess::start(
         *server_,
@@ -105,7 +68,7 @@ class LabDirectTest : public ::testing::Test {
          .bind = "",
          .command_prefix = lab_->exec_prefix("dev"),
          .extra_args = {std::string("--resolve=") + kTurnName + "=" + kTurnAddress,
-                        std::string("--ca-file=/run/cellrtc-lab/") + kPrefix + "/turn-cert.pem"}},
+                        "--ca-file=" + state_file("turn-cert.pem")}},
         &error);
     ASSERT_TRUE(device_) << error;
     ASSERT_TRUE(server_->wait_device_state(kDevice, "live", 30s))
@@ -144,14 +107,6 @@ class LabDirectTest : public ::testing::Test {
     return *shown;
   }
 
-  void TearDown() override {
-    if (driver_) driver_->close();
-    driver_.reset();
-    device_.reset();
-    server_.reset();
-    lab_.reset();
-  }
-
   // The home NAT maps every destination to a new random port as well (lab.sh makes only the
   // carrier NAT symmetric): the rule of lab.sh's viewer_nat_rules with "fully-random".
   void make_viewer_nat_symmetric() {
@@ -165,11 +120,6 @@ class LabDirectTest : public ::testing::Test {
     ASSERT_TRUE(rules);
     ASSERT_NE(rules->find("fully-random"), std::string::npos) << *rules;
   }
-
-  std::unique_ptr<LabNetwork> lab_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<DeviceProcess> device_;
-  std::unique_ptr<ViewerDriver> driver_;
 };
 
 TEST_F(LabDirectTest, BehindSymmetricNatsTheDirectStreamFlowsThroughTheDevicesTurnRelay) {

@@ -14,7 +14,7 @@
 #include "browser/browser_test_util.h"
 #include "browser/cellrtc_processes.h"
 #include "browser/viewer_driver.h"
-#include "lab/lab_network.h"
+#include "lab/lab_call.h"
 
 namespace cellrtc::lab {
 namespace {
@@ -26,44 +26,12 @@ using browser::ViewerDriver;
 
 constexpr const char* kPrefix = "cltcp";
 constexpr const char* kProfile = "hspa";
-constexpr const char* kServerAddress = "203.0.113.10";
 constexpr const char* kDevice = "tcpcam";
 constexpr const char* kViewerToken = "lab-tcp-viewer-token";
 
-// The device log's line containing `text`, or "".
-std::string line_with(const std::string& log, const std::string& text) {
-  std::istringstream in(log);
-  for (std::string line; std::getline(in, line);)
-    if (line.find(text) != std::string::npos) return line;
-  return {};
-}
-
-class LabIceTcpTest : public ::testing::Test {
+class LabIceTcpTest : public LabCallTest {
  protected:
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "the lab needs root (network namespaces)";
-    if (!std::filesystem::exists(browser::server_binary()) ||
-        !std::filesystem::exists(browser::device_binary())) {
-      GTEST_SKIP() << "cellrtc-server or cellrtc-device not built";
-    }
-    if (!linkem_binary()) GTEST_SKIP() << "cellrtc-linkem not built (and no CELLRTC_LINKEM)";
-    if (!profile_exists(kProfile)) GTEST_SKIP() << "no tools/linkem/profiles/hspa.toml";
-    std::string error;
-    lab_ = LabNetwork::up(kPrefix, {"--profile", kProfile, "--block-udp"}, &error);
-    ASSERT_TRUE(lab_) << error;
-  }
-  void TearDown() override {
-    if (driver_) driver_->close();
-    driver_.reset();
-    device_.reset();
-    server_.reset();
-    lab_.reset();
-  }
-
-  std::unique_ptr<LabNetwork> lab_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<DeviceProcess> device_;
-  std::unique_ptr<ViewerDriver> driver_;
+  void SetUp() override { bring_up(kPrefix, kProfile, {"--block-udp"}); }
 };
 
 TEST_F(LabIceTcpTest, WithUdpBlockedTheDeviceStreamsOverIceTcpOnTheHttpPort) {
@@ -72,17 +40,8 @@ TEST_F(LabIceTcpTest, WithUdpBlockedTheDeviceStreamsOverIceTcpOnTheHttpPort) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   };
   std::string error;
-  server_ = ServerProcess::start({.device_id = kDevice,
-                                  .device_token = "lab-tcp-device-token",
-                                  .viewer_token = kViewerToken,
-                                  .command_prefix = lab_->exec_prefix("srv"),
-                                  .netns = lab_->netns("srv"),
-                                  .address = kServerAddress,
-                                  .http_port = 8080,
-                                  .udp_port = 8443,
-                                  .public_ip = kServerAddress,
-                                  .extra_args = {"--ice-tcp-shared"}},
-                                 &error);
+  server_ = ServerProcess::start(
+      server_options(kDevice, "lab-tcp-device-token", kViewerToken, {"--ice-tcp-shared"}), &error);
   ASSERT_TRUE(server_) << error;
   device_ = DeviceProcess::start(*server_,
                                  {.source = "testpattern:320x240",

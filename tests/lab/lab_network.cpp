@@ -23,13 +23,6 @@ namespace {
 constexpr std::array<const char*, 7> kNodes = {"dev",  "cgnat", "inet",  "srv",
                                                "turn", "vnat",  "viewer"};
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // lab.sh with CELLRTC_LAB=prefix and the link emulator, as a child process.
 std::unique_ptr<interop::ChildProcess> run_lab_script(const std::string& prefix,
                                                       const std::vector<std::string>& args,
@@ -75,6 +68,13 @@ std::optional<ino_t> inode_of(const std::string& path) {
 }
 
 }  // namespace
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 std::string lab_script() {
   return cellrtc::test_paths::source_dir() + "/scripts/lab/lab.sh";

@@ -15,12 +15,16 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace cellrtc::lab {
+
+// The whole content of a file (the lab's state files, /proc entries); "" when unreadable.
+std::string read_file(const std::filesystem::path& path);
 
 // scripts/lab/lab.sh in the source tree.
 std::string lab_script();

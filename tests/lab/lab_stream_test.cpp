@@ -13,7 +13,7 @@
 #include "browser/browser_test_util.h"
 #include "browser/cellrtc_processes.h"
 #include "browser/viewer_driver.h"
-#include "lab/lab_network.h"
+#include "lab/lab_call.h"
 
 namespace cellrtc::lab {
 namespace {
@@ -26,11 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kPrefix = "cltest";
 constexpr const char* kProfile = "hspa";
-constexpr const char* kServerAddress = "203.0.113.10";
 constexpr const char* kCarrierNatAddress = "203.0.113.2";
 constexpr const char* kViewerNatAddress = "203.0.113.3";
-constexpr uint16_t kHttpPort = 8080;
-constexpr uint16_t kUdpPort = 8443;
 constexpr const char* kDevice = "labcam";
 constexpr const char* kViewerToken = "lab-viewer-token";
 
@@ -59,8 +56,8 @@ bool all_from(const std::vector<std::string>& lines, const std::string& address)
 // A conntrack line "udp 17 29 src=100.64.0.2 dst=203.0.113.10 sport=N dport=8443 ...".
 bool has_media_mapping(const std::string& conntrack) {
   std::istringstream in(conntrack);
-  const std::string destination = std::string("dst=") + kServerAddress + " ";
-  const std::string port = "dport=" + std::to_string(kUdpPort) + " ";
+  const std::string destination = std::string("dst=") + kLabServerAddress + " ";
+  const std::string port = "dport=" + std::to_string(kLabUdpPort) + " ";
   for (std::string line; std::getline(in, line);) {
     if (line.find("src=100.64.0.2 ") != std::string::npos &&
         line.find(destination) != std::string::npos && line.find(port) != std::string::npos) {
@@ -83,49 +80,14 @@ std::string joined(const std::vector<std::string>& lines) {
   return out;
 }
 
-class LabStreamTest : public ::testing::Test {
+class LabStreamTest : public LabCallTest {
  protected:
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "the lab needs root (network namespaces)";
-    if (!std::filesystem::exists(browser::server_binary()) ||
-        !std::filesystem::exists(browser::device_binary())) {
-      GTEST_SKIP() << "cellrtc-server or cellrtc-device not built";
-    }
-    if (!linkem_binary()) GTEST_SKIP() << "cellrtc-linkem not built (and no CELLRTC_LINKEM)";
-    if (!profile_exists(kProfile)) GTEST_SKIP() << "no tools/linkem/profiles/hspa.toml";
-    std::string error;
-    lab_ = LabNetwork::up(kPrefix, {"--profile", kProfile}, &error);
-    ASSERT_TRUE(lab_) << error;
-  }
-
-  // Everything stops even when an assertion failed half way: the viewer, then the programs, then
-  // the lab (whose down would kill them anyway).
-  void TearDown() override {
-    if (driver_) driver_->close();
-    driver_.reset();
-    device_.reset();
-    server_.reset();
-    lab_.reset();
-  }
-
-  std::unique_ptr<LabNetwork> lab_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<DeviceProcess> device_;
-  std::unique_ptr<ViewerDriver> driver_;
+  void SetUp() override { bring_up(kPrefix, kProfile, {}); }
 };
 
 TEST_F(LabStreamTest, FramesCrossBothNatsInOrderBeyondTheNatTimeoutAndTeardownIsClean) {
   std::string error;
-  server_ = ServerProcess::start({.device_id = kDevice,
-                                  .device_token = "lab-device-token",
-                                  .viewer_token = kViewerToken,
-                                  .command_prefix = lab_->exec_prefix("srv"),
-                                  .netns = lab_->netns("srv"),
-                                  .address = kServerAddress,
-                                  .http_port = kHttpPort,
-                                  .udp_port = kUdpPort,
-                                  .public_ip = kServerAddress},
-                                 &error);
+  server_ = ServerProcess::start(server_options(kDevice, "lab-device-token", kViewerToken), &error);
   ASSERT_TRUE(server_) << error;
   device_ = DeviceProcess::start(*server_,
                                  {.source = "testpattern:320x240",

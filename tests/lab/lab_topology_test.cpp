@@ -109,13 +109,6 @@ std::optional<sockaddr_in> seen_by_server(LabNetwork& lab, const std::string& no
   return std::nullopt;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 bool lab_tools_present() {
   return ::geteuid() == 0 && linkem_binary() && profile_exists("lte-cat1");
 }
@@ -221,12 +214,12 @@ TEST_F(LabTopologyTest, BlockUdpDropsTheDevicesUdpButNotItsTcp) {
 TEST_F(LabTopologyTest, UpTwiceIsOneLabAndDownLeavesNothing) {
   ASSERT_NO_FATAL_FAILURE(bring_up({"--profile", "lte-cat1"}));
   const std::string pidfile = "/run/cellrtc-lab/" + std::string(kPrefix) + "/linkem.pid";
-  const std::string linkem = read_text(pidfile);
+  const std::string linkem = read_file(pidfile);
   ASSERT_FALSE(linkem.empty());
   std::string error;
   auto again = LabNetwork::up(kPrefix, {"--profile", "lte-cat1"}, &error);
   ASSERT_TRUE(again) << error;
-  EXPECT_EQ(read_text(pidfile), linkem) << "the second up rebuilt the lab";
+  EXPECT_EQ(read_file(pidfile), linkem) << "the second up rebuilt the lab";
   auto status = lab_->exec("srv", {"ip", "-br", "-4", "addr", "show", "eth0"});
   ASSERT_TRUE(status);
   EXPECT_NE(status->find("203.0.113.10/24"), std::string::npos) << *status;

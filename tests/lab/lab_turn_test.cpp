@@ -15,7 +15,7 @@
 #include "browser/browser_test_util.h"
 #include "browser/cellrtc_processes.h"
 #include "browser/viewer_driver.h"
-#include "lab/lab_network.h"
+#include "lab/lab_call.h"
 
 namespace cellrtc::lab {
 namespace {
@@ -27,26 +27,11 @@ using browser::ViewerDriver;
 
 constexpr const char* kPrefix = "clturn";
 constexpr const char* kProfile = "lte-cat1";
-constexpr const char* kServerAddress = "203.0.113.10";
 constexpr const char* kTurnName = "turn.cellrtc.lab";  // the lab certificate's name
 constexpr const char* kTurnAddress = "203.0.113.20";
 constexpr const char* kDeadAddress = "203.0.113.30";  // on the lab's internet, nobody there
 constexpr const char* kDevice = "turncam";
 constexpr const char* kViewerToken = "lab-viewer-token";
-
-std::string state_file(const std::string& name) {
-  return std::string("/run/cellrtc-lab/") + kPrefix + "/" + name;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string text = s.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
-    text.pop_back();
-  return text;
-}
 
 // The device's log line containing `needle`, and its position among the lines (-1: none).
 std::pair<int, std::string> find_line(const std::string& log, const std::string& needle) {
@@ -65,17 +50,11 @@ int64_t line_ms(const std::string& line) {
   return ((h * 60 + m) * 60 + s) * 1000 + ms;
 }
 
-class LabTurnTest : public ::testing::Test {
+class LabTurnTest : public LabCallTest {
  protected:
   void up(const std::vector<std::string>& args) {
-    if (::geteuid() != 0) GTEST_SKIP() << "the lab needs root (network namespaces)";
-    if (!std::filesystem::exists(browser::server_binary()) ||
-        !std::filesystem::exists(browser::device_binary()))
-      GTEST_SKIP() << "cellrtc-server or cellrtc-device not built";
-    if (!linkem_binary()) GTEST_SKIP() << "cellrtc-linkem not built (and no CELLRTC_LINKEM)";
-    std::string error;
-    lab_ = LabNetwork::up(kPrefix, args, &error);
-    ASSERT_TRUE(lab_) << error;
+    bring_up(kPrefix, kProfile, args);
+    if (IsSkipped() || HasFatalFailure()) return;
     secret_ = read_text(state_file("turn-secret"));
     ASSERT_FALSE(secret_.empty()) << "no " << state_file("turn-secret");
   }
@@ -85,17 +64,8 @@ class LabTurnTest : public ::testing::Test {
     for (const auto& url : turn_urls)
       server_args.push_back("--turn-url=" + url);
     std::string error;
-    server_ = ServerProcess::start({.device_id = kDevice,
-                                    .device_token = "lab-device-token",
-                                    .viewer_token = kViewerToken,
-                                    .command_prefix = lab_->exec_prefix("srv"),
-                                    .netns = lab_->netns("srv"),
-                                    .address = kServerAddress,
-                                    .http_port = 8080,
-                                    .udp_port = 8443,
-                                    .public_ip = kServerAddress,
-                                    .extra_args = server_args},
-                                   &error);
+    server_ = ServerProcess::start(
+        server_options(kDevice, "lab-device-token", kViewerToken, server_args), &error);
     ASSERT_TRUE(server_) << error;
     device_ = DeviceProcess::start(
         *server_,
@@ -110,23 +80,11 @@ class LabTurnTest : public ::testing::Test {
     ASSERT_TRUE(device_) << error;
   }
 
-  void TearDown() override {
-    if (driver_) driver_->close();
-    driver_.reset();
-    device_.reset();
-    server_.reset();
-    lab_.reset();
-  }
-
-  std::unique_ptr<LabNetwork> lab_;
   std::string secret_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<DeviceProcess> device_;
-  std::unique_ptr<ViewerDriver> driver_;
 };
 
 TEST_F(LabTurnTest, WithUdpBlockedTheDeviceStreamsOverTurnTls) {
-  up({"--profile", kProfile, "--block-udp"});
+  up({"--block-udp"});
   if (IsSkipped() || HasFatalFailure()) return;
   start({std::string("turns:") + kTurnName + ":5349?transport=tcp"});
   if (HasFatalFailure()) return;
@@ -154,7 +112,7 @@ TEST_F(LabTurnTest, WithUdpBlockedTheDeviceStreamsOverTurnTls) {
 }
 
 TEST_F(LabTurnTest, ADeadFirstTurnServerDoesNotDelayTheStream) {
-  up({"--profile", kProfile});
+  up({});
   if (IsSkipped() || HasFatalFailure()) return;
   const std::string dead = std::string("turn:") + kDeadAddress + ":3478?transport=udp";
   const std::string good = std::string("turn:") + kTurnAddress + ":3478?transport=udp";
