@@ -227,6 +227,7 @@ Agent::Agent(AgentConfig config, std::unique_ptr<runtime::EventLoop> loop,
 }
 
 Agent::~Agent() {
+  requester_.reset();     // cancels a request in progress and joins its thread
   modem_poller_.reset();  // joins its thread; what it posted is dropped with the loop
   direct_.reset();
   if (int fd = source_ ? source_->poll_fd() : -1; fd >= 0) loop_->unwatch(fd);
@@ -404,21 +405,38 @@ void Agent::flush(bool wake) {
 
 void Agent::perform_requests() {
   requests_scheduled_ = false;
-  while (auto r = publisher_->poll_request()) {
-    auto response = whip_.perform(r->request);
-    if (stop_requested_.load() && !stopped_) {
-      // Stopping: the publisher stops first, so a session the server made anyway is ended.
-      finish_stop();
-      publisher_->handle_response(loop_->now(), r->id, response);
-      continue;
-    }
-    publisher_->handle_response(loop_->now(), r->id, response);
-  }
+  if (!requester_)
+    requester_ = std::make_unique<WhipRequester>(
+        whip_, *loop_,
+        [this](uint64_t id, const whip::WhipResult<whip::HttpResponse>& r) { on_response(id, r); });
+  while (auto r = publisher_->poll_request())
+    requester_->submit(r->id, std::move(r->request));
+}
+
+void Agent::on_response(uint64_t id, const whip::WhipResult<whip::HttpResponse>& response) {
+  // Stopping: once the cancelled requests are back, the publisher stops first, so a session
+  // the server made anyway is ended.
+  if (stop_requested_.load() && !stopped_ && requester_->in_flight() == 0) finish_stop();
+  publisher_->handle_response(loop_->now(), id, response);
   flush(true);
+}
+
+void Agent::drain_requests() {
+  // Each request is bounded by its own timeout; this bounds the wait for them all.
+  Instant deadline = loop_->now() + config_.whip.request_timeout + seconds(1);
+  for (;;) {
+    perform_requests();
+    if (requester_->in_flight() == 0 || loop_->now() >= deadline) return;
+    // Returns early when something stops the loop again (a stop after a late answer).
+    loop_->run_until([this] { return requester_->in_flight() == 0; }, deadline);
+  }
 }
 
 void Agent::finish_stop() {
   if (stopped_) return;
+  // The requests cancelled by stop() come back first (on_response finishes the stop), so that
+  // the cancel does not reach the DELETE.
+  if (requester_ && requester_->in_flight() > 0) return;
   whip_.reset_cancel();
   stopped_ = true;
   log_summary();
@@ -758,7 +776,7 @@ int Agent::run(std::optional<Instant> deadline, const std::function<bool()>& don
     loop_->run_until(finished, until);
   }
   // What a stop or a fatal error left to send (the DELETE) goes before returning.
-  if (stopped_) perform_requests();
+  if (stopped_) drain_requests();
   return exit_code_;
 }
 

@@ -34,6 +34,7 @@
 #include "device/modem_poller.h"
 #include "device/relay_setup.h"
 #include "device/whip_client.h"
+#include "device/whip_requester.h"
 #include "runtime/event_loop.h"
 
 namespace cellrtc::device {
@@ -153,8 +154,13 @@ class Agent : private streamer::PublisherHost {
   // After the PeerConnection was fed: ICE-TCP toward new candidates, TURN events, direct-mode
   // messages, then flush.
   void after_peer_activity(Instant now);
-  // Performs the publisher's requests (blocking, each bounded by its timeout) as a loop task.
+  // Hands the publisher's requests to the requester (a worker thread: the loop keeps running);
+  // their responses come back to on_response on the loop.
   void perform_requests();
+  void on_response(uint64_t id, const whip::WhipResult<whip::HttpResponse>& response);
+  // After the loop stopped: the requests still in flight and what the stop left to send (the
+  // DELETE), each bounded by its timeout.
+  void drain_requests();
   void finish_stop();
   void log_line(const std::string& event, const std::string& text,
                 const std::vector<std::pair<std::string, std::string>>& fields = {});
@@ -204,6 +210,7 @@ class Agent : private streamer::PublisherHost {
   std::string modem_error_;
   std::unique_ptr<DirectViewers> direct_;      // after loop_, rng_, certificate_: uses them
   std::unique_ptr<ModemPoller> modem_poller_;  // after loop_: its callback posts to the loop
+  std::unique_ptr<WhipRequester> requester_;   // after loop_, whip_: uses them
   uint64_t stats_frames_from_ = 0;
   uint64_t stats_bytes_from_ = 0;
   Instant stats_from_;

@@ -497,6 +497,26 @@ TEST(Agent, StopDuringABlockedPostReturnsPromptly) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4));
 }
 
+// The WHIP requests run off the loop: while the server holds a POST unanswered (well inside
+// its 20 s timeout), the loop's timers keep running.
+TEST(Agent, TheLoopKeepsServingWhileAPostHangs) {
+  HttpResponse silent;
+  silent.silent = true;
+  FakeHttpServer hanging([&](const HttpRequest&) { return silent; });
+  AgentUnderTest device(hanging.url(), "device-token", nullptr, {},
+                        [](AgentConfig& c) { c.whip.request_timeout = seconds(20); });
+  runtime::EventLoop& loop = device.agent->loop();
+  int ticks_while_held = 0;
+  std::function<void()> tick = [&] {
+    if (hanging.request_count() > 0) ++ticks_while_held;
+    loop.add_timer(loop.now() + milliseconds(50), tick);
+  };
+  loop.add_timer(loop.now(), tick);
+  EXPECT_TRUE(device.run_until([&] { return ticks_while_held >= 5; }, seconds(10)));
+  EXPECT_EQ(hanging.request_count(), 1u);
+  EXPECT_EQ(device.agent->stats().publishes, 1u);
+}
+
 // A direct-mode viewer as the viewer page would be: a core PeerConnection on the test server's
 // loop, offering `video` and `control`, its offer sent over the session's control channel in
 // parts, the device's answer collected from the control messages the server received.
