@@ -97,16 +97,16 @@ fi
 # them; so do the tests that failed once and passed when run again.
 print_output() {  # log name: the end of the test's output after its failed run
   awk -v name="$2" '
-    $0 ~ ("Test +#[0-9]+: " name " \\.") && $0 ~ /\*\*\*|Failed|Timeout|Exception/ { on = 1; next }
+    $0 ~ ("Test +#[0-9]+: " name " \\.") && $0 ~ /\*\*\*(Failed|Timeout|Exception)/ { on = 1; next }
     on && ($0 ~ /^ *Start +[0-9]+: / || $0 ~ /^ *([0-9]+\/[0-9]+ )?Test +#/) { on = 0 }
     on { print }' "$1" | tail -n 40
 }
 for log in "$log_dir"/ctest-*.log; do
   [[ -f "$log" ]] || continue
   preset=$(basename "$log" .log | sed 's/^ctest-//')
-  names=$(sed -n '/The following tests FAILED:/,$p' "$log" | grep -E '^\s+[0-9]+ - ' |
+  names=$(sed -n '/The following tests FAILED:/,/^$/p' "$log" | grep -E '^\s+[0-9]+ - ' |
     sed -E 's/^\s+[0-9]+ - ([^ ]+).*/\1/')
-  flaky=$(grep -E 'Test +#[0-9]+: .*(\*\*\*|Exception)' "$log" |
+  flaky=$(grep -E 'Test +#[0-9]+: .*\*\*\*(Failed|Timeout|Exception)' "$log" |
     sed -E 's/.*Test +#[0-9]+: ([^ ]+) .*/\1/' | sort -u | grep -vxF -f <(echo "$names") || true)
   for name in $flaky; do
     step "flaky in $preset: $name failed once, passed when run again"
