@@ -13,11 +13,6 @@ size_t escaped_size(char c) {
   return u < 0x20 ? 6 : 1;
 }
 
-// A UTF-8 continuation byte: a part must not end in the middle of a character.
-bool continuation(char c) {
-  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
-}
-
 std::optional<std::string> string_field(const json& body, const char* name, size_t max) {
   auto it = body.find(name);
   if (it == body.end() || !it->is_string()) return std::nullopt;
@@ -49,21 +44,8 @@ std::vector<std::string> direct_sdp_messages(std::string_view type, std::string_
   // A control message's strings other than sdp are at most 256 bytes (docs/protocol.md).
   if (turn && (turn->username.size() > 256 || turn->credential.size() > 256)) return {};
   // Cut where the escaped part would pass the part limit (the part is decoded to at most that).
-  std::vector<std::string_view> pieces;
-  size_t start = 0;
-  while (start < sdp.size()) {
-    size_t end = start;
-    size_t escaped = 0;
-    while (end < sdp.size() && escaped + escaped_size(sdp[end]) <= kMaxDirectSdpPartBytes) {
-      escaped += escaped_size(sdp[end]);
-      ++end;
-    }
-    while (end < sdp.size() && end > start + 1 && continuation(sdp[end]))
-      --end;
-    pieces.push_back(sdp.substr(start, end - start));
-    start = end;
-  }
-  if (pieces.size() > kMaxDirectSdpParts) return {};
+  const std::vector<std::string_view> pieces = media::split_direct_sdp(sdp, escaped_size);
+  if (pieces.empty()) return {};
   std::vector<std::string> out;
   for (size_t i = 0; i < pieces.size(); ++i) {
     nlohmann::json m = {

@@ -16,14 +16,16 @@
 #include <vector>
 
 #include "core/common/result.h"
+#include "core/media/control_message.h"
 #include "server/control_messages.h"
 
 namespace cellrtc::server {
 
-constexpr size_t kMaxDirectSdpPartBytes = 1536;
-constexpr size_t kMaxDirectSdpParts = 8;
-constexpr size_t kMaxDirectSdpBytes = kMaxDirectSdpPartBytes * kMaxDirectSdpParts;
-constexpr size_t kMaxDirectIdBytes = 64;
+// The limits of direct-mode messages are the device codec's (core/media/control_message.h).
+using media::kMaxDirectIdBytes;
+using media::kMaxDirectSdpBytes;
+using media::kMaxDirectSdpPartBytes;
+using media::kMaxDirectSdpParts;
 
 // Fresh TURN REST credentials for the device, on a direct-offer's first part: the ones of its
 // WHIP answer may have expired in a long session (docs/protocol.md, "Direct mode").

@@ -530,28 +530,12 @@ ControlResult<DeviceMessage> decode_device_message(const ControlObject& o) {
 std::vector<std::string> encode_direct_answer(std::string_view id, std::string_view sdp) {
   if (id.empty() || id.size() > kMaxDirectIdBytes || sdp.empty() || sdp.size() > kMaxDirectSdpBytes)
     return {};
-  // Parts cut by their escaped size; an SDP is ASCII with CRLF line ends (RFC 8866 section 5).
-  auto escaped = [](char c) -> size_t {
-    auto u = static_cast<unsigned char>(c);
+  // Escaped as Writer escapes (json_text.h): quote and backslash 2 bytes, control characters 6.
+  const std::vector<std::string_view> pieces = split_direct_sdp(sdp, [](char c) -> size_t {
     if (c == '"' || c == '\\') return 2;
-    return u < 0x20 ? 6 : 1;
-  };
-  std::vector<std::string_view> pieces;
-  size_t start = 0;
-  while (start < sdp.size()) {
-    size_t end = start;
-    size_t size = 0;
-    while (end < sdp.size() && size + escaped(sdp[end]) <= kMaxDirectSdpPartBytes) {
-      size += escaped(sdp[end]);
-      ++end;
-    }
-    while (end < sdp.size() && end > start + 1 &&
-           (static_cast<unsigned char>(sdp[end]) & 0xC0) == 0x80)
-      --end;
-    pieces.push_back(sdp.substr(start, end - start));
-    start = end;
-  }
-  if (pieces.size() > kMaxDirectSdpParts) return {};
+    return static_cast<unsigned char>(c) < 0x20 ? 6 : 1;
+  });
+  if (pieces.empty()) return {};
   std::vector<std::string> out;
   for (size_t i = 0; i < pieces.size(); ++i) {
     Writer w;
@@ -563,6 +547,27 @@ std::vector<std::string> encode_direct_answer(std::string_view id, std::string_v
     out.push_back(std::move(w).finish());
   }
   return out;
+}
+
+std::vector<std::string_view> split_direct_sdp(std::string_view sdp, size_t (*escaped_size)(char)) {
+  std::vector<std::string_view> pieces;
+  size_t start = 0;
+  while (start < sdp.size()) {
+    size_t end = start;
+    size_t size = 0;
+    while (end < sdp.size() && size + escaped_size(sdp[end]) <= kMaxDirectSdpPartBytes) {
+      size += escaped_size(sdp[end]);
+      ++end;
+    }
+    // Not inside a UTF-8 character: back off its continuation bytes.
+    while (end < sdp.size() && end > start + 1 &&
+           (static_cast<unsigned char>(sdp[end]) & 0xC0) == 0x80)
+      --end;
+    pieces.push_back(sdp.substr(start, end - start));
+    if (pieces.size() > kMaxDirectSdpParts) return {};
+    start = end;
+  }
+  return pieces;
 }
 
 std::string encode_direct_state(std::string_view id, std::string_view state) {

@@ -198,6 +198,10 @@ std::string encode_turn_credentials(const TurnCredentialsMessage& credentials);
 // kMaxDirectSdpBytes), the state of its connection ("connected", "failed", "closed"), a
 // refusal.
 std::vector<std::string> encode_direct_answer(std::string_view id, std::string_view sdp);
+// `sdp` cut into the parts of a direct-offer or direct-answer: each part's size once escaped by
+// the writer (`escaped_size` of each byte) stays within kMaxDirectSdpPartBytes, and no part ends
+// inside a UTF-8 character. Empty when `sdp` is empty or needs more than kMaxDirectSdpParts.
+std::vector<std::string_view> split_direct_sdp(std::string_view sdp, size_t (*escaped_size)(char));
 std::string encode_direct_state(std::string_view id, std::string_view state);
 std::string encode_direct_error(std::string_view id, std::string_view reason);
 
