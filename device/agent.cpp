@@ -676,17 +676,38 @@ void Agent::print_stats() {
   std::string latency = s.last_report && s.last_report->latency_ms
                             ? std::to_string(*s.last_report->latency_ms) + " ms"
                             : "-";
+  // How the SCTP associations recovered from loss and outages so far (RFC 9260 section 7.2.4
+  // fast retransmits, section 6.3.3 T3-rtx expirations, and the HEARTBEATs that probe a path
+  // while T3 is backed off): the relay session's, and the direct viewers' summed.
+  const peer::PeerConnection* pc = publisher_->peer();
+  const sctp::SctpStats relay = pc ? pc->stats().sctp : sctp::SctpStats{};
+  const sctp::SctpStats direct = direct_->sctp_counters();
+  auto recovery = [](const sctp::SctpStats& a) {
+    return "fast rtx " + std::to_string(a.fast_retransmits) + ", T3 " +
+           std::to_string(a.rto_expirations) + ", probes " + std::to_string(a.backoff_probes);
+  };
   log_line("stats",
            fixed(fps, 1) + " fps, " + fixed(kbps, 0) + " kbit/s, rtt " + rtt + ", quality " +
                std::to_string(t.quality) + ", " + std::to_string(t.width) + "x" +
                std::to_string(t.height) + ", sent " + std::to_string(s.frames_sent) + ", dropped " +
-               std::to_string(s.frames_replaced + s.send_failures) + ", latency " + latency,
+               std::to_string(s.frames_replaced + s.send_failures) + ", latency " + latency +
+               ", sctp " + recovery(relay) +
+               (direct_->size() ? ", direct sctp " + recovery(direct) : std::string()),
            {{"fps", fixed(fps, 1)},
             {"kbps", fixed(kbps, 0)},
             {"rtt_ms", t.rtt_ms ? std::to_string(*t.rtt_ms) : "null"},
             {"quality", std::to_string(t.quality)},
             {"sent", std::to_string(s.frames_sent)},
-            {"dropped", std::to_string(s.frames_replaced + s.send_failures)}});
+            {"dropped", std::to_string(s.frames_replaced + s.send_failures)},
+            {"sctp_fast_retransmits", std::to_string(relay.fast_retransmits)},
+            {"sctp_retransmitted_chunks", std::to_string(relay.retransmitted_chunks)},
+            {"sctp_t3_timeouts", std::to_string(relay.rto_expirations)},
+            {"sctp_backoff_probes", std::to_string(relay.backoff_probes)},
+            {"direct_viewers", std::to_string(direct_->size())},
+            {"direct_sctp_fast_retransmits", std::to_string(direct.fast_retransmits)},
+            {"direct_sctp_retransmitted_chunks", std::to_string(direct.retransmitted_chunks)},
+            {"direct_sctp_t3_timeouts", std::to_string(direct.rto_expirations)},
+            {"direct_sctp_backoff_probes", std::to_string(direct.backoff_probes)}});
 }
 
 int64_t Agent::wall_us(Instant t) const {

@@ -94,6 +94,18 @@ const media::StreamingStats* DirectViewers::viewer_stats(const std::string& id) 
   return it == viewers_.end() ? nullptr : &it->second->session.stats();
 }
 
+sctp::SctpStats DirectViewers::sctp_counters() const {
+  sctp::SctpStats sum;
+  for (const auto& [id, v] : viewers_) {
+    const sctp::SctpStats s = v->pc.stats().sctp;
+    sum.fast_retransmits += s.fast_retransmits;
+    sum.retransmitted_chunks += s.retransmitted_chunks;
+    sum.rto_expirations += s.rto_expirations;
+    sum.backoff_probes += s.backoff_probes;
+  }
+  return sum;
+}
+
 std::vector<std::string> DirectViewers::set_ice_servers(const std::vector<IceServer>& servers) {
   relays_.reset();
   // The socket for TURN over UDP is each viewer's own; any address here says "UDP allowed".

@@ -31,6 +31,7 @@
 #include "core/common/socket_address.h"
 #include "core/media/control_message.h"
 #include "core/media/streaming_session.h"
+#include "core/sctp/sctp_association.h"
 #include "core/turn/relay_gatherer.h"
 #include "device/relay_setup.h"
 #include "device/whip_client.h"
@@ -117,6 +118,9 @@ class DirectViewers {
   size_t streaming() const;
   // The streaming stats of viewer `id`, while it exists.
   const media::StreamingStats* viewer_stats(const std::string& id) const;
+  // The recovery counters of every current viewer's SCTP association, summed (the device's
+  // stats line): fast_retransmits, retransmitted_chunks, rto_expirations, backoff_probes.
+  sctp::SctpStats sctp_counters() const;
   const DirectViewerStats& stats() const { return stats_; }
 
  private:

@@ -11,6 +11,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -647,6 +648,40 @@ TEST(Agent, DirectViewerGetsFramesInOrderWhileTheRelayDoes) {
   // The server says the viewer left: its connection goes.
   ASSERT_TRUE(server.say(1, R"({"type":"direct-close","id":"viewer1"})"));
   ASSERT_TRUE(device.run_until([&] { return device.agent->direct_viewers()->size() == 0; }));
+}
+
+// The stats line (--json-log) carries the SCTP associations' recovery counters: the relay
+// session's, and once a direct viewer is connected, the direct viewers' summed.
+TEST(Agent, JsonStatsCarryTheSctpRecoveryCountersOfTheSessionAndTheDirectViewers) {
+  TestWhipServer server;
+  AgentUnderTest device(server.url(), "device-token", nullptr, {}, [](AgentConfig& c) {
+    c.log_format = LogFormat::json;
+    c.stats_interval = milliseconds(200);
+  });
+  ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 3; }))
+      << device.agent->last_error();
+  DirectViewerPeer viewer(server, device);
+  ASSERT_TRUE(viewer.connect());
+  auto stats_with_viewer = [&]() -> std::optional<nlohmann::json> {
+    for (const auto& l : device.lines) {
+      auto j = nlohmann::json::parse(l, nullptr, false);
+      if (!j.is_discarded() && j.value("event", "") == "stats" && j.value("direct_viewers", 0) == 1)
+        return j;
+    }
+    return std::nullopt;
+  };
+  ASSERT_TRUE(device.run_until([&] { return stats_with_viewer().has_value(); }));
+  const nlohmann::json j = *stats_with_viewer();
+  for (const char* key :
+       {"sctp_fast_retransmits", "sctp_retransmitted_chunks", "sctp_t3_timeouts",
+        "sctp_backoff_probes", "direct_sctp_fast_retransmits", "direct_sctp_retransmitted_chunks",
+        "direct_sctp_t3_timeouts", "direct_sctp_backoff_probes"})
+    EXPECT_TRUE(j.contains(key) && j[key].is_number_unsigned()) << key << ": " << j.dump();
+  const std::string message = j.value("message", "");
+  EXPECT_NE(message.find(", sctp fast rtx "), std::string::npos) << message;
+  EXPECT_NE(message.find(", direct sctp fast rtx "), std::string::npos) << message;
+  EXPECT_NE(message.find(", T3 "), std::string::npos) << message;
+  EXPECT_NE(message.find(", probes "), std::string::npos) << message;
 }
 
 // One camera serves the relay session and the direct viewers at the rate the fastest wants,
