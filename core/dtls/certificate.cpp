@@ -5,7 +5,9 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include <algorithm>
 #include <array>
+#include <iterator>
 
 #include "core/common/crypto.h"
 #include "core/dtls/mbedtls_compat.h"
@@ -95,6 +97,64 @@ bool is_p256_key(mbedtls_pk_context* pk) {
          compat::ec_group_id(pk) == MBEDTLS_ECP_DP_SECP256R1;
 }
 
+// The PEM forms (for callers that keep or hand on PEM text) and the fingerprint of a parsed
+// certificate and key.
+Status write_pem_forms(Certificate::Impl& impl) {
+  std::string pem(2048, '\0');
+  size_t olen = 0;
+  static const char kBegin[] = "-----BEGIN CERTIFICATE-----\n";
+  static const char kEnd[] = "-----END CERTIFICATE-----\n";
+  if (mbedtls_pem_write_buffer(kBegin, kEnd, impl.crt.raw.p, impl.crt.raw.len,
+                               reinterpret_cast<unsigned char*>(pem.data()), pem.size(),
+                               &olen) != 0)
+    return Error{Errc::crypto, "writing the certificate PEM failed"};
+  pem.resize(olen > 0 ? olen - 1 : 0);  // olen counts the terminating NUL
+  impl.cert_pem = std::move(pem);
+
+  std::string key_pem(1024, '\0');
+  if (mbedtls_pk_write_key_pem(&impl.key, reinterpret_cast<unsigned char*>(key_pem.data()),
+                               key_pem.size()) != 0)
+    return Error{Errc::crypto, "writing the key PEM failed"};
+  key_pem.resize(std::char_traits<char>::length(key_pem.c_str()));
+  impl.key_pem = std::move(key_pem);
+
+  impl.fingerprint = format_fingerprint(sha256({impl.crt.raw.p, impl.crt.raw.len}));
+  return {};
+}
+
+// A parsed certificate and key are a usable DTLS identity: both P-256, the key the
+// certificate's. `blinding` serves mbedTLS 3.x's blinding in the pair check.
+Status check_identity(Certificate::Impl& impl, Random& blinding) {
+  if (!is_p256_key(&impl.key) || !is_p256_key(&impl.crt.pk))
+    return Error{Errc::unsupported, "certificate key is not ECDSA P-256"};
+  if (compat::pk_check_pair(&impl.crt.pk, &impl.key, rng_callback, &blinding) != 0)
+    return Error{Errc::invalid_argument, "private key does not match the certificate"};
+  return {};
+}
+
+// Days from 1970-01-01 to a civil date (proleptic Gregorian), the inverse of civil_from_days
+// (H. Hinnant's "days_from_civil").
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+int64_t unix_time_of(const mbedtls_x509_time& t) {
+  return days_from_civil(t.year, static_cast<unsigned>(t.mon), static_cast<unsigned>(t.day)) *
+             86400 +
+         t.hour * 3600 + t.min * 60 + t.sec;
+}
+
+constexpr uint8_t kStoredMagic[4] = {'C', 'R', 'K', '1'};
+
+uint16_t read_u16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
+
 }  // namespace
 
 Certificate::Certificate(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -113,6 +173,12 @@ ByteView Certificate::der() const {
 }
 const std::string& Certificate::fingerprint_sha256() const {
   return impl_->fingerprint;
+}
+int64_t Certificate::not_before() const {
+  return unix_time_of(impl_->crt.valid_from);
+}
+int64_t Certificate::not_after() const {
+  return unix_time_of(impl_->crt.valid_to);
 }
 mbedtls_x509_crt* Certificate::mbedtls_certificate() const {
   return &impl_->crt;
@@ -166,26 +232,7 @@ Result<Certificate> Certificate::generate(Random& rng, std::string_view common_n
                                  static_cast<size_t>(der_len)) != 0)
     return Error{Errc::crypto, "the certificate just written does not parse"};
 
-  // PEM forms, so the caller can store them (a device keeps one identity across boots).
-  std::string pem(2048, '\0');
-  size_t olen = 0;
-  static const char kBegin[] = "-----BEGIN CERTIFICATE-----\n";
-  static const char kEnd[] = "-----END CERTIFICATE-----\n";
-  if (mbedtls_pem_write_buffer(kBegin, kEnd, impl->crt.raw.p, impl->crt.raw.len,
-                               reinterpret_cast<unsigned char*>(pem.data()), pem.size(),
-                               &olen) != 0)
-    return Error{Errc::crypto, "writing the certificate PEM failed"};
-  pem.resize(olen > 0 ? olen - 1 : 0);  // olen counts the terminating NUL
-  impl->cert_pem = std::move(pem);
-
-  std::string key_pem(1024, '\0');
-  if (mbedtls_pk_write_key_pem(&key, reinterpret_cast<unsigned char*>(key_pem.data()),
-                               key_pem.size()) != 0)
-    return Error{Errc::crypto, "writing the key PEM failed"};
-  key_pem.resize(std::char_traits<char>::length(key_pem.c_str()));
-  impl->key_pem = std::move(key_pem);
-
-  impl->fingerprint = format_fingerprint(sha256({impl->crt.raw.p, impl->crt.raw.len}));
+  if (Status s = write_pem_forms(*impl); !s) return s.error();
   return Certificate(std::move(impl));
 }
 
@@ -201,13 +248,63 @@ Result<Certificate> Certificate::from_pem(std::string_view cert_pem, std::string
   if (compat::pk_parse_key(&impl->key, reinterpret_cast<const unsigned char*>(key.c_str()),
                            key.size() + 1, rng_callback, &blinding) != 0)
     return Error{Errc::malformed, "private key PEM does not parse (or is encrypted)"};
-  if (!is_p256_key(&impl->key) || !is_p256_key(&impl->crt.pk))
-    return Error{Errc::unsupported, "certificate key is not ECDSA P-256"};
-  if (compat::pk_check_pair(&impl->crt.pk, &impl->key, rng_callback, &blinding) != 0)
-    return Error{Errc::invalid_argument, "private key does not match the certificate"};
+  if (Status s = check_identity(*impl, blinding); !s) return s.error();
   impl->cert_pem = std::move(cert);
   impl->key_pem = std::move(key);
   impl->fingerprint = format_fingerprint(sha256({impl->crt.raw.p, impl->crt.raw.len}));
+  return Certificate(std::move(impl));
+}
+
+Result<Bytes> Certificate::export_der() const {
+  // mbedTLS writes the key's DER at the end of the buffer; a P-256 SEC1 key is 121 bytes.
+  std::array<uint8_t, kMaxStoredKeyDer> key{};
+  const int key_len = mbedtls_pk_write_key_der(&impl_->key, key.data(), key.size());
+  const size_t cert_len = impl_->crt.raw.len;
+  if (key_len <= 0 || cert_len > kMaxStoredCertificateDer)
+    return Error{Errc::crypto, "writing the key DER failed"};
+  Bytes out;
+  out.reserve(sizeof(kStoredMagic) + 4 + cert_len + static_cast<size_t>(key_len));
+  out.insert(out.end(), std::begin(kStoredMagic), std::end(kStoredMagic));
+  out.push_back(static_cast<uint8_t>(cert_len >> 8));
+  out.push_back(static_cast<uint8_t>(cert_len));
+  out.insert(out.end(), impl_->crt.raw.p, impl_->crt.raw.p + cert_len);
+  out.push_back(static_cast<uint8_t>(key_len >> 8));
+  out.push_back(static_cast<uint8_t>(key_len));
+  out.insert(out.end(), key.end() - key_len, key.end());
+  return out;
+}
+
+Result<Certificate> Certificate::import_der(ByteView stored) {
+  if (stored.size() < sizeof(kStoredMagic) + 2 ||
+      !std::equal(std::begin(kStoredMagic), std::end(kStoredMagic), stored.begin()))
+    return Error{Errc::malformed, "stored certificate: not the CRK1 format"};
+  ByteView rest = stored.subspan(sizeof(kStoredMagic));
+  const size_t cert_len = read_u16(rest.data());
+  if (cert_len == 0 || cert_len > kMaxStoredCertificateDer)
+    return Error{Errc::limit_exceeded, "stored certificate: certificate length out of range"};
+  if (rest.size() < 2 + cert_len + 2)
+    return Error{Errc::truncated, "stored certificate: ends inside the certificate"};
+  const ByteView cert_der = rest.subspan(2, cert_len);
+  rest = rest.subspan(2 + cert_len);
+  const size_t key_len = read_u16(rest.data());
+  if (key_len == 0 || key_len > kMaxStoredKeyDer)
+    return Error{Errc::limit_exceeded, "stored certificate: key length out of range"};
+  if (rest.size() < 2 + key_len)
+    return Error{Errc::truncated, "stored certificate: ends inside the key"};
+  if (rest.size() > 2 + key_len)
+    return Error{Errc::malformed, "stored certificate: bytes after the key"};
+  const ByteView key_der = rest.subspan(2, key_len);
+
+  auto impl = std::make_unique<Impl>();
+  if (mbedtls_x509_crt_parse_der(&impl->crt, cert_der.data(), cert_der.size()) != 0)
+    return Error{Errc::malformed, "stored certificate: certificate DER does not parse"};
+  SeededRandom blinding(0x636572742d6b6579ull);
+  // DER without a trailing NUL: mbedTLS does not try PEM on it.
+  if (compat::pk_parse_key(&impl->key, key_der.data(), key_der.size(), rng_callback, &blinding) !=
+      0)
+    return Error{Errc::malformed, "stored certificate: key DER does not parse"};
+  if (Status s = check_identity(*impl, blinding); !s) return s.error();
+  if (Status s = write_pem_forms(*impl); !s) return s.error();
   return Certificate(std::move(impl));
 }
 

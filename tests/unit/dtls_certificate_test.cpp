@@ -118,6 +118,86 @@ TEST(DtlsCertificate, RejectsBadNamesAndValidity) {
   EXPECT_TRUE(Certificate::generate(rng, "x", CertificateValidity{0, 4102444800}));
 }
 
+TEST(DtlsCertificate, ValidityReadsBackAsUnixTime) {
+  auto fixture = Certificate::from_pem(kFixtureCert, kFixtureKeySec1);
+  ASSERT_TRUE(fixture);
+  EXPECT_EQ(fixture->not_before(), 1795525870);  // 2026-11-24T13:11:10Z (UTCTime)
+  EXPECT_EQ(fixture->not_after(), 4949125870);   // 2126-10-31T13:11:10Z (GeneralizedTime)
+  SeededRandom rng(13);
+  auto made = Certificate::generate(rng, "x", CertificateValidity{1767225599, 1769904000});
+  ASSERT_TRUE(made);
+  EXPECT_EQ(made->not_before(), 1767225599);  // 2025-12-31T23:59:59Z
+  EXPECT_EQ(made->not_after(), 1769904000);   // 2026-02-01T00:00:00Z
+}
+
+TEST(DtlsCertificate, StoredFormRoundTripKeepsTheIdentity) {
+  SeededRandom rng(14);
+  auto cert = Certificate::generate(rng, "cellrtc-device");
+  ASSERT_TRUE(cert);
+  auto stored = cert->export_der();
+  ASSERT_TRUE(stored) << stored.error().reason;
+  EXPECT_LT(stored->size(), 600u);
+  auto again = Certificate::import_der(*stored);
+  ASSERT_TRUE(again) << again.error().reason;
+  EXPECT_EQ(again->fingerprint_sha256(), cert->fingerprint_sha256());
+  EXPECT_EQ(again->cert_pem(), cert->cert_pem());
+  EXPECT_EQ(again->key_pem(), cert->key_pem());
+  // An OpenSSL key (PKCS#8 on the way in) is stored as SEC1 and reads back the same.
+  auto fixture = Certificate::from_pem(kFixtureCert, kFixtureKeyPkcs8);
+  ASSERT_TRUE(fixture);
+  auto fixture_stored = fixture->export_der();
+  ASSERT_TRUE(fixture_stored);
+  auto fixture_again = Certificate::import_der(*fixture_stored);
+  ASSERT_TRUE(fixture_again) << fixture_again.error().reason;
+  EXPECT_EQ(fixture_again->fingerprint_sha256(), kFixtureFingerprint);
+}
+
+TEST(DtlsCertificate, StoredFormRejectsTruncatedExtendedAndForeignBytes) {
+  SeededRandom rng(15);
+  auto cert = Certificate::generate(rng, "cellrtc-device");
+  ASSERT_TRUE(cert);
+  const Bytes stored = cert->export_der().value();
+  for (size_t len = 0; len < stored.size(); ++len) {
+    auto cut = Certificate::import_der(ByteView(stored.data(), len));
+    EXPECT_FALSE(cut) << "prefix of " << len << " bytes";
+  }
+  Bytes longer = stored;
+  longer.push_back(0);
+  auto extended = Certificate::import_der(longer);
+  ASSERT_FALSE(extended);
+  EXPECT_EQ(extended.error().code, Errc::malformed);
+
+  Bytes pem(cert->cert_pem().begin(), cert->cert_pem().end());
+  EXPECT_FALSE(Certificate::import_der(pem));  // not the stored format at all
+
+  Bytes bad_length = stored;
+  bad_length[4] = 0xff;  // a certificate longer than the limit
+  auto over = Certificate::import_der(bad_length);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, Errc::limit_exceeded);
+}
+
+TEST(DtlsCertificate, StoredFormRejectsAKeyOfAnotherCertificate) {
+  SeededRandom rng(16);
+  auto a = Certificate::generate(rng, "a");
+  auto b = Certificate::generate(rng, "b");
+  ASSERT_TRUE(a && b);
+  const Bytes sa = a->export_der().value();
+  const Bytes sb = b->export_der().value();
+  // a's certificate with b's key: same layout, so swap the key part.
+  const size_t a_key_at = 4 + 2 + a->der().size();
+  const size_t b_key_at = 4 + 2 + b->der().size();
+  Bytes mixed(sa.begin(), sa.begin() + static_cast<std::ptrdiff_t>(a_key_at));
+  mixed.insert(mixed.end(), sb.begin() + static_cast<std::ptrdiff_t>(b_key_at), sb.end());
+  auto imported = Certificate::import_der(mixed);
+  ASSERT_FALSE(imported);
+  EXPECT_EQ(imported.error().code, Errc::invalid_argument);
+
+  Bytes flipped = sa;
+  flipped[a_key_at + 12] ^= 0x01;  // a bit of the private scalar
+  EXPECT_FALSE(Certificate::import_der(flipped));
+}
+
 TEST(DtlsCertificate, FingerprintFormattingAndComparison) {
   const uint8_t digest[] = {0xab, 0x01, 0xff};
   EXPECT_EQ(format_fingerprint(digest), "AB:01:FF");

@@ -3,6 +3,7 @@
 // the events the drivers post and by its own deadlines.
 #include <algorithm>
 #include <cinttypes>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <span>
@@ -20,6 +21,7 @@
 #include "esp_system.h"
 #include "esp_timer.h"
 #include "esp_wifi.h"
+#include "firmware/app/device_identity.h"
 #include "firmware/app/firmware_app.h"
 #include "firmware/app/firmware_config.h"
 #include "firmware/app/memory_profile.h"
@@ -32,6 +34,7 @@
 #include "loop_queue.h"
 #include "modem_link_esp.h"
 #include "nvs_flash.h"
+#include "nvs_store_esp.h"
 #include "ppp_netif_esp.h"
 #include "sdkconfig.h"
 #include "udp_sockets_esp.h"
@@ -166,6 +169,7 @@ struct Firmware {
   LoopQueue queue{64};
   EspHeap heap;
   EspRandom rng;
+  NvsStore store;
   std::optional<dtls::Certificate> certificate;
   whip::WhipLimits limits;
   LwipDatagramSockets udp;
@@ -327,15 +331,27 @@ extern "C" void app_main(void) {
   }
   // The streamer: the portable publisher (WHIP, PeerConnection, StreamingSession) on
   // esp_http_client (its own task) and lwIP UDP sockets bound on the interface's address. The
-  // DTLS certificate is made at boot (a few hundred ms for P-256).
-  auto certificate = dtls::Certificate::generate(f->rng, "cellrtc-device");
+  // DTLS identity is kept in NVS, so its fingerprint survives reboots; the first boot makes it
+  // (a few hundred ms for P-256).
+  if (const char* nvs_error = f->store.open())
+    ESP_LOGW(kTag, "NVS namespace %s: %s (the DTLS identity will not be kept)",
+             NvsStore::kNamespace, nvs_error);
+  auto certificate = load_or_make_identity(f->store, f->rng, static_cast<int64_t>(time(nullptr)));
+  if (certificate) {
+    ESP_LOGI(kTag, "DTLS identity %s, fingerprint %s", to_string(certificate->origin),
+             certificate->certificate.fingerprint_sha256().c_str());
+    if (certificate->unreadable_reason)
+      ESP_LOGW(kTag, "stored DTLS identity not used: %s", certificate->unreadable_reason);
+    if (!certificate->saved)
+      ESP_LOGW(kTag, "DTLS identity not stored: %s", certificate->saved.error().reason);
+  }
   f->http = std::make_unique<EspRequestRunner>(f->queue, f->limits, nullptr);
   if (!certificate) {
     ESP_LOGE(kTag, "DTLS certificate: %s", certificate.error().reason);
   } else if (!f->http->start() || !f->watcher.start()) {
     ESP_LOGE(kTag, "cannot start the HTTP or socket task (out of memory)");
   } else {
-    f->certificate.emplace(std::move(*certificate));
+    f->certificate.emplace(std::move(certificate->certificate));
     streamer::PublisherConfig pc;
     pc.endpoint = whip::whip_endpoint(f->config.server_url);
     pc.token = f->config.device_token;
