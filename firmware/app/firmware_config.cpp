@@ -1,5 +1,7 @@
 #include "firmware/app/firmware_config.h"
 
+#include <mbedtls/x509_crt.h>
+
 #include <charconv>
 
 #include "firmware/app/memory_profile.h"
@@ -121,8 +123,42 @@ Result<ServerEndpoint, ConfigError> parse_server_url(std::string_view url) {
   return ep;
 }
 
+Result<size_t, ConfigError> count_ca_certificates(std::string_view pem) {
+  if (pem.size() > kMaxCaPemBytes) return error("ca_pem", "longer than 16 KB");
+  // RFC 7468 section 2: textual encoding, "-----BEGIN CERTIFICATE-----" to "-----END ...".
+  static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
+  static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  size_t blocks = 0;
+  for (size_t at = pem.find("-----"); at != std::string_view::npos; at = pem.find("-----", at)) {
+    if (!pem.substr(at).starts_with(kBegin))
+      return error("ca_pem", "holds a PEM block that is not a certificate (a key?)");
+    const size_t end = pem.find(kEnd, at);
+    if (end == std::string_view::npos)
+      return error("ca_pem", "a certificate block has no -----END CERTIFICATE----- line");
+    ++blocks;
+    at = end + kEnd.size();
+  }
+  if (blocks == 0) return error("ca_pem", "no -----BEGIN CERTIFICATE----- block: not PEM");
+  // mbedTLS reads PEM only with the terminating NUL inside the length it is given; it returns
+  // the number of blocks it could not parse (or an error when none parsed).
+  const std::string text(pem);
+  mbedtls_x509_crt chain;
+  mbedtls_x509_crt_init(&chain);
+  const int ret = mbedtls_x509_crt_parse(
+      &chain, reinterpret_cast<const unsigned char*>(text.c_str()), text.size() + 1);
+  size_t parsed = 0;
+  for (const mbedtls_x509_crt* c = &chain; c && c->raw.len > 0; c = c->next)
+    ++parsed;
+  mbedtls_x509_crt_free(&chain);
+  if (ret != 0 || parsed != blocks)
+    return error("ca_pem", "a certificate in it does not parse (damaged base64 or not X.509)");
+  return parsed;
+}
+
 Result<void, ConfigError> validate(const FirmwareConfig& c) {
   if (auto ep = parse_server_url(c.server_url); !ep) return ep.error();
+  if (!c.ca_pem.empty())
+    if (auto n = count_ca_certificates(c.ca_pem); !n) return n.error();
   if (c.device_token.size() > kMaxTokenBytes) return error("device_token", "longer than 256 bytes");
   if (!c.device_token.empty() && !valid_bearer_token(c.device_token))
     return error("device_token",

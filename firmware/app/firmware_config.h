@@ -28,6 +28,10 @@ struct FirmwareConfig {
   // without a path gets /whip.
   std::string server_url;
   std::string device_token;  // Authorization: Bearer (RFC 6750); empty: the server asks none
+  // Trust anchors for the device's TLS connections (the WHIP server's https, and turns:
+  // relays), as PEM certificates: a private CA, or the server's own self-signed certificate.
+  // Empty: the ESP x509 certificate bundle (public CAs) for https.
+  std::string ca_pem;
 
   std::string apn;
   std::string apn_user;
@@ -57,6 +61,10 @@ struct ConfigError {
 };
 
 Result<void, ConfigError> validate(const FirmwareConfig& config);
+// The certificates of a non-empty ca_pem as validate() checks them: only PEM certificate
+// blocks that all parse, at most kMaxCaPemBytes. Their count, or what is wrong.
+constexpr size_t kMaxCaPemBytes = 16384;
+Result<size_t, ConfigError> count_ca_certificates(std::string_view ca_pem);
 // "server_url: ..." for the log.
 std::string describe(const ConfigError& error);
 

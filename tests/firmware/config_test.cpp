@@ -3,6 +3,8 @@
 
 #include <set>
 
+#include "core/common/random.h"
+#include "core/dtls/certificate.h"
 #include "firmware/app/camera_pins.h"
 #include "firmware/app/firmware_config.h"
 #include "firmware/app/frame_size.h"
@@ -84,6 +86,39 @@ TEST(FirmwareConfigTest, NamesTheFieldThatIsWrong) {
               c.wifi_ssid = "bench";
             }),
             "");
+}
+
+TEST(FirmwareConfigTest, ThePrivateCaMustBePemCertificatesThatParse) {
+  SeededRandom rng(3);
+  auto a = dtls::Certificate::generate(rng, "cellrtc-ca-a");
+  auto b = dtls::Certificate::generate(rng, "cellrtc-ca-b");
+  ASSERT_TRUE(a && b);
+  const std::string two = a->cert_pem() + b->cert_pem();
+  auto count = count_ca_certificates(two);
+  ASSERT_TRUE(count) << describe(count.error());
+  EXPECT_EQ(*count, 2u);
+
+  auto with_ca = [](std::string pem) {
+    FirmwareConfig c = testing::bench_config();
+    c.ca_pem = std::move(pem);
+    return error_of(c);
+  };
+  EXPECT_EQ(with_ca(""), "");  // the certificate bundle
+  EXPECT_EQ(with_ca(a->cert_pem()), "");
+  EXPECT_EQ(with_ca("not a pem"), "ca_pem: no -----BEGIN CERTIFICATE----- block: not PEM");
+  EXPECT_EQ(with_ca(a->cert_pem() + a->key_pem()),
+            "ca_pem: holds a PEM block that is not a certificate (a key?)");
+  std::string damaged = a->cert_pem();
+  damaged[damaged.size() / 2] = '*';
+  EXPECT_EQ(with_ca(damaged + b->cert_pem()).rfind("ca_pem: a certificate in it does not parse", 0),
+            0u);
+  std::string cut = a->cert_pem();
+  cut.resize(cut.find("-----END"));
+  EXPECT_EQ(with_ca(cut), "ca_pem: a certificate block has no -----END CERTIFICATE----- line");
+  std::string many;
+  while (many.size() <= kMaxCaPemBytes)
+    many += a->cert_pem();
+  EXPECT_EQ(with_ca(many), "ca_pem: longer than 16 KB");
 }
 
 TEST(FirmwareConfigTest, ServerUrlGetsTheWhipPathAndPort) {

@@ -39,6 +39,12 @@
 #include "sdkconfig.h"
 #include "udp_sockets_esp.h"
 
+#if CELLRTC_HAS_CA_PEM
+// CELLRTC_CA_PEM_FILE, embedded by main/CMakeLists.txt (target_add_binary_data, TEXT: NUL
+// terminated); a symbol of the linker's, so declared at file scope.
+extern const char cellrtc_ca_pem_start[] asm("_binary_cellrtc_ca_pem_start");
+#endif
+
 namespace cellrtc::firmware::esp {
 namespace {
 
@@ -80,6 +86,9 @@ FirmwareConfig config_from_kconfig() {
   FirmwareConfig c;
   c.server_url = CONFIG_CELLRTC_SERVER_URL;
   c.device_token = CONFIG_CELLRTC_DEVICE_TOKEN;
+#if CELLRTC_HAS_CA_PEM
+  c.ca_pem = ::cellrtc_ca_pem_start;
+#endif
   c.apn = CONFIG_CELLRTC_APN;
   c.apn_user = CONFIG_CELLRTC_APN_USER;
   c.apn_password = CONFIG_CELLRTC_APN_PASSWORD;
@@ -345,7 +354,9 @@ extern "C" void app_main(void) {
     if (!certificate->saved)
       ESP_LOGW(kTag, "DTLS identity not stored: %s", certificate->saved.error().reason);
   }
-  f->http = std::make_unique<EspRequestRunner>(f->queue, f->limits, nullptr);
+  // The private CA when configured (validate() checked it parses), else the certificate bundle.
+  f->http = std::make_unique<EspRequestRunner>(
+      f->queue, f->limits, f->config.ca_pem.empty() ? nullptr : f->config.ca_pem.c_str());
   if (!certificate) {
     ESP_LOGE(kTag, "DTLS certificate: %s", certificate.error().reason);
   } else if (!f->http->start() || !f->watcher.start()) {
