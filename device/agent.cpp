@@ -9,6 +9,7 @@
 #include "core/common/json_text.h"
 #include "core/dtls/certificate.h"
 #include "core/peer/peer_connection.h"
+#include "core/streamer/ice_tcp.h"
 #include "core/whip/whip_url.h"
 #include "runtime/endpoint_driver.h"
 #include "runtime/interfaces.h"
@@ -121,10 +122,8 @@ class Agent::Connection : public DatagramEndpoint {
 
   Agent& agent_;
   std::optional<SocketAddress> turn_socket;  // the UDP socket TURN over UDP goes out of
-  // ICE-TCP: (active local, passive remote) connections asked of the driver, and how many
-  // remote candidates the ICE agent had when they were last looked at.
-  std::vector<std::pair<SocketAddress, SocketAddress>> tcp_opened;
-  size_t remote_candidates_seen = 0;
+  // ICE-TCP: the (active local, passive remote) connections asked of the driver.
+  streamer::TcpCandidateConnector tcp;
   runtime::EndpointDriver driver;  // last: destroyed first, before what it drives
 };
 
@@ -321,7 +320,7 @@ void Agent::session_answered(Instant now, peer::PeerConnection& pc, const WhipSe
   if (!connection_) return;
   // After an ICE restart, connections the server closed meanwhile may be opened again toward
   // the new candidates.
-  if (restarted) connection_->tcp_opened.clear();
+  if (restarted) connection_->tcp.forget();
   connect_tcp_candidates(*connection_, pc);
   if (!restarted) start_relays(*connection_, pc, session, now);
 }
@@ -340,8 +339,7 @@ void Agent::after_peer_activity(Instant now) {
   if (!pc) return flush(false);
   publisher_->handle_peer_activity(now);
   capture_if_due(now);
-  if (connection_ && pc->ice().remote_candidate_count() != connection_->remote_candidates_seen)
-    connect_tcp_candidates(*connection_, *pc);
+  if (connection_ && connection_->tcp.has_news(*pc)) connect_tcp_candidates(*connection_, *pc);
   log_relay_events(*pc);
   if (auto* session = publisher_->session())
     while (auto m = session->poll_direct_message())
@@ -455,68 +453,32 @@ void Agent::fatal(int code, const std::string& reason) {
   loop_->stop();
 }
 
-// RFC 6544 section 4.5: an active candidate has port 9 (the discard port) in SDP; the driver
-// connects from whatever port the kernel picks, which the server learns as peer-reflexive. One
-// per address family: the connection's source address is the kernel's choice anyway, so more
-// would only open more connections to the same server. Loopback when the server is on
-// loopback, otherwise the first other address (of --bind, or the interfaces).
+// One active ICE-TCP candidate per address family (streamer::add_active_tcp_candidates):
+// loopback when the server is on loopback, otherwise the first other address (of --bind, or
+// the interfaces).
 size_t Agent::add_tcp_candidates(peer::PeerConnection& pc, Instant now) {
   std::string host = url_host(whip_.endpoint());
   bool server_on_loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-  std::vector<SocketAddress> chosen;
+  std::vector<IpAddress> addresses;
   for (const auto& address : local_addresses()) {
-    const IpAddress& ip = address.ip();
-    if (ip.is_unspecified() || ip.is_link_local()) continue;
-    if (config_.bind.empty() && ip.is_loopback() != server_on_loopback) continue;
-    bool have_family = std::any_of(chosen.begin(), chosen.end(), [&](const SocketAddress& a) {
-      return a.family() == address.family();
-    });
-    if (!have_family) chosen.emplace_back(ip, 9);
+    if (config_.bind.empty() && address.ip().is_loopback() != server_on_loopback) continue;
+    addresses.push_back(address.ip());
   }
-  size_t added = 0;
-  for (size_t i = 0; i < chosen.size(); ++i) {
-    ice::Candidate a;
-    a.foundation = "tcp" + std::to_string(i + 1);
-    a.transport = TransportProtocol::tcp;
-    a.tcp_type = ice::TcpType::active;
-    a.type = ice::CandidateType::host;
-    a.address = chosen[i];
-    // RFC 6544 section 4.2: the TCP type preference is below every UDP one, and the local
-    // preference carries the direction (active 6 for host candidates).
-    const uint32_t other = 8191 - static_cast<uint32_t>(i);
-    a.priority = ice::compute_priority(
-        ice::type_preference(ice::CandidateType::host, TransportProtocol::tcp),
-        ice::tcp_local_preference(ice::CandidateType::host, ice::TcpType::active, other), 1);
-    if (pc.add_local_candidate(now, a).ok()) ++added;
-  }
-  return added;
+  return streamer::add_active_tcp_candidates(now, pc, addresses);
 }
 
 // Opens a connection from each active candidate to each passive one of its family that the
 // ICE agent knows (from the answer or trickled), once per pair; the agent's checks then run
-// over it. Peer-reflexive remote candidates are the server's view of our own connections.
+// over it.
 void Agent::connect_tcp_candidates(Connection& c, const peer::PeerConnection& pc) {
-  const auto remote = pc.ice().remote_candidates();
-  c.remote_candidates_seen = remote.size();
-  for (const auto& local : pc.ice().local_candidates()) {
-    if (local.transport != TransportProtocol::tcp || local.tcp_type != ice::TcpType::active)
-      continue;
-    for (const auto& r : remote) {
-      if (r.transport != TransportProtocol::tcp || r.tcp_type != ice::TcpType::passive ||
-          r.type == ice::CandidateType::peer_reflexive ||
-          r.address.family() != local.address.family())
-        continue;
-      auto key = std::make_pair(local.address, r.address);
-      if (std::find(c.tcp_opened.begin(), c.tcp_opened.end(), key) != c.tcp_opened.end()) continue;
-      c.tcp_opened.push_back(key);
-      // Refused with EINVAL when one to the same place is still open after an ICE restart:
-      // that one goes on carrying the checks.
-      if (auto s = c.driver.add_tcp_connection(local.address, r.address); s)
-        ++stats_.tcp_connections;
-      else if (s.error().code != EINVAL)
-        log_line("warning", "cannot connect to " + r.address.to_string() +
-                                " (ICE-TCP): " + s.error().message());
-    }
+  for (const auto& pair : c.tcp.take_new(pc)) {
+    // Refused with EINVAL when one to the same place is still open after an ICE restart:
+    // that one goes on carrying the checks.
+    if (auto s = c.driver.add_tcp_connection(pair.local, pair.remote); s)
+      ++stats_.tcp_connections;
+    else if (s.error().code != EINVAL)
+      log_line("warning", "cannot connect to " + pair.remote.to_string() +
+                              " (ICE-TCP): " + s.error().message());
   }
 }
 

@@ -14,10 +14,8 @@ namespace cellrtc::device {
 
 namespace {
 
-std::optional<IpAddress> resolve(const std::string& host, const RelayConfig& config,
-                                 std::string* error) {
-  for (const auto& [name, ip] : config.hosts)
-    if (name == host) return ip;
+// The system resolver (the --resolve list was looked at first, by the plan).
+std::optional<IpAddress> resolve(const std::string& host, std::string* error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_DGRAM;
@@ -40,6 +38,16 @@ std::optional<IpAddress> resolve(const std::string& host, const RelayConfig& con
   return std::nullopt;
 }
 
+bool wants_tls(const std::vector<IceServer>& offered, const RelayConfig& config) {
+  auto tls = [](std::string_view url) {
+    auto uri = turn::parse_ice_server_uri(url);
+    return uri && uri->is_turn() && uri->transport == turn::TurnTransport::tls;
+  };
+  return std::any_of(offered.begin(), offered.end(),
+                     [&](const IceServer& s) { return tls(s.url); }) ||
+         std::any_of(config.turn_urls.begin(), config.turn_urls.end(), tls);
+}
+
 }  // namespace
 
 std::optional<std::pair<std::string, IpAddress>> parse_host_mapping(std::string_view text) {
@@ -53,69 +61,29 @@ std::optional<std::pair<std::string, IpAddress>> parse_host_mapping(std::string_
 Result<RelayPlan, std::string> plan_relays(const std::vector<IceServer>& offered,
                                            const RelayConfig& config,
                                            const std::optional<SocketAddress>& udp_local) {
-  RelayPlan plan;
-  plan.gatherer.udp_local = udp_local;
-  plan.gatherer.allocation_timeout = config.allocation_timeout;
+  streamer::RelayPlanConfig plan_config;
+  plan_config.turn_urls = config.turn_urls;
+  plan_config.ca_setting = "--ca-file";
+  plan_config.hosts = config.hosts;
+  plan_config.allocation_timeout = config.allocation_timeout;
   // A Linux device has a clock: certificate validity dates are checked against it.
-  plan.gatherer.now_unix_s = static_cast<int64_t>(std::time(nullptr));
-  // Configured URLs carry no secret: they use the credentials the server gave with its first
-  // TURN entry (TURN REST credentials are valid on every server sharing the secret).
-  std::optional<turn::TurnCredentials> server_credentials;
-  std::vector<std::pair<std::string, turn::TurnCredentials>> entries;
-  for (const auto& s : offered) {
-    if (s.username.empty() && s.credential.empty()) {
-      entries.emplace_back(s.url, turn::TurnCredentials{});
-      continue;
-    }
-    entries.emplace_back(s.url, turn::TurnCredentials{s.username, s.credential});
-    if (!server_credentials) server_credentials = entries.back().second;
+  plan_config.now_unix_s = static_cast<int64_t>(std::time(nullptr));
+  // The CA file is read only when a turns: entry wants it.
+  if (!config.ca_file.empty() && wants_tls(offered, config)) {
+    std::ifstream in(config.ca_file);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    if (!in) return "cannot read the CA file " + config.ca_file;
+    plan_config.ca_pem = pem.str();
   }
-  for (const auto& url : config.turn_urls)
-    entries.emplace_back(url, server_credentials.value_or(turn::TurnCredentials{}));
-
-  bool needs_ca = false;
-  std::vector<std::string> seen;
-  for (const auto& [url, credentials] : entries) {
-    auto uri = turn::parse_ice_server_uri(url);
-    if (!uri) {
-      plan.notes.push_back(url + ": " + uri.error().reason);
-      continue;
-    }
-    if (!uri->is_turn()) continue;  // STUN: the server is ICE-lite, reflexive adds nothing
-    const std::string canonical = uri->to_string();
-    if (std::find(seen.begin(), seen.end(), canonical) != seen.end()) continue;
-    seen.push_back(canonical);
-    if (uri->transport == turn::TurnTransport::udp && !udp_local) {
-      plan.notes.push_back(canonical + ": TURN over UDP, and this device sends no UDP");
-      continue;
-    }
-    if (credentials.username.empty()) {
-      plan.notes.push_back(canonical + ": no credentials (the server offered no TURN server)");
-      continue;
-    }
-    std::string error;
-    std::optional<IpAddress> ip = uri->ip ? uri->ip : resolve(uri->host, config, &error);
-    if (!ip) {
-      plan.notes.push_back(canonical + ": " + error);
-      continue;
-    }
-    needs_ca |= uri->transport == turn::TurnTransport::tls;
-    plan.gatherer.servers.push_back(
-        turn::RelayServer{*uri, SocketAddress(*ip, uri->port), credentials, {}});
-    if (plan.gatherer.servers.size() == plan.gatherer.max_servers) break;
-  }
+  RelayPlan plan =
+      streamer::plan_relays(offered, plan_config, udp_local,
+                            [](const std::string& host) -> Result<IpAddress, std::string> {
+                              std::string error;
+                              if (auto ip = resolve(host, &error)) return *ip;
+                              return error;
+                            });
   if (plan.gatherer.servers.empty()) return std::string("no usable TURN server");
-  if (needs_ca) {
-    if (config.ca_file.empty()) {
-      plan.notes.push_back("turns: servers cannot be verified without --ca-file");
-    } else {
-      std::ifstream in(config.ca_file);
-      std::stringstream pem;
-      pem << in.rdbuf();
-      if (!in) return "cannot read the CA file " + config.ca_file;
-      plan.gatherer.ca_pem = pem.str();
-    }
-  }
   return plan;
 }
 

@@ -1,8 +1,7 @@
-// TURN for the device agent: which relays a session gathers from. The signaling server hands
-// out time-limited TURN REST credentials with each WHIP answer (Link headers, RFC 9725 section
-// 4.6); the device configuration holds no TURN secret, only optionally more turn:/turns: URLs,
-// which get the credentials the server gave for its own (same realm and secret). Host names are
-// resolved here (the core does not resolve), from a static list first (--resolve NAME=IP).
+// TURN for the device agent: which relays a session gathers from, planned by the portable
+// streamer::plan_relays (core/streamer/relay_plan.h, the firmware's too) with what only Linux
+// has: the CA read from --ca-file, host names resolved with getaddrinfo after the static list
+// (--resolve NAME=IP), the system clock for certificate dates.
 #pragma once
 
 #include <optional>
@@ -13,6 +12,7 @@
 #include "core/common/result.h"
 #include "core/common/socket_address.h"
 #include "core/common/time.h"
+#include "core/streamer/relay_plan.h"
 #include "core/turn/relay_gatherer.h"
 #include "device/whip_client.h"
 
@@ -31,15 +31,11 @@ struct RelayConfig {
   Duration allocation_timeout = seconds(10);
 };
 
-struct RelayPlan {
-  turn::RelayGathererConfig gatherer;
-  std::vector<std::string> notes;  // entries skipped and why, for the log
-};
+using streamer::RelayPlan;
 
-// The gatherer configuration for one session: the server's turn:/turns: entries in order, then
-// the configured URLs (skipping duplicates). stun: entries and unusable ones go to notes.
-// Without `udp_local` (the device sends no UDP at all) TURN over UDP is skipped. Fails when
-// nothing is left to gather from, or turns: is wanted and the CA file is unreadable.
+// streamer::plan_relays with this configuration (turns: entries without --ca-file are skipped
+// with a note). Fails when nothing is left to gather from, or turns: is wanted and the CA file
+// is unreadable.
 Result<RelayPlan, std::string> plan_relays(const std::vector<IceServer>& offered,
                                            const RelayConfig& config,
                                            const std::optional<SocketAddress>& udp_local);
