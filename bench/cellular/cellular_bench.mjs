@@ -18,7 +18,13 @@
 //     server (lost, or still queued when the run ended), dropped at the server, lost on the
 //     downlink, skipped or late at the viewer;
 //   - recovery after an outage: from the link coming back to the first frame painted, and to
-//     the first frame captured after it painted.
+//     the first frame captured after it painted;
+//   - the SCTP associations' recovery counters from the device's stats lines (chunks marked for
+//     fast retransmit, chunks retransmitted, T3 expirations, backoff probes), for its WHIP
+//     session and its direct viewers;
+//   - in direct mode (--paths direct): per WHEP request of the page, the time to the device's
+//     answer, the relayed candidates in it, its 201 at the viewer, the device's "connected",
+//     and the first frame painted from the viewer's first request.
 //
 // Writes OUT/<profile>-<pacing>.json, a per-second time series (.dat) and its plot (.png,
 // gnuplot), OUT/summary.json, and prints a table row per run.
@@ -40,7 +46,9 @@
 // server without ICE-TCP or TURN), udp (--transport udp), ice-tcp (--transport tcp to the
 // server's --ice-tcp-shared HTTP port), turn-udp, turn-tcp, turn-tls (relay-only device through
 // the lab's coturn over UDP, TCP or TLS, the server handing out its credentials), udp-blocked
-// (lab.sh up --block-udp, device on auto, server with --ice-tcp-shared); runs of a path other
+// (lab.sh up --block-udp, device on auto, server with --ice-tcp-shared), direct (the server in
+// --mode=direct, both NATs symmetric, the device's TURN relay on the lab's coturn carrying the
+// stream; adaptive pacing only), relay-symmetric (the relay through the same NATs); runs of a path other
 // than default are named OUT/<profile>-<path>-<pacing>[-N]), --device-arg ARG (one more
 // argument for cellrtc-device, repeatable, e.g. --device-arg=--keepalive-interval=2; recorded
 // in the results). Each run records the load average
@@ -94,6 +102,17 @@ const PATHS = {
   // UDP silently dropped at the carrier NAT, the device on --transport auto: UDP gets its
   // grace, then ICE-TCP on the server's HTTP port carries the stream.
   'udp-blocked': { lab: ['--block-udp'], server: ['--ice-tcp-shared'] },
+  // Direct mode (issue 6, issue 10): the server only signals; the device answers the viewer
+  // with a peer connection of its own. The carrier NAT is symmetric and the viewer's NAT is
+  // made symmetric too, so no host or reflexive pair works and the frames go through coturn
+  // (the device's relayed candidate, allocated over TURN-UDP with the credentials of the
+  // offer). The device starts first and the viewer asks once the server has it live (a
+  // viewer that asks earlier is served by the relay). The direct viewer's pacing is always
+  // the adaptive one: fixed-pacing runs are skipped.
+  direct: { lab: ['--symmetric'], viewerNat: 'symmetric', server: ['--mode=direct'],
+            turn: `turn:${LAB_TURN}:3478?transport=udp`, direct: true },
+  // The relay through the same two symmetric NATs as direct, to compare with it.
+  'relay-symmetric': { lab: ['--symmetric'], viewerNat: 'symmetric' },
 };
 
 // As tests/browser/viewer_driver.mjs (which says why): playwright-core's list of disabled
@@ -357,6 +376,17 @@ class Lab {
   exec(node) {
     return [this.script, 'exec', node];
   }
+  // The home NAT maps every destination to a new random port as well (lab.sh makes only the
+  // carrier NAT symmetric), as tests/lab/lab_direct_test.cpp does: lab.sh's viewer NAT rule
+  // with "fully-random".
+  makeViewerNatSymmetric() {
+    this.lab(['exec', 'vnat', 'nft', 'flush', 'chain', 'ip', 'cellrtc_lab', 'postrouting'], 10000);
+    this.lab(['exec', 'vnat', 'nft', 'add', 'rule', 'ip', 'cellrtc_lab', 'postrouting', 'oifname',
+              'wan0', 'counter', 'masquerade', 'fully-random'], 10000);
+    const rules = this.lab(['exec', 'vnat', 'nft', 'list', 'chain', 'ip', 'cellrtc_lab',
+                            'postrouting'], 10000);
+    if (!rules.includes('fully-random')) throw new Error(`viewer NAT not symmetric:\n${rules}`);
+  }
   // A file of the running lab's state (turn-secret, turn-cert.pem).
   stateFile(name) {
     return `/run/cellrtc-lab/${this.args.prefix}/${name}`;
@@ -465,12 +495,15 @@ async function oneRun(args, placement, profile, path, pacing, index) {
   try {
     const { linkStartedAt } = await placement.up(profile.labProfile || profile.name, how.lab || []);
     result.link_started_at = linkStartedAt;
+    if (how.viewerNat === 'symmetric') placement.makeViewerNatSymmetric();
     const serverPathArgs = [...(how.server || [])];
     const devicePathArgs = [...(how.device || [])];
     if (how.turn) {
       const secret = readFileSync(placement.stateFile('turn-secret'), 'utf8').trim();
       serverPathArgs.push(`--turn-secret=${secret}`, `--turn-url=${how.turn}`);
-      devicePathArgs.push('--ice-transport-policy=relay', `--resolve=${LAB_TURN_NAME}=${LAB_TURN}`,
+      // Direct mode: the device keeps its host candidates (the NATs decide what works).
+      if (!how.direct) devicePathArgs.push('--ice-transport-policy=relay');
+      devicePathArgs.push(`--resolve=${LAB_TURN_NAME}=${LAB_TURN}`,
                           `--ca-file=${placement.stateFile('turn-cert.pem')}`);
     }
 
@@ -512,15 +545,38 @@ async function oneRun(args, placement, profile, path, pacing, index) {
         }
       });
     }
-    await page.goto(`${placement.base}/?device=${DEVICE_ID}`, { timeout: 20000 });
-    const watchUntil = Date.now() + 30000;
-    while ((await page.evaluate(() => window.cellrtcViewer.stats().sessions)) < 1) {
-      if (Date.now() > watchUntil) throw new Error('the viewer did not connect in 30 s');
-      await sleep(200);
-    }
+    // Every WHEP POST of the page: when it went, its status and path, when its answer came.
+    const whep = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && request.url().includes('/whep/')) {
+        whep.push({ request, posted_at: Date.now() });
+      }
+    });
+    page.on('response', (response) => {
+      const w = whep.find((x) => x.request === response.request());
+      if (!w) return;
+      w.answered_at = Date.now();
+      w.status = response.status();
+      w.path = response.headers()['cellrtc-path'] || null;
+    });
+    // Direct on a slow link may take more than one offer (an answer without a usable relayed
+    // candidate fails its checks, and the page asks again): a minute and a half then.
+    const openViewer = async () => {
+      await page.goto(`${placement.base}/?device=${DEVICE_ID}`, { timeout: 20000 });
+      const watchFor = how.direct ? 90000 : 30000;
+      const watchUntil = Date.now() + watchFor;
+      while ((await page.evaluate(() => window.cellrtcViewer.stats().sessions)) < 1) {
+        if (Date.now() > watchUntil) throw new Error(`the viewer did not connect in ${watchFor / 1000} s`);
+        await sleep(200);
+      }
+    };
+    // Relay: the viewer watches the device before it starts. Direct: after the server has it
+    // live (its control channel carries the offer).
+    if (!how.direct) await openViewer();
 
     // The device.
-    const device_records = { timeline: [], summary: null, states: [], stats: [], relay: [] };
+    const device_records = { timeline: [], summary: null, states: [], stats: [], relay: [],
+                             direct: [] };
     const d = placement.deviceCommand([
       `--server=${placement.base}`, `--token=${token}`, '--source=testpattern:640x480',
       '--json-log', `--pacing=${pacing}`, ...(pacing === 'fixed' ? [`--fps=${args.fps}`] : []),
@@ -550,8 +606,28 @@ async function oneRun(args, placement, profile, path, pacing, index) {
           device_records.states.push({ at, state: m.state, message: m.message });
         }
         else if (m.event === 'stats') device_records.stats.push({ at, ...m });
+        else if (m.event === 'direct') device_records.direct.push({ at, message: m.message });
       },
     });
+
+    if (how.direct) {
+      const liveUntil = Date.now() + 60000;
+      for (;;) {
+        if (device.exitCode !== null) throw new Error(`cellrtc-device exited (${device.exitCode})`);
+        let live = false;
+        try {
+          const list = JSON.parse(await placement.httpGet('/api/devices'));
+          live = list.some((x) => x.id === DEVICE_ID && x.state === 'live');
+        } catch {
+          // not yet
+        }
+        if (live) break;
+        if (Date.now() > liveUntil) throw new Error('the device was not live in 60 s');
+        await sleep(200);
+      }
+      result.device_live_ms = Date.now() - deviceStartedAt;
+      await openViewer();
+    }
 
     // Frames painted, polled until the end of the run.
     const frames = [];
@@ -568,6 +644,14 @@ async function oneRun(args, placement, profile, path, pacing, index) {
       from = got.next;
       await sleep(Math.min(1000, Math.max(0, endAt - Date.now())));
     }
+    // The path the page shows while the device still streams (after it stops, the page asks
+    // again and may be served by the relay).
+    const metricsAtEnd = parseMetrics(await placement.httpGet('/metrics').catch(() => ''));
+    const pathAtEnd = await page.evaluate(() => {
+      const st = window.cellrtcViewer.stats();
+      return { path: st.path, transport: st.transport, candidateType: st.candidateType,
+               remoteCandidateType: st.remoteCandidateType, rttMs: st.rttMs };
+    }).catch(() => null);
     // The counters once the device has stopped (its session ended) and what was in flight
     // has arrived, so that sent, received and dropped add up.
     await stopChild(device, 10000);
@@ -579,7 +663,10 @@ async function oneRun(args, placement, profile, path, pacing, index) {
 
     Object.assign(result, analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords,
                                     device: device_records, viewerStats, viewerTiming,
-                                    metrics: metricsBefore, linkStartedAt }));
+                                    metrics: metricsBefore, linkStartedAt,
+                                    whep: whep.filter((w) => w.posted_at < endAt)
+                                        .map(({ request, ...w }) => w), pathAtEnd, metricsAtEnd,
+                                    direct: Boolean(how.direct) }));
     result.viewer_console = consoleLines.slice(-10);
     result.load_average.end = os.loadavg().map((x) => round(x, 2));
     writeFileSync(join(outDir, `${tag}.json`), `${JSON.stringify(result, null, 1)}\n`);
@@ -626,7 +713,8 @@ function parseMetrics(text) {
 // --- numbers ----------------------------------------------------------------------------------
 
 function analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords, device,
-                   viewerStats, viewerTiming, metrics, linkStartedAt }) {
+                   viewerStats, viewerTiming, metrics, linkStartedAt, whep, direct, pathAtEnd,
+                   metricsAtEnd }) {
   const r = {};
   const tl = device.timeline[0] || null;
   const ms = (us) => (us === null || us === undefined ? null : us / 1000);
@@ -690,9 +778,9 @@ function analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords,
   // frame sent to the end.
   const bytesIn = metrics.cellrtc_bytes_in_total;
   const sentFrom = tl ? ms(tl.first_frame_sent_us) : null;
+  let capacityBits = 0;
+  let unlimited = false;
   if (sentFrom !== null && Number.isFinite(bytesIn)) {
-    let capacityBits = 0;
-    let unlimited = false;
     for (let t = sentFrom; t < endAt; t += 100) {
       const c = profile.capacityAt((t - linkStartedAt) / 1000);
       if (c === null && profile.name !== 'loopback' && !profile.outages.some(
@@ -722,12 +810,100 @@ function analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords,
     viewer_skipped: viewerStats.framesSkipped,
     viewer_late: viewerStats.framesStale,
     viewer_painted: viewerStats.framesDrawn,
+    viewer_missing: viewerStats.framesMissing ?? null,
   };
   r.device = { summary: device.summary, sessions: device.timeline.length,
                states: device.states.map((s) => ({ t: round((s.at - deviceStartedAt) / 1000, 2),
                                                    state: s.state, message: s.message })) };
   r.viewer = { sessions: viewerStats.sessions, page_latency_ms: viewerStats.latencyMs,
                states: viewerStats.states };
+  // The SCTP associations' recovery counters from the device's stats lines (cumulative per
+  // association; a value below the previous one is a new association, counted from zero): the
+  // relay session's and the direct viewers' summed.
+  const counted = (key) => {
+    let total = 0;
+    let last = 0;
+    let seen = false;
+    for (const st of device.stats) {
+      const v = st[key];
+      if (!Number.isFinite(v)) continue;
+      seen = true;
+      total += v >= last ? v - last : v;
+      last = v;
+    }
+    return seen ? total : null;
+  };
+  const recoveryOf = (prefix) => ({
+    fast_retransmits: counted(`${prefix}sctp_fast_retransmits`),
+    retransmitted_chunks: counted(`${prefix}sctp_retransmitted_chunks`),
+    t3_timeouts: counted(`${prefix}sctp_t3_timeouts`),
+    backoff_probes: counted(`${prefix}sctp_backoff_probes`),
+  });
+  r.sctp = { relay_session: recoveryOf(''), direct_viewers: recoveryOf('direct_') };
+  r.whep = (whep || []).map((w) => ({
+    posted_s: round((w.posted_at - deviceStartedAt) / 1000, 2), status: w.status ?? null,
+    path: w.path ?? null,
+    answer_ms: w.answered_at ? round(w.answered_at - w.posted_at) : null,
+  }));
+  // What the page showed at the run's end, before the device stopped.
+  r.viewer_path = pathAtEnd?.path ?? null;
+  r.viewer_transport = pathAtEnd?.transport ?? null;
+  r.viewer_candidates = pathAtEnd ? `${pathAtEnd.candidateType ?? '-'}/` +
+                                    `${pathAtEnd.remoteCandidateType ?? '-'}` : null;
+  r.viewer_rtt_ms = pathAtEnd?.rttMs ?? null;
+  if (direct) {
+    // Direct mode, per WHEP POST of the page: the viewer's request to the device's answer (its
+    // log line, read as the device wrote it; the next one after the POST), to the 201 at the
+    // viewer, to the device's "connected" (video channel open); the server gives up on an
+    // answer after 5 s (504), and an answer without a usable candidate fails its checks: the
+    // page then asks again. The headline figures are the first request's; first_paint_ms
+    // counts from the request that was answered last before the first paint.
+    const posts = (whep || []).filter((w) => w.posted_at).sort((a, b) => a.posted_at - b.posted_at);
+    const requests = posts.map((w, i) => {
+      const until = i + 1 < posts.length ? posts[i + 1].posted_at : Infinity;
+      const inside = (x) => x.at >= w.posted_at - 50 && x.at < until;
+      const answered = device.direct.find((x) => inside(x) && / answered with /.test(x.message));
+      const connected = device.direct.find((x) => inside(x) && / connected$/.test(x.message));
+      const relayed = answered ? /, (\d+) relayed/.exec(answered.message) : null;
+      return {
+        posted_s: round((w.posted_at - deviceStartedAt) / 1000, 2), status: w.status ?? null,
+        path: w.path ?? null,
+        device_answered_ms: answered ? round(answered.at - w.posted_at) : null,
+        relayed_candidates: relayed ? Number(relayed[1]) : null,
+        gather_limit_hit: answered ? / had not answered yet/.test(answered.message) : null,
+        answer_at_viewer_ms: w.answered_at ? round(w.answered_at - w.posted_at) : null,
+        device_connected_ms: connected ? round(connected.at - w.posted_at) : null,
+      };
+    });
+    const first = requests[0] || {};
+    const lastBeforePaint = firstPaint ? posts.filter((w) => w.posted_at < firstPaint).pop() : null;
+    const m = metricsAtEnd || {};
+    r.direct = {
+      requests: requests.length,
+      per_request: requests,
+      timeouts: m.cellrtc_direct_timeouts_total ?? null,
+      to_relay: m.cellrtc_direct_to_relay_total ?? null,
+      answered: m.cellrtc_direct_answered_total ?? null,
+      device_answered_ms: first.device_answered_ms ?? null,
+      answer_at_viewer_ms: first.answer_at_viewer_ms ?? null,
+      device_connected_ms: first.device_connected_ms ?? null,
+      first_relayed_candidates: first.relayed_candidates ?? null,
+      first_paint_ms: firstPaint && lastBeforePaint ? round(firstPaint - lastBeforePaint.posted_at)
+                                                    : null,
+      first_paint_from_first_request_ms: firstPaint && posts.length
+        ? round(firstPaint - posts[0].posted_at) : null,
+      log: device.direct.map((x) => `${round((x.at - deviceStartedAt) / 1000, 2)} s: ${x.message}`),
+    };
+    r.ttff_ms = { ...(r.ttff_ms || {}),
+                  from_viewer_request: r.direct.first_paint_from_first_request_ms };
+    // Frames the viewer received (its own sequence numbers from the device, so gaps are frames
+    // lost on the way), and the uplink's use by both streams: the relay session's frames (the
+    // device keeps publishing to the server) and the direct viewer's.
+    r.direct_kbps = round(viewerStats.bytesReceived * 8 /
+                          Math.max(0.001, (endAt - (firstPaint || endAt)) / 1000) / 1000, 1);
+    r.utilisation_with_direct = capacityBits > 0 && !unlimited && Number.isFinite(bytesIn)
+      ? round((bytesIn + viewerStats.bytesReceived) * 8 / capacityBits, 3) : null;
+  }
   // Phases of the profile's schedule, on the time since the device started.
   const linkOffset = (linkStartedAt - deviceStartedAt) / 1000;
   const firstPaintT = firstPaint ? (firstPaint - deviceStartedAt) / 1000 : 0;
@@ -870,6 +1046,30 @@ function medianRun(runs) {
     pick((r) => r.relay_allocations?.[0]?.allocation_ms,
          (v) => { m.relay_allocations[0].allocation_ms = v; });
   }
+  pick((r) => r.ttff_ms?.from_viewer_request, (v) => { if (m.ttff_ms) m.ttff_ms.from_viewer_request = v; });
+  pick((r) => r.utilisation_with_direct, (v) => { m.utilisation_with_direct = v; });
+  pick((r) => r.direct_kbps, (v) => { m.direct_kbps = v; });
+  pick((r) => r.device_live_ms, (v) => { m.device_live_ms = v; });
+  for (const part of ['relay_session', 'direct_viewers']) {
+    for (const k of Object.keys(m.sctp?.[part] || {})) {
+      pick((r) => r.sctp?.[part]?.[k], (v) => { m.sctp[part][k] = v; });
+    }
+  }
+  if (m.direct) {
+    for (const k of ['device_answered_ms', 'answer_at_viewer_ms', 'device_connected_ms',
+                     'first_paint_ms', 'first_paint_from_first_request_ms', 'timeouts',
+                     'to_relay', 'answered']) {
+      pick((r) => r.direct?.[k], (v) => { m.direct[k] = v; });
+    }
+    m.all_device_answered_ms = runs.map((r) => r.direct?.device_answered_ms ?? null);
+    m.all_answer_at_viewer_ms = runs.map((r) => r.direct?.answer_at_viewer_ms ?? null);
+    m.all_direct_timeouts = runs.map((r) => r.direct?.timeouts ?? null);
+    m.all_direct_requests = runs.map((r) => r.direct?.requests ?? null);
+    m.all_first_relayed = runs.map((r) => r.direct?.first_relayed_candidates ?? null);
+    m.all_first_paint_from_first_request_ms =
+        runs.map((r) => r.direct?.first_paint_from_first_request_ms ?? null);
+    m.all_viewer_paths = runs.map((r) => `${r.viewer_path ?? '-'} ${r.viewer_transport ?? '-'}`);
+  }
   m.all_ttff_from_post_ms = runs.map((r) => r.ttff_ms?.from_whip_post ?? null);
   m.all_latency_p95_ms = runs.map((r) => r.latency_ms?.p95 ?? null);
   m.all_fps = runs.map((r) => r.fps ?? null);
@@ -888,7 +1088,7 @@ function markdown(summary) {
   const label = (r) => (r.path && r.path !== 'default' ? `${r.profile} ${r.path}` : r.profile);
   summary = { runs: summary.runs.map((r) => ({ ...r, profile: label(r), path_name: r.path })) };
   const lines = [];
-  const pathed = summary.runs.filter((r) => r.path_name && r.path_name !== 'default');
+  const pathed = summary.runs.filter((r) => r.path_name && r.path_name !== 'default' && !r.direct);
   if (pathed.length) {
     const each = (list) => (list && list.length > 1 ? ` (${list.map((v) => f(v)).join(', ')})` : '');
     lines.push('| profile path | pacing | runs | selected pair | first frame from POST, ms (median; each run) | ' +
@@ -917,10 +1117,14 @@ function markdown(summary) {
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of summary.runs) {
     const size = Object.keys(r.frame_sizes || {})[0] || '-';
+    // A direct row: from the viewer's first WHEP POST; the phases of the device's own WHIP
+    // session are not the direct connection's (the direct table has its steps).
+    const setup = r.direct ? {} : r.setup_ms || {};
+    const fromPost = r.direct ? r.ttff_ms?.from_viewer_request : r.ttff_ms?.from_whip_post;
     lines.push(`| ${r.profile} | ${r.pacing} | ${f(r.ttff_ms?.from_device_start)} / ` +
-               `${f(r.ttff_ms?.from_whip_post)} | ${f(r.setup_ms?.http)} | ${f(r.setup_ms?.ice)} | ` +
-               `${f(r.setup_ms?.dtls)} | ${f(r.setup_ms?.sctp)} | ` +
-               `${f(r.setup_ms?.first_frame_painted)} | ${f(r.fps, 1)} | ` +
+               `${f(fromPost)} | ${f(setup.http)} | ${f(setup.ice)} | ` +
+               `${f(setup.dtls)} | ${f(setup.sctp)} | ` +
+               `${f(setup.first_frame_painted)} | ${f(r.fps, 1)} | ` +
                `${f(r.frame_bytes_mean / 1000, 1)} | ${size} | ` +
                `${r.utilisation === null || r.utilisation === undefined ? '-'
                                                                         : `${f(r.utilisation * 100)} %`} | ` +
@@ -950,6 +1154,51 @@ function markdown(summary) {
                    `${f(x.restart_connected_ms)} | ${f(x.first_paint_after_ms)} (${each}) | ` +
                    `${f(x.first_fresh_frame_ms)} |`);
       }
+    }
+  }
+  const directs = summary.runs.filter((r) => r.direct);
+  if (directs.length) {
+    const each = (list) => (list && list.length > 1 ? ` (${list.map((v) => f(v)).join(', ')})` : '');
+    lines.push('', '| profile path | runs | device live, ms from its start | WHEP requests ' +
+                   '(each run) | 1st request to the device\'s answer, ms (median; each run) | ' +
+                   'relayed candidates in it (each run) | 1st request to its 201 at the viewer, ms ' +
+                   '(each run) | 1st request to the device\'s "connected", ms | first frame ' +
+                   'painted from the 1st request, ms (each run) | first frame from the device\'s ' +
+                   'start, ms | 504s (each run) | path on the page | fps | latency p50 / p95 / ' +
+                   'p99, ms | uplink use, relay session + direct | load average (1 min) at each start |',
+               '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    const all = (list, one) => (list || [one]).map((v) => f(v)).join(', ');
+    for (const r of directs) {
+      const d = r.direct;
+      const paths = [...new Set(r.all_viewer_paths || [`${r.viewer_path ?? '-'} ${r.viewer_transport ?? '-'}`])]
+          .join(' / ');
+      const loads = (r.all_load_average || [r.load_average]).map((x) => f(x?.start?.[0], 1)).join(', ');
+      lines.push(`| ${r.profile} | ${r.runs || 1} | ${f(r.device_live_ms)} | ` +
+                 `${all(r.all_direct_requests, d.requests)} | ` +
+                 `${f(d.device_answered_ms)}${each(r.all_device_answered_ms)} | ` +
+                 `${all(r.all_first_relayed, d.first_relayed_candidates)} | ` +
+                 `${f(d.answer_at_viewer_ms)}${each(r.all_answer_at_viewer_ms)} | ` +
+                 `${f(d.device_connected_ms)} | ` +
+                 `${f(d.first_paint_from_first_request_ms)}${each(r.all_first_paint_from_first_request_ms)} | ` +
+                 `${f(r.ttff_ms?.from_device_start)} | ${all(r.all_direct_timeouts, d.timeouts)} | ` +
+                 `${paths} | ${f(r.fps, 1)} | ` +
+                 `${f(r.latency_ms?.p50)} / ${f(r.latency_ms?.p95)} / ${f(r.latency_ms?.p99)} | ` +
+                 `${r.utilisation_with_direct === null || r.utilisation_with_direct === undefined
+                   ? '-' : `${f(r.utilisation_with_direct * 100)} %`} | ${loads} |`);
+    }
+  }
+  const counted = summary.runs.filter((r) => r.sctp && Object.values(r.sctp.relay_session || {})
+                                                        .some((v) => v !== null));
+  if (counted.length) {
+    const c = (x) => (x ? `${f(x.fast_retransmits)} / ${f(x.retransmitted_chunks)} / ` +
+                          `${f(x.t3_timeouts)} / ${f(x.backoff_probes)}` : '-');
+    lines.push('', '| profile | pacing | relay session\'s SCTP: chunks marked for fast ' +
+                   'retransmit / chunks retransmitted / T3 expirations / backoff probes | ' +
+                   'direct viewers\' SCTP (summed) |',
+               '|---|---|---|---|');
+    for (const r of counted) {
+      lines.push(`| ${r.profile} | ${r.pacing} | ${c(r.sctp.relay_session)} | ` +
+                 `${r.direct ? c(r.sctp.direct_viewers) : '-'} |`);
     }
   }
   const phased = summary.runs.filter((r) => (r.phases || []).length > 1);
@@ -1066,6 +1315,10 @@ async function main() {
   for (const profile of profiles) {
     for (const path of args.paths) {
       for (const pacing of args.pacings) {
+        if (PATHS[path].direct && pacing !== 'adaptive') {
+          log(`${profile.name}/${path}/${pacing}: skipped (a direct viewer is always paced adaptively)`);
+          continue;
+        }
         const runs = [];
         for (let i = 0; i < args.repeat; ++i) {
           try {
