@@ -9,8 +9,9 @@ namespace cellrtc::firmware {
 
 PublisherStreamer::PublisherStreamer(streamer::PublisherConfig config, Random& rng,
                                      const dtls::Certificate& certificate,
-                                     streamer::PublisherHost& host)
-    : publisher_(std::move(config), rng, certificate, host, streamer::CameraMode::push) {}
+                                     streamer::PublisherHost& host, RequestRunner* runner)
+    : publisher_(std::move(config), rng, certificate, host, streamer::CameraMode::push),
+      runner_(runner) {}
 
 void PublisherStreamer::start(Instant now) {
   now_ = now;
@@ -21,6 +22,9 @@ void PublisherStreamer::stop(Instant now) {
   now_ = now;
   // The network is gone: the DELETE would not arrive, the frames held are stale.
   publisher_.stop(now, streamer::Publisher::StopMode::drop);
+  // A request on the dead network would hold the worker until its timeout (20 s), ahead of
+  // the next session's POST, and its late answer would count as the network answering.
+  if (runner_) runner_->cancel_all();
 }
 
 bool PublisherStreamer::wants_frame(Instant now) const {

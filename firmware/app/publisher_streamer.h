@@ -14,16 +14,22 @@
 #include "core/dtls/certificate.h"
 #include "core/streamer/publisher.h"
 #include "firmware/app/ports.h"
+#include "firmware/app/request_runner.h"
 
 namespace cellrtc::firmware {
 
 class PublisherStreamer final : public Streamer {
  public:
-  // `rng`, `certificate` and `host` outlive the streamer.
+  // `rng`, `certificate`, `host` and `runner` outlive the streamer. `runner` performs the
+  // publisher's requests (the glue pumps them, request_runner.h); stop() cancels what it
+  // still holds. May be null when nothing performs them in the background.
   PublisherStreamer(streamer::PublisherConfig config, Random& rng,
-                    const dtls::Certificate& certificate, streamer::PublisherHost& host);
+                    const dtls::Certificate& certificate, streamer::PublisherHost& host,
+                    RequestRunner* runner = nullptr);
 
   void start(Instant now) override;
+  // The network is gone: the session and its frames are dropped, and the requests still with
+  // the runner are cancelled (their answers, if any come, are never given to the publisher).
   void stop(Instant now) override;
   bool wants_frame(Instant now) const override;
   std::optional<Instant> next_capture() const override;
@@ -43,6 +49,7 @@ class PublisherStreamer final : public Streamer {
 
  private:
   streamer::Publisher publisher_;
+  RequestRunner* runner_;
   std::optional<Instant> last_received_;
   Instant now_;  // the latest time given, for the session's next capture
 };

@@ -26,6 +26,13 @@ class RequestRunner {
   virtual bool submit(const streamer::PendingRequest& request) = 0;
   // A finished request, or nullopt; never blocks.
   virtual std::optional<CompletedRequest> poll_completed() = 0;
+  // The network the requests went out on is gone: every request handed over and not yet taken
+  // back is cancelled. Queued ones are not performed, the one being performed is aborted
+  // where the platform can (else it ends by its own timeout), and none of them comes back
+  // from poll_completed, not even one that finished just before: its answer is stale, and an
+  // HTTP response would pass for proof that the network works. The publisher expires what it
+  // waited for by its own deadlines.
+  virtual void cancel_all() = 0;
 };
 
 struct RequestPumpResult {

@@ -9,6 +9,7 @@
 
 #include "core/common/random.h"
 #include "core/dtls/certificate.h"
+#include "firmware/app/publisher_streamer.h"
 
 namespace cellrtc::firmware {
 namespace {
@@ -34,12 +35,18 @@ class FakeRunner final : public RequestRunner {
     done.pop_front();
     return c;
   }
+  void cancel_all() override {
+    cancelled += queued.size() + done.size();
+    queued.clear();
+    done.clear();
+  }
   // The worker finishes the oldest request with `outcome`.
   void finish(HttpOutcome outcome) {
     done.push_back({queued.front().id, queued.front().request, std::move(outcome)});
     queued.pop_front();
   }
   size_t capacity = 4;
+  size_t cancelled = 0;
   std::deque<streamer::PendingRequest> queued;
   std::deque<CompletedRequest> done;
 };
@@ -103,6 +110,43 @@ TEST(RequestRunnerTest, AFullRunnerIsANetworkErrorThePublisherBacksOffFrom) {
   EXPECT_EQ(r.answered, 1u);
   EXPECT_EQ(pub.state(), streamer::PublisherState::backoff);
   EXPECT_NE(pub.last_error().find("request queue full"), std::string::npos) << pub.last_error();
+}
+
+// The network drops with the POST finished but not yet taken back: the streamer cancels it, so
+// its answer never reaches the publisher nor counts as the network answering; with the POST
+// still being performed, the next session's POST is not queued behind it.
+TEST(RequestRunnerTest, RequestsInFlightWhenTheNetworkDropsAreCancelled) {
+  Rig rig;
+  PublisherStreamer s(rig.config, rig.rng, rig.certificate, rig.host, &rig.runner);
+  Instant now = Instant{} + seconds(1);
+  s.start(now);
+  ASSERT_EQ(pump_requests(now, s.publisher(), rig.runner).submitted, 1u);
+  rig.runner.finish(ResponseCollector().finish(503));  // done, not yet taken back
+
+  now += seconds(1);
+  s.stop(now);  // PPP gone
+  EXPECT_EQ(rig.runner.cancelled, 1u);
+  RequestPumpResult r = pump_requests(now, s.publisher(), rig.runner);
+  EXPECT_EQ(r.answered, 0u);
+  EXPECT_EQ(r.responses, 0u);
+
+  now += seconds(10);
+  s.start(now);  // PPP up again
+  r = pump_requests(now, s.publisher(), rig.runner);
+  ASSERT_EQ(r.submitted, 1u);
+  const uint64_t second_post = rig.runner.queued.front().id;
+  now += seconds(1);
+  s.stop(now);  // gone again while the POST is being performed
+  EXPECT_EQ(rig.runner.cancelled, 2u);
+  EXPECT_TRUE(rig.runner.queued.empty());
+
+  now += seconds(10);
+  s.start(now);
+  pump_requests(now, s.publisher(), rig.runner);
+  ASSERT_EQ(rig.runner.queued.size(), 1u);  // only the new session's POST
+  EXPECT_EQ(rig.runner.queued.front().request.method, "POST");
+  EXPECT_GT(rig.runner.queued.front().id, second_post);
+  EXPECT_EQ(s.publisher().state(), streamer::PublisherState::connecting);
 }
 
 }  // namespace

@@ -368,8 +368,9 @@ extern "C" void app_main(void) {
     pc.token = f->config.device_token;
     pc.limits = f->limits;
     apply_memory_profile(memory_profile(f->config.frame_size), pc);
-    f->streamer =
-        std::make_unique<PublisherStreamer>(std::move(pc), f->rng, *f->certificate, f->sockets);
+    // Network gone: the streamer's stop cancels the requests the HTTP task still holds.
+    f->streamer = std::make_unique<PublisherStreamer>(std::move(pc), f->rng, *f->certificate,
+                                                      f->sockets, f->http.get());
     ports.streamer = f->streamer.get();
   }
   f->app = std::make_unique<FirmwareApp>(f->config, ports);

@@ -5,8 +5,20 @@
 
 #include "esp_crt_bundle.h"
 #include "esp_http_client.h"
+#include "esp_idf_version.h"
 #include "esp_log.h"
 #include "esp_tls.h"
+#include "lwip/sockets.h"
+
+// esp_http_client_get_socket came with ESP-IDF v5.4.4 in the 5.4 series and v5.5.3 in the 5.5
+// series (and is in 6.0).
+#if (ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 4, 4) && \
+     ESP_IDF_VERSION < ESP_IDF_VERSION_VAL(5, 5, 0)) || \
+    ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 5, 3)
+#define CELLRTC_HTTP_CLIENT_HAS_SOCKET 1
+#else
+#define CELLRTC_HTTP_CLIENT_HAS_SOCKET 0
+#endif
 
 namespace cellrtc::firmware::esp {
 namespace {
@@ -23,11 +35,26 @@ esp_http_client_method_t method_of(const std::string& method) {
   return HTTP_METHOD_POST;
 }
 
+struct PerformContext {
+  ResponseCollector* collector;
+  EspRequestRunner* runner;
+  uint32_t generation;
+};
+
 // Header and data events go into the request's collector (esp_http_client_event_t: header_key,
-// header_value for HTTP_EVENT_ON_HEADER; data, data_len for HTTP_EVENT_ON_DATA).
+// header_value for HTTP_EVENT_ON_HEADER; data, data_len for HTTP_EVENT_ON_DATA). Connected and
+// disconnected tell the runner which socket a cancellation may shut down: esp_http_client_close
+// dispatches HTTP_EVENT_DISCONNECTED before it closes the transport.
 esp_err_t on_event(esp_http_client_event_t* evt) {
-  auto* collector = static_cast<ResponseCollector*>(evt->user_data);
-  if (evt->event_id == HTTP_EVENT_ON_HEADER && evt->header_key && evt->header_value) {
+  auto* context = static_cast<PerformContext*>(evt->user_data);
+  ResponseCollector* collector = context->collector;
+  if (evt->event_id == HTTP_EVENT_ON_CONNECTED) {
+#if CELLRTC_HTTP_CLIENT_HAS_SOCKET
+    context->runner->on_connected(esp_http_client_get_socket(evt->client), context->generation);
+#endif
+  } else if (evt->event_id == HTTP_EVENT_DISCONNECTED) {
+    context->runner->on_disconnected();
+  } else if (evt->event_id == HTTP_EVENT_ON_HEADER && evt->header_key && evt->header_value) {
     collector->on_header(evt->header_key, evt->header_value);
   } else if (evt->event_id == HTTP_EVENT_ON_DATA && evt->data_len > 0) {
     collector->on_body(
@@ -78,27 +105,73 @@ bool EspRequestRunner::start() {
 }
 
 bool EspRequestRunner::submit(const streamer::PendingRequest& request) {
-  auto* r = new streamer::PendingRequest(request);
-  if (xQueueSend(todo_, &r, 0) == pdTRUE) return true;
-  delete r;
+  auto* job = new Job{request, generation_.load()};
+  if (xQueueSend(todo_, &job, 0) == pdTRUE) return true;
+  delete job;
   return false;
 }
 
 std::optional<CompletedRequest> EspRequestRunner::poll_completed() {
-  CompletedRequest* c = nullptr;
-  if (xQueueReceive(done_, &c, 0) != pdTRUE) return std::nullopt;
-  CompletedRequest out = std::move(*c);
-  delete c;
-  return out;
+  Finished* f = nullptr;
+  while (xQueueReceive(done_, &f, 0) == pdTRUE) {
+    if (f->generation != generation_.load()) {
+      delete f;  // finished on a network that is gone: stale
+      continue;
+    }
+    CompletedRequest out = std::move(f->done);
+    delete f;
+    return out;
+  }
+  return std::nullopt;
+}
+
+void EspRequestRunner::cancel_all() {
+  ++generation_;
+  // Queued requests are not performed; finished ones are dropped by poll_completed (also one
+  // the task hands over after this).
+  Job* job = nullptr;
+  while (xQueueReceive(todo_, &job, 0) == pdTRUE)
+    delete job;
+  Finished* f = nullptr;
+  while (xQueueReceive(done_, &f, 0) == pdTRUE)
+    delete f;
+  // The request being performed: shutting its socket down makes the blocked send or receive
+  // fail at once (lwIP wakes the waiting task); the HTTP task then cleans up as after any
+  // failure. Under the mutex the socket cannot be closed meanwhile.
+  std::lock_guard<std::mutex> lock(inflight_mutex_);
+  if (inflight_socket_ >= 0) {
+    ESP_LOGI(kTag, "network gone: aborting the request in flight");
+    shutdown(inflight_socket_, SHUT_RDWR);
+  }
+}
+
+void EspRequestRunner::on_connected(int socket, uint32_t generation) {
+  std::lock_guard<std::mutex> lock(inflight_mutex_);
+  inflight_socket_ = socket;
+  // Cancelled while connecting: abort now.
+  if (socket >= 0 && generation != generation_.load()) shutdown(socket, SHUT_RDWR);
+}
+
+void EspRequestRunner::on_disconnected() {
+  std::lock_guard<std::mutex> lock(inflight_mutex_);
+  inflight_socket_ = -1;
 }
 
 void EspRequestRunner::task(void* arg) {
   auto* self = static_cast<EspRequestRunner*>(arg);
   for (;;) {
-    streamer::PendingRequest* r = nullptr;
-    if (xQueueReceive(self->todo_, &r, portMAX_DELAY) != pdTRUE) continue;
-    auto* c = new CompletedRequest(self->perform(*r));
-    delete r;
+    Job* job = nullptr;
+    if (xQueueReceive(self->todo_, &job, portMAX_DELAY) != pdTRUE) continue;
+    if (job->generation != self->generation_.load()) {
+      delete job;  // cancelled before its turn
+      continue;
+    }
+    auto* c = new Finished{self->perform(*job), job->generation};
+    delete job;
+    if (c->generation != self->generation_.load()) {
+      delete c;  // cancelled while performed: no answer, no wake-up
+      continue;
+    }
     // Twice the submit queue's depth: the loop takes answers before it submits more, so this
     // cannot stay full; waiting here keeps every answer.
     xQueueSend(self->done_, &c, portMAX_DELAY);
@@ -108,10 +181,11 @@ void EspRequestRunner::task(void* arg) {
   }
 }
 
-CompletedRequest EspRequestRunner::perform(const streamer::PendingRequest& pending) {
-  const whip::WhipRequest& request = pending.request;
-  CompletedRequest done{pending.id, request, {}};
+CompletedRequest EspRequestRunner::perform(const Job& job) {
+  const whip::WhipRequest& request = job.request.request;
+  CompletedRequest done{job.request.id, request, {}};
   ResponseCollector collector(limits_);
+  PerformContext context{&collector, this, job.generation};
 
   esp_http_client_config_t config = {};
   config.url = request.url.c_str();
@@ -119,7 +193,7 @@ CompletedRequest EspRequestRunner::perform(const streamer::PendingRequest& pendi
   config.timeout_ms =
       request.timeout > Duration(0) ? static_cast<int>(request.timeout.count() / 1000) : 20000;
   config.event_handler = &on_event;
-  config.user_data = &collector;
+  config.user_data = &context;
   config.disable_auto_redirect = true;  // a 3xx is the publisher's to judge, not followed
   config.buffer_size = kClientBuffer;
   config.buffer_size_tx = kClientBuffer;
@@ -155,7 +229,8 @@ CompletedRequest EspRequestRunner::perform(const streamer::PendingRequest& pendi
              static_cast<unsigned>(tls_code), static_cast<unsigned>(tls_flags));
     done.outcome = collector.fail(failure_of(err, tls, tls_flags), std::move(detail));
   }
-  esp_http_client_cleanup(client);
+  esp_http_client_cleanup(client);  // closes the connection (HTTP_EVENT_DISCONNECTED first)
+  on_disconnected();
   return done;
 }
 
