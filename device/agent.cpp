@@ -116,6 +116,16 @@ class Agent::Connection : public DatagramEndpoint {
     if (auto* p = pc()) p->handle_stream_closed(now, stream);
     agent_.after_peer_activity(now);
   }
+  // TURN over UDP answered 437: a new local port for that server (RFC 8656 section 7.4).
+  std::optional<SocketRequest> poll_socket_request() override {
+    auto* p = pc();
+    return p ? p->poll_socket_request() : std::nullopt;
+  }
+  void handle_socket_bound(Instant now, uint32_t id,
+                           const std::optional<SocketAddress>& bound) override {
+    if (auto* p = pc()) p->handle_socket_bound(now, id, bound);
+    agent_.after_peer_activity(now);
+  }
   std::optional<Instant> next_timeout() const override {
     return earliest(agent_.publisher_->peer_timeout(), agent_.capture_at_);
   }

@@ -47,6 +47,13 @@ class DirectViewers::Viewer : public DatagramEndpoint {
     pc.handle_stream_closed(now, stream);
     owner_.step(*this, now);
   }
+  // TURN over UDP answered 437: a new local port for that server (RFC 8656 section 7.4).
+  std::optional<SocketRequest> poll_socket_request() override { return pc.poll_socket_request(); }
+  void handle_socket_bound(Instant now, uint32_t request,
+                           const std::optional<SocketAddress>& bound) override {
+    pc.handle_socket_bound(now, request, bound);
+    owner_.step(*this, now);
+  }
   std::optional<Instant> next_timeout() const override {
     auto at = earliest(pc.next_timeout(), session.next_timeout());
     if (!connected && !leaving)

@@ -124,6 +124,20 @@ void EndpointDriver::drain_transmits() {
     if (!c) break;
     streams_.execute(std::move(*c));
   }
+  // New UDP ports the endpoint asks for (TURN's 437 over UDP): bound on the IP asked for, read
+  // like every other socket; the answer may bring output, sent below.
+  for (size_t i = 0; i < config_.max_transmits_per_drain; ++i) {
+    auto r = endpoint_.poll_socket_request();
+    if (!r) break;
+    auto bound = add_socket(SocketAddress(r->like.ip(), 0));
+    std::optional<SocketAddress> answer;
+    if (bound) {
+      answer = *bound;
+    } else {
+      last_error_ = bound.error();
+    }
+    endpoint_.handle_socket_bound(loop_.now(), r->id, answer);
+  }
   for (size_t i = 0; i < config_.max_transmits_per_drain; ++i) {
     auto t = endpoint_.poll_transmit();
     if (!t) return;

@@ -92,7 +92,10 @@ class EndpointDriver {
   OsStatus add_tcp_connection(const SocketAddress& local, const SocketAddress& remote);
   size_t open_tcp_connections() const;
   // Plain streams the endpoint opened through StreamCommands (see stream_connections.h): the
-  // driver executes every poll_stream_command() before sending datagrams.
+  // driver executes every poll_stream_command() before sending datagrams. Then it answers every
+  // poll_socket_request() (common/transport.h): a socket bound with add_socket on the request's
+  // IP and port 0, given to endpoint.handle_socket_bound (nullopt when the bind failed, with
+  // last_error() saying why); it stays open while the driver lives.
   const StreamConnections& streams() const { return streams_; }
 
   // Sends whatever the endpoint has queued and re-arms the timer at its next_timeout(). Call
@@ -119,8 +122,10 @@ class EndpointDriver {
   EventLoop& loop_;
   DatagramEndpoint& endpoint_;
   EndpointDriverConfig config_;
-  // Sockets are never removed while the driver lives, so an index stays valid in callbacks.
-  std::vector<UdpSocket> sockets_;
+  // Sockets are never removed while the driver lives, so an index stays valid in callbacks; a
+  // deque, so a socket added while another is being read (a socket request answered in a
+  // drain) leaves the reader's reference valid.
+  std::deque<UdpSocket> sockets_;
   // ICE-TCP connections; never removed while the driver lives (a closed one keeps its slot).
   std::vector<std::unique_ptr<TcpLink>> tcp_links_;
   std::vector<uint8_t> receive_buffer_;

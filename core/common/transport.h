@@ -11,8 +11,18 @@
 // (TURN over TCP/TLS): poll_stream_command() says "connect stream K to X", "write these bytes on
 // K", "close K"; handle_stream_connected/data/closed bring back what happened on K. The driver
 // only moves bytes.
+//
+// A core object may also need a new local UDP port (TURN over UDP answered 437, RFC 8656
+// section 7.4: allocate again from a different local transport address): poll_socket_request()
+// says "bind request K on this IP, any port", handle_socket_bound(K, address) answers with the
+// bound address (nullopt when binding failed). From then on the socket is like any other: the
+// object sends from it (Transmit.from) and its datagrams come in with it as `local`. A runtime
+// keeps the socket until the endpoint goes. runtime::EndpointDriver does it with add_socket; a
+// firmware session host does it the same way: DatagramSockets::open(SocketAddress(ip, 0)), the
+// handle added to the session's socket list, closed with the session.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "core/common/bytes.h"
@@ -39,6 +49,12 @@ struct StreamCommand {
   uint32_t stream = 0;   // chosen by the core, unique while the endpoint lives
   SocketAddress remote;  // connect: where to
   Bytes data;            // write: bytes to append to the stream, in order
+};
+
+// What the core asks of the runtime for a new UDP socket (see the top).
+struct SocketRequest {
+  uint32_t id = 0;     // chosen by the core, unique while the endpoint lives
+  SocketAddress like;  // bind on this address's IP (a wildcard is fine) with a new port
 };
 
 class DatagramEndpoint {
@@ -70,6 +86,14 @@ class DatagramEndpoint {
   virtual void handle_stream_closed(Instant now, uint32_t stream) {
     (void)now;
     (void)stream;
+  }
+  // New UDP sockets (see the top): endpoints that ask for none keep these defaults.
+  virtual std::optional<SocketRequest> poll_socket_request() { return std::nullopt; }
+  virtual void handle_socket_bound(Instant now, uint32_t id,
+                                   const std::optional<SocketAddress>& bound) {
+    (void)now;
+    (void)id;
+    (void)bound;
   }
   virtual void handle_timeout(Instant now) = 0;
   virtual std::optional<Transmit> poll_transmit() = 0;

@@ -375,6 +375,18 @@ void PeerConnection::handle_stream_closed(Instant now, uint32_t stream) {
   pump(now);
 }
 
+std::optional<SocketRequest> PeerConnection::poll_socket_request() {
+  if (!relays_) return std::nullopt;
+  return relays_->poll_socket_request();
+}
+
+void PeerConnection::handle_socket_bound(Instant now, uint32_t id,
+                                         const std::optional<SocketAddress>& bound) {
+  if (!relays_) return;
+  relays_->handle_socket_bound(now, id, bound);
+  pump(now);
+}
+
 void PeerConnection::route_transmit(Instant now, Transmit t) {
   if (relays_->owns(t.from)) {
     // A relayed base (RFC 8445 section 5.1.1.2): the TURN client sends it to the peer.

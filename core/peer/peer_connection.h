@@ -137,6 +137,9 @@ class PeerConnection {
   void handle_stream_connected(Instant now, uint32_t stream);
   void handle_stream_data(Instant now, uint32_t stream, ByteView data);
   void handle_stream_closed(Instant now, uint32_t stream);
+  // New local UDP ports for TURN servers that answered 437 over UDP (common/transport.h).
+  std::optional<SocketRequest> poll_socket_request();
+  void handle_socket_bound(Instant now, uint32_t id, const std::optional<SocketAddress>& bound);
 
   // --- signaling (JSEP, RFC 8829)
   // Our offer: one BUNDLEd data section, a=setup:actpass, the candidates gathered so far.

@@ -31,6 +31,10 @@ struct RelayGatherer::Server {
   std::unique_ptr<TurnClient> client;
   std::unique_ptr<tls::TlsClient> tls;
   std::optional<uint32_t> stream;  // TCP/TLS: the connection to the server, while open
+  // UDP after a 437: the server's own local port (else the configured udp_local), and the
+  // runtime's answer awaited for the next one.
+  std::optional<SocketAddress> own_udp_local;
+  std::optional<uint32_t> socket_request;
   std::optional<SocketAddress> relayed;
   Instant deadline;               // allocation_timeout from start()
   uint32_t mismatch_retries = 0;  // new connections after a 437 to Allocate
@@ -107,11 +111,16 @@ RelayGatherer::Server* RelayGatherer::find_stream(uint32_t stream) {
   return nullptr;
 }
 
+SocketAddress RelayGatherer::udp_local(const Server& s) const {
+  return s.own_udp_local ? *s.own_udp_local : config_.udp_local.value_or(SocketAddress());
+}
+
 bool RelayGatherer::handle_datagram(Instant now, const SocketAddress& local,
                                     const SocketAddress& from, ByteView data) {
-  if (!config_.udp_local || local != *config_.udp_local) return false;
+  if (!config_.udp_local) return false;
   for (auto& s : servers_) {
-    if (!s->client || s->client->transport() != TurnTransport::udp || s->config.address != from)
+    if (!s->client || s->client->transport() != TurnTransport::udp || s->config.address != from ||
+        udp_local(*s) != local)
       continue;
     if (s->state == RelayServerState::failed || s->state == RelayServerState::closed)
       return true;  // late answers of a server given up
@@ -217,7 +226,7 @@ void RelayGatherer::pump_server(Instant now, Server& s) {
     while (auto out = s.client->poll_transmit()) {
       moved = true;
       if (s.client->transport() == TurnTransport::udp) {
-        transmits_.push_back(Transmit{*config_.udp_local, s.config.address, std::move(*out)});
+        transmits_.push_back(Transmit{udp_local(s), s.config.address, std::move(*out)});
       } else if (s.tls) {
         if (s.tls->state() == tls::TlsState::handshaking ||
             s.tls->state() == tls::TlsState::connected)
@@ -251,12 +260,12 @@ void RelayGatherer::pump_server(Instant now, Server& s) {
         if (s.state == RelayServerState::allocating &&
             err->kind == TurnErrorKind::allocation_mismatch) {
           // RFC 8656 section 7.4: the 5-tuple already has an allocation (ours from a connection
-          // the server has not noticed is gone, or another's). Over TCP/TLS a new connection is
-          // a new 5-tuple: allocate again on one, a bounded number of times. Over UDP the
-          // gatherer has only its one socket: the server is given up.
-          if (s.client->transport() != TurnTransport::udp &&
-              s.mismatch_retries < config_.max_mismatch_retries) {
+          // or a port the server has not noticed is gone, or another's behind the same NAT
+          // mapping). The client allocates again from a different 5-tuple, a bounded number of
+          // times: over TCP/TLS on a new connection, over UDP from a new local port.
+          if (s.mismatch_retries < config_.max_mismatch_retries) {
             ++s.mismatch_retries;
+            if (s.client->transport() == TurnTransport::udp) return request_new_port(s);
             reconnect(now, s);
             return pump_server(now, s);
           }
@@ -323,6 +332,39 @@ void RelayGatherer::reconnect(Instant now, Server& s) {
   s.tls.reset();
   s.state = RelayServerState::connecting;
   open(now, s);
+}
+
+void RelayGatherer::request_new_port(Server& s) {
+  // The TurnClient of the refused 5-tuple goes (its transactions with it); the server waits
+  // for the runtime's socket, its allocation deadline unchanged.
+  s.client.reset();
+  s.state = RelayServerState::connecting;
+  s.socket_request = next_socket_request_++;
+  socket_requests_.push_back(SocketRequest{*s.socket_request, *config_.udp_local});
+}
+
+void RelayGatherer::handle_socket_bound(Instant now, uint32_t id,
+                                        const std::optional<SocketAddress>& bound) {
+  for (auto& s : servers_) {
+    if (s->socket_request != id) continue;
+    s->socket_request.reset();
+    if (s->state != RelayServerState::connecting) return;  // closed or timed out meanwhile
+    if (!bound) {
+      fail(*s, "allocation-mismatch (437) and no new local port to allocate from");
+    } else {
+      s->own_udp_local = *bound;
+      open(now, *s);
+    }
+    pump(now);
+    return;
+  }
+}
+
+std::optional<SocketRequest> RelayGatherer::poll_socket_request() {
+  if (socket_requests_.empty()) return std::nullopt;
+  SocketRequest r = socket_requests_.front();
+  socket_requests_.pop_front();
+  return r;
 }
 
 void RelayGatherer::write_stream(Server& s, Bytes bytes) {

@@ -13,13 +13,16 @@
 //   relays.handle_timeout(now);
 //   while (auto t = relays.poll_transmit()) ...           // UDP datagrams to TURN servers
 //   while (auto c = relays.poll_stream_command()) ...     // connect / write / close a stream
+//   while (auto r = relays.poll_socket_request()) ...     // a new UDP port (437 over UDP)
+//   relays.handle_socket_bound(now, r->id, bound);        //   bound by the runtime
 //   while (auto e = relays.poll_event()) ...              // candidates, peer data, failures
 //   relays.send(now, relayed, peer, data);                // ICE's transmit from a relayed base
 //   relays.close(now);                                    // deallocates everything
 //
 // Each server stands alone: one that is unreachable, refuses the credentials (401 again after
-// the authenticated retry), answers 403 or 486 (at once, no retry), answers 437 over UDP or
-// more than max_mismatch_retries times over TCP/TLS (each time on a new connection), fails
+// the authenticated retry), answers 403 or 486 (at once, no retry), answers 437 more than
+// max_mismatch_retries times (each time from a new 5-tuple: a new connection over TCP/TLS, a
+// new local UDP port over UDP, asked of the runtime with poll_socket_request), fails
 // TLS verification or does not finish
 // within allocation_timeout gives a ServerFailed event for itself; the others go on, and a
 // candidate is reported the moment its own allocation succeeds (nobody waits for the slowest).
@@ -72,8 +75,9 @@ struct RelayGathererConfig {
   Duration allocation_timeout = seconds(10);
   // How long close() waits for the deallocations before the streams are closed anyway.
   Duration close_timeout = seconds(2);
-  // A 437 (allocation mismatch) to Allocate over TCP/TLS: new connections tried, each a new
-  // 5-tuple (RFC 8656 section 7.4), within allocation_timeout. Over UDP a 437 fails the server.
+  // A 437 (allocation mismatch) to Allocate: allocations tried again from a new 5-tuple (RFC
+  // 8656 section 7.4), within allocation_timeout: over TCP/TLS on a new connection, over UDP
+  // from a new local port the runtime binds (poll_socket_request / handle_socket_bound).
   uint32_t max_mismatch_retries = 2;
   // An allocation that dies after it was made (refresh refused or unanswered, 437 on a refresh,
   // its TCP/TLS connection lost) is made again, each server at most this many times in the
@@ -146,6 +150,12 @@ class RelayGatherer {
 
   std::optional<Transmit> poll_transmit();
   std::optional<StreamCommand> poll_stream_command();
+  // A new local UDP port for a server that answered 437 over UDP (common/transport.h); the
+  // server waits (state connecting, within allocation_timeout) for handle_socket_bound.
+  std::optional<SocketRequest> poll_socket_request();
+  // The runtime bound request `id` at `bound` (nullopt: it could not, and the server fails).
+  // The server allocates from it; its datagrams come in with `local` == bound.
+  void handle_socket_bound(Instant now, uint32_t id, const std::optional<SocketAddress>& bound);
   std::optional<RelayEvent> poll_event();
   std::optional<Instant> next_timeout() const;
 
@@ -176,6 +186,8 @@ class RelayGatherer {
   void pump(Instant now);
   void pump_server(Instant now, Server& s);
   void reconnect(Instant now, Server& s);
+  void request_new_port(Server& s);
+  SocketAddress udp_local(const Server& s) const;
   void lose(Instant now, Server& s, std::string reason);
   void write_stream(Server& s, Bytes bytes);
   void close_stream(Server& s);
@@ -187,10 +199,12 @@ class RelayGatherer {
   std::optional<Instant> started_;
   std::optional<Instant> close_deadline_;
   uint32_t next_stream_ = 1;
+  uint32_t next_socket_request_ = 1;
   bool gathering_done_ = false;
   bool closing_ = false;
   std::deque<Transmit> transmits_;
   std::deque<StreamCommand> commands_;
+  std::deque<SocketRequest> socket_requests_;
   std::deque<RelayEvent> events_;
 };
 

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <deque>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace cellrtc::runtime {
 namespace {
@@ -301,6 +304,82 @@ TEST(EndpointDriver, BoundsTheDatagramsReadPerWakeup) {
   EXPECT_LE(most_per_iteration, 4u);
   for (int i = 0; i < kBurst; ++i)
     EXPECT_EQ(sink.received[i], std::to_string(i));
+}
+
+// Asks for a new UDP port when a datagram arrives on its first socket (as TURN does after a
+// 437, RFC 8656 section 7.4), then pings the sender from the new port.
+class PortChanger final : public DatagramEndpoint {
+ public:
+  void handle_datagram(Instant, const SocketAddress& local, const SocketAddress& from,
+                       ByteView data) override {
+    if (!first) {
+      first = local;
+      peer = from;
+      requests.push_back(SocketRequest{7, local});
+      return;
+    }
+    replies.emplace_back(local, std::string(as_chars(data)));
+  }
+  std::optional<SocketRequest> poll_socket_request() override {
+    if (requests.empty()) return std::nullopt;
+    SocketRequest r = requests.front();
+    requests.pop_front();
+    return r;
+  }
+  void handle_socket_bound(Instant, uint32_t id,
+                           const std::optional<SocketAddress>& bound) override {
+    EXPECT_EQ(id, 7u);
+    second = bound;
+    if (bound) out.push_back(Transmit{*bound, *peer, Bytes{'h', 'i'}});
+  }
+  void handle_timeout(Instant) override {}
+  std::optional<Transmit> poll_transmit() override {
+    if (out.empty()) return std::nullopt;
+    Transmit t = std::move(out.front());
+    out.pop_front();
+    return t;
+  }
+  std::optional<Instant> next_timeout() const override { return std::nullopt; }
+
+  std::optional<SocketAddress> first, second, peer;
+  std::deque<SocketRequest> requests;
+  std::deque<Transmit> out;
+  std::vector<std::pair<SocketAddress, std::string>> replies;
+};
+
+TEST(EndpointDriver, BindsANewPortAnEndpointAsksForAndReadsIt) {
+  auto loop = make_loop();
+  PortChanger changer;
+  EndpointDriver driver(*loop, changer);
+  auto first = driver.add_socket(SocketAddress(IpAddress::loopback_v4(), 0));
+  ASSERT_TRUE(first);
+  auto sender = UdpSocket::bind(SocketAddress(IpAddress::loopback_v4(), 0));
+  ASSERT_TRUE(sender);
+  // The request is answered inside the read of the first socket: the new socket is added
+  // while that one is being read.
+  ASSERT_TRUE(sender->send_to(*first, as_bytes("go")));
+  ASSERT_TRUE(
+      loop->run_until([&] { return changer.second.has_value(); }, loop->now() + kTestDeadline));
+  EXPECT_EQ(changer.second->ip(), first->ip());
+  EXPECT_NE(changer.second->port(), first->port());
+  EXPECT_NE(changer.second->port(), 0);
+  EXPECT_EQ(driver.local_addresses().size(), 2u);
+  // The endpoint's first transmit went out of the new port to the first datagram's sender; a
+  // datagram to the new port comes in with it as `local`.
+  std::array<uint8_t, 16> buffer{};
+  ASSERT_TRUE(loop->run_until(
+      [&] {
+        auto got = sender->receive(buffer);
+        return got && got->has_value() && (*got)->from == *changer.second;
+      },
+      loop->now() + kTestDeadline));
+  ASSERT_TRUE(sender->send_to(*changer.second, as_bytes("back")));
+  ASSERT_TRUE(
+      loop->run_until([&] { return !changer.replies.empty(); }, loop->now() + kTestDeadline));
+  EXPECT_EQ(changer.replies[0].first, *changer.second);
+  EXPECT_EQ(changer.replies[0].second, "back");
+  EXPECT_EQ(driver.counters().unroutable, 0u);
+  EXPECT_EQ(driver.counters().datagrams_sent, 1u);
 }
 
 }  // namespace

@@ -43,6 +43,12 @@ class PeerEndpoint : public DatagramEndpoint {
     pc.handle_stream_closed(now, stream);
     drain(now);
   }
+  std::optional<SocketRequest> poll_socket_request() override { return pc.poll_socket_request(); }
+  void handle_socket_bound(Instant now, uint32_t id,
+                           const std::optional<SocketAddress>& bound) override {
+    pc.handle_socket_bound(now, id, bound);
+    drain(now);
+  }
   std::optional<Instant> next_timeout() const override { return pc.next_timeout(); }
 
   void drain(Instant now) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "core/ice/candidate.h"
@@ -32,6 +33,8 @@ struct ScriptedTurnServer {
   std::string nonce = "n1";
   uint32_t lifetime = 600;
   bool alive = true;
+  // Requests received and lost (no answer) while the count lasts.
+  int drop_requests = 0;
   // Authenticated Allocates answered with this error (437, 486) while the count lasts.
   uint16_t allocate_error = 0;
   int allocate_errors = 0;
@@ -45,6 +48,10 @@ struct ScriptedTurnServer {
     if (!m) return std::nullopt;
     if (m->cls() != Class::request) return std::nullopt;
     requests.push_back(*m);
+    if (drop_requests > 0) {
+      --drop_requests;
+      return std::nullopt;
+    }
     if (!m->has_message_integrity() || m->username() != username || !m->check_integrity(key()))
       return std::move(MessageBuilder::response_to(*m, Class::error_response)
                            .add_error_code(401, "Unauthorized")
@@ -98,10 +105,15 @@ class RelayGathererTest : public ::testing::Test {
       bool moved = false;
       while (auto t = g.poll_transmit()) {
         moved = true;
-        EXPECT_EQ(t->from, kUdpLocal);
+        udp_sources.push_back(t->from);
+        udp_destinations.push_back(t->to);
         for (auto* s : servers)
           if (s->address == t->to)
-            if (auto a = s->answer(t->data)) g.handle_datagram(now, kUdpLocal, s->address, *a);
+            if (auto a = s->answer(t->data)) g.handle_datagram(now, t->from, s->address, *a);
+      }
+      while (auto r = g.poll_socket_request()) {
+        moved = true;
+        socket_requests.push_back(*r);
       }
       while (auto c = g.poll_stream_command()) {
         moved = true;
@@ -143,6 +155,9 @@ class RelayGathererTest : public ::testing::Test {
   std::vector<SocketAddress> connects;
   std::vector<uint32_t> pending_connects;
   std::vector<uint32_t> closed_streams;
+  std::vector<SocketAddress> udp_sources;       // Transmit.from of every datagram sent
+  std::vector<SocketAddress> udp_destinations;  // and its Transmit.to
+  std::vector<SocketRequest> socket_requests;   // new UDP ports asked for
   SeededRandom rng{11};
   Instant start = Instant::from_us(5'000'000);
   Instant now = start;
@@ -220,6 +235,52 @@ TEST_F(RelayGathererTest, RefreshesTheAllocationBeforeItExpires) {
   EXPECT_EQ(s.requests.back().method(), Method::refresh);
   EXPECT_EQ(s.requests.back().lifetime(), 0u);
   EXPECT_TRUE(g.closed());
+}
+
+TEST_F(RelayGathererTest, ALostDeallocationIsRetransmittedUntilTheCloseTimeout) {
+  auto s = make_server(16);
+  auto dead = make_server(17);
+  servers = {&s, &dead};
+  RelayGathererConfig config;
+  config.servers = {entry(s, "turn:198.51.100.16"), entry(dead, "turn:198.51.100.17")};
+  config.udp_local = kUdpLocal;
+  config.close_timeout = seconds(2);
+  RelayGatherer g(config, rng);
+  ASSERT_TRUE(g.start(now).ok());
+  exchange(g);
+  ASSERT_EQ(g.server_state(0), RelayServerState::allocated);
+  ASSERT_EQ(g.server_state(1), RelayServerState::allocated);
+  // The first server loses two deallocations; the second stops answering altogether.
+  s.drop_requests = 2;
+  dead.alive = false;
+  auto deallocations = [](const ScriptedTurnServer& server) {
+    std::vector<stun::TransactionId> ids;
+    for (const auto& r : server.requests)
+      if (r.method() == Method::refresh && r.lifetime() == 0u) ids.push_back(r.transaction_id());
+    return ids;
+  };
+  udp_destinations.clear();
+  const Instant closed_at = now;
+  g.close(now);
+  exchange(g);
+  EXPECT_FALSE(g.closed());
+  // RFC 8489 section 6.2.1: the same request again after 500 ms, then 1 s more.
+  run_until(g, closed_at + milliseconds(499));
+  EXPECT_EQ(deallocations(s).size(), 1u);
+  run_until(g, closed_at + milliseconds(500));
+  EXPECT_EQ(deallocations(s).size(), 2u);
+  EXPECT_EQ(g.server_state(0), RelayServerState::closing);
+  run_until(g, closed_at + milliseconds(1500));
+  ASSERT_EQ(deallocations(s).size(), 3u);
+  EXPECT_EQ(deallocations(s)[0], deallocations(s)[2]);  // a retransmission, not a new request
+  EXPECT_EQ(g.server_state(0), RelayServerState::closed);
+  EXPECT_FALSE(g.closed());
+  // The silent server had its three transmissions too, and is not waited for past the bound.
+  run_until(g, closed_at + seconds(2));
+  EXPECT_TRUE(g.closed());
+  EXPECT_FALSE(g.next_timeout());
+  EXPECT_EQ(std::count(udp_destinations.begin(), udp_destinations.end(), dead.address), 3);
+  EXPECT_EQ(g.server_state(1), RelayServerState::closed);
 }
 
 TEST_F(RelayGathererTest, EachSessionUsesTheCredentialsItWasGiven) {
@@ -393,7 +454,57 @@ TEST_F(RelayGathererTest, AllocationMismatchOverTcpAllocatesAgainOnANewConnectio
   EXPECT_EQ(g.server_state(0), RelayServerState::allocated);
 }
 
-TEST_F(RelayGathererTest, AllocationMismatchIsRetriedABoundedNumberOfTimesAndNotOverUdp) {
+TEST_F(RelayGathererTest, AllocationMismatchOverUdpAllocatesAgainFromANewLocalPort) {
+  auto s = make_server(13);
+  s.allocate_error = 437;
+  s.allocate_errors = 1;
+  servers = {&s};
+  RelayGathererConfig config;
+  config.servers = {entry(s, "turn:198.51.100.13?transport=udp")};
+  config.udp_local = kUdpLocal;
+  RelayGatherer g(config, rng);
+  ASSERT_TRUE(g.start(now).ok());
+  exchange(g);
+  // RFC 8656 section 7.4: a new 5-tuple, so a new local port, asked of the runtime on the same
+  // IP; nothing is reported while the server waits for it.
+  ASSERT_EQ(socket_requests.size(), 1u);
+  EXPECT_EQ(socket_requests[0].like, kUdpLocal);
+  EXPECT_EQ(g.server_state(0), RelayServerState::connecting);
+  EXPECT_TRUE(events(g).empty());
+  ASSERT_EQ(udp_sources.size(), 2u);  // the challenged Allocate and the refused one
+  const SocketAddress new_port(kUdpLocal.ip(), 40001);
+  udp_sources.clear();
+  g.handle_socket_bound(now, socket_requests[0].id, new_port);
+  exchange(g);
+  auto ev = events(g);
+  ASSERT_EQ(ev.size(), 2u);
+  auto* c = std::get_if<event::RelayedCandidate>(&ev[0]);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->candidate.address, s.relayed);
+  EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(ev[1]));
+  EXPECT_EQ(s.count(Method::allocate), 4u);
+  // Everything of the new allocation goes out of, and comes in on, the new port only.
+  ASSERT_FALSE(udp_sources.empty());
+  for (const auto& from : udp_sources)
+    EXPECT_EQ(from, new_port);
+  udp_sources.clear();
+  ASSERT_TRUE(g.send(now, s.relayed, kPeer, Bytes{1, 2, 3}).ok());
+  exchange(g);
+  ASSERT_FALSE(udp_sources.empty());
+  EXPECT_EQ(udp_sources.back(), new_port);
+  EXPECT_EQ(s.count(Method::create_permission), 1u);
+  const Bytes stray =
+      *s.answer(std::move(MessageBuilder(Method::binding, Class::request, stun::TransactionId{}))
+                    .finish(true));
+  EXPECT_FALSE(g.handle_datagram(now, kUdpLocal, s.address, stray));
+  // The refresh runs from the new port too.
+  run_until(g, start + seconds(560));
+  EXPECT_EQ(g.server_state(0), RelayServerState::allocated);
+  EXPECT_GE(s.count(Method::refresh), 1u);
+  EXPECT_EQ(udp_sources.back(), new_port);
+}
+
+TEST_F(RelayGathererTest, AllocationMismatchIsRetriedABoundedNumberOfTimes) {
   auto tcp = make_server(10);
   tcp.allocate_error = 437;
   tcp.allocate_errors = 100;
@@ -409,7 +520,15 @@ TEST_F(RelayGathererTest, AllocationMismatchIsRetriedABoundedNumberOfTimesAndNot
   RelayGatherer g(config, rng);
   ASSERT_TRUE(g.start(now).ok());
   exchange(g);
-  // UDP: one socket only, so the 437 fails that server at once.
+  // UDP: the first socket and two new ports, then given up.
+  for (uint16_t i = 0; i < 2; ++i) {
+    ASSERT_EQ(socket_requests.size(), i + 1u);
+    EXPECT_TRUE(events(g).empty());
+    g.handle_socket_bound(now, socket_requests[i].id,
+                          SocketAddress(kUdpLocal.ip(), static_cast<uint16_t>(40001 + i)));
+    exchange(g);
+  }
+  EXPECT_EQ(socket_requests.size(), 2u);
   auto first = events(g);
   ASSERT_EQ(first.size(), 1u);
   auto* fu = std::get_if<event::ServerFailed>(&first[0]);
@@ -431,6 +550,41 @@ TEST_F(RelayGathererTest, AllocationMismatchIsRetriedABoundedNumberOfTimesAndNot
   EXPECT_EQ(ft->server, 0u);
   EXPECT_NE(ft->reason.find("allocation-mismatch (437)"), std::string::npos) << ft->reason;
   EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(ev[1]));
+}
+
+TEST_F(RelayGathererTest, AMismatchWithoutANewPortFailsThatServerAlone) {
+  auto bad = make_server(14);
+  bad.allocate_error = 437;
+  bad.allocate_errors = 1;
+  auto good = make_server(15);
+  servers = {&bad, &good};
+  RelayGathererConfig config;
+  config.servers = {entry(bad, "turn:198.51.100.14"), entry(good, "turn:198.51.100.15")};
+  config.udp_local = kUdpLocal;
+  RelayGatherer g(config, rng);
+  ASSERT_TRUE(g.start(now).ok());
+  exchange(g);
+  ASSERT_EQ(socket_requests.size(), 1u);
+  auto ev = events(g);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<event::RelayedCandidate>(ev[0]));
+  // The runtime could not bind one (ports exhausted, the interface gone).
+  g.handle_socket_bound(now, socket_requests[0].id, std::nullopt);
+  exchange(g);
+  ev = events(g);
+  ASSERT_EQ(ev.size(), 2u);
+  auto* f = std::get_if<event::ServerFailed>(&ev[0]);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->server, 0u);
+  EXPECT_NE(f->reason.find("no new local port"), std::string::npos) << f->reason;
+  EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(ev[1]));
+  EXPECT_EQ(g.server_state(1), RelayServerState::allocated);
+  // A late or unknown answer changes nothing.
+  g.handle_socket_bound(now, socket_requests[0].id, SocketAddress(kUdpLocal.ip(), 40009));
+  g.handle_socket_bound(now, 999, SocketAddress(kUdpLocal.ip(), 40010));
+  exchange(g);
+  EXPECT_TRUE(events(g).empty());
+  EXPECT_EQ(g.server_state(0), RelayServerState::failed);
 }
 
 TEST_F(RelayGathererTest, ALostAllocationIsMadeAgainWithTheNewestCredentials) {
