@@ -167,6 +167,7 @@ function renderTelemetry(t) {
     $('signal-operator').textContent =
         [modem.operator, modem.tech].filter((x) => typeof x === 'string' && x).join(' ');
   }
+  renderHealth(t && t.device && typeof t.device === 'object' ? t.device : null);
   const parts = [];
   if (t) {
     if (Number.isFinite(t.fps)) parts.push(`${t.fps.toFixed(1)} fps sent`);
@@ -177,6 +178,27 @@ function renderTelemetry(t) {
     if (Number.isFinite(t.dropped)) parts.push(`${t.dropped} dropped at the device`);
   }
   $('device-telemetry').textContent = parts.length ? `Device: ${parts.join(', ')}` : '';
+}
+
+// Bytes as the page shows them: "181 KB", "7.9 MB" (1 KB = 1000 bytes, as heap figures are read).
+function formatBytes(n) {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${Math.round(n / 1e3)} KB`;
+  return `${Math.round(n)} B`;
+}
+
+// The telemetry's `device` object (docs/protocol.md: internal RAM free, its low-water mark, PSRAM
+// free; microcontrollers only): beside the signal bars, hidden when the device sends none.
+function renderHealth(device) {
+  const count = (x) => Number.isFinite(x) && x >= 0;
+  const shown = device && count(device.heap_free);
+  $('health').hidden = !shown;
+  if (!shown) return;
+  $('h-heap').textContent = formatBytes(device.heap_free);
+  $('h-heap-min-row').hidden = !count(device.heap_min_free);
+  if (count(device.heap_min_free)) $('h-heap-min').textContent = formatBytes(device.heap_min_free);
+  $('h-psram-row').hidden = !count(device.psram_free);
+  if (count(device.psram_free)) $('h-psram').textContent = formatBytes(device.psram_free);
 }
 
 // --- buttons and settings ---------------------------------------------------------------------

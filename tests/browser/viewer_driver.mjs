@@ -230,6 +230,11 @@ async function main() {
           tokenForm: !document.getElementById('token-form').hidden,
           signal: document.getElementById('signal').hidden ? ''
                                                            : text('signal-operator'),
+          // The device's memory as shown: "Free heap 181 KB, Lowest 150 KB, PSRAM 7.9 MB".
+          health: document.getElementById('health').hidden ? ''
+            : [...document.querySelectorAll('#health > div')].filter((row) => !row.hidden)
+                .map((row) => `${row.children[0].textContent} ${row.children[1].textContent}`)
+                .join(', '),
         };
         return { stats: window.cellrtcViewer.stats(), overlay: overlayNow };
       });
