@@ -1,7 +1,9 @@
 #include "device/direct_viewers.h"
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
+#include <limits>
 
 #include "core/dtls/certificate.h"
 #include "core/peer/peer_connection.h"
@@ -131,15 +133,28 @@ std::vector<std::string> DirectViewers::set_ice_servers(const std::vector<IceSer
 
 void DirectViewers::handle(Instant now, const media::DeviceMessage& message) {
   if (const auto* part = std::get_if<media::DirectOfferPart>(&message)) {
-    if (part->part == 0)
-      offer_credentials_ = turn::TurnCredentials{part->turn_username, part->turn_credential};
+    if (part->part == 0 && !part->turn_username.empty()) {
+      // TURN REST usernames are "<expiry>:<id>"; fields minted for this offer without that
+      // form are taken as the newest.
+      int64_t expires = std::numeric_limits<int64_t>::max();
+      const std::string& u = part->turn_username;
+      const size_t colon = u.find(':');
+      if (colon != std::string::npos && colon > 0 && colon <= 18) {
+        int64_t parsed = 0;
+        auto [end, ec] = std::from_chars(u.data(), u.data() + colon, parsed);
+        if (ec == std::errc() && end == u.data() + colon) expires = parsed;
+      }
+      hold_credentials(turn::TurnCredentials{part->turn_username, part->turn_credential}, expires);
+    }
     auto whole = joiner_.add(*part);
     if (!whole) {
       ++stats_.refused;
       send_(media::encode_direct_error(part->id, whole.error().reason));
       return;
     }
-    if (whole->has_value()) on_offer(now, part->id, **whole, offer_credentials_);
+    if (whole->has_value()) on_offer(now, part->id, **whole);
+  } else if (const auto* pushed = std::get_if<media::TurnCredentialsMessage>(&message)) {
+    hold_credentials(turn::TurnCredentials{pushed->username, pushed->credential}, pushed->expires);
   } else if (const auto* c = std::get_if<media::DirectCandidateMessage>(&message)) {
     auto it = viewers_.find(c->id);
     if (it == viewers_.end()) return;
@@ -158,8 +173,14 @@ void DirectViewers::handle(Instant now, const media::DeviceMessage& message) {
   }
 }
 
-void DirectViewers::on_offer(Instant now, const std::string& id, const std::string& sdp,
-                             const turn::TurnCredentials& fresh) {
+void DirectViewers::hold_credentials(turn::TurnCredentials credentials, int64_t expires) {
+  if (credentials.username.empty()) return;
+  if (fresh_credentials_ && expires < fresh_expires_) return;
+  fresh_credentials_ = std::move(credentials);
+  fresh_expires_ = expires;
+}
+
+void DirectViewers::on_offer(Instant now, const std::string& id, const std::string& sdp) {
   ++stats_.offers;
   auto refuse = [&](const std::string& reason) {
     ++stats_.refused;
@@ -184,11 +205,12 @@ void DirectViewers::on_offer(Instant now, const std::string& id, const std::stri
   if (relays_) {
     turn::RelayGathererConfig gatherer = *relays_;
     gatherer.now_unix_s = static_cast<int64_t>(std::time(nullptr));
-    // The server's fresh credentials replace those of the WHIP answer, which may have expired
-    // in a long session (every server shares the server's secret, as in plan_relays).
-    if (!fresh.username.empty())
+    // The freshest credentials from the server replace those of the WHIP answer, which may
+    // have expired in a long session (every server shares the server's secret, as in
+    // plan_relays).
+    if (fresh_credentials_)
       for (auto& server : gatherer.servers)
-        server.credentials = fresh;
+        server.credentials = *fresh_credentials_;
     gatherer.udp_local.reset();
     if (std::any_of(gatherer.servers.begin(), gatherer.servers.end(), [](const auto& server) {
           return server.uri.transport == turn::TurnTransport::udp;

@@ -13,6 +13,9 @@
 // Candidates: host candidates of the configured addresses (none with the relay policy), and
 // relayed ones on the TURN servers of the device's WHIP answer (its Link headers, time-limited
 // credentials; set_ice_servers), so a device behind carrier NAT reaches viewers through TURN.
+// The WHIP answer's credentials may have expired in a long session: a viewer's relays use the
+// freshest credentials the device holds instead, those of a `turn-credentials` push or of a
+// direct-offer's fields, whichever expire last (docs/protocol.md).
 // The device cannot trickle to a WHEP viewer (docs/protocol.md: the answer carries every
 // candidate), so the answer waits until every TURN server has allocated or failed, at most
 // `gather_timeout`: a dead TURN server does not hold it longer. A relayed candidate allocated
@@ -94,7 +97,8 @@ class DirectViewers {
   // why, for the log.
   std::vector<std::string> set_ice_servers(const std::vector<IceServer>& servers);
 
-  // A direct-offer part, direct-candidate or direct-close; other messages are ignored.
+  // A direct-offer part, direct-candidate, direct-close or turn-credentials; other messages
+  // are ignored.
   void handle(Instant now, const media::DeviceMessage& message);
   // The camera serves the relay session and the direct viewers: it captures when any of them
   // is due (the rate is the highest any wants), as large and good as the due ones want
@@ -125,8 +129,9 @@ class DirectViewers {
 
  private:
   class Viewer;
-  void on_offer(Instant now, const std::string& id, const std::string& sdp,
-                const turn::TurnCredentials& fresh);
+  void on_offer(Instant now, const std::string& id, const std::string& sdp);
+  // Keeps `credentials` when they expire no earlier than the ones held.
+  void hold_credentials(turn::TurnCredentials credentials, int64_t expires);
   void step(Viewer& v, Instant now);
   // Sends the answer with the candidates gathered so far; false when the viewer was refused.
   bool answer(Viewer& v, Instant now);
@@ -147,7 +152,10 @@ class DirectViewers {
   std::optional<turn::RelayGathererConfig> relays_;
   std::string no_relays_ = "no TURN server offered yet";
   media::DirectSdpJoiner joiner_;
-  turn::TurnCredentials offer_credentials_;  // from the offer's first part
+  // The freshest TURN credentials received (push or offer fields), and when they expire (unix
+  // seconds); they replace the WHIP answer's for every viewer's relays.
+  std::optional<turn::TurnCredentials> fresh_credentials_;
+  int64_t fresh_expires_ = 0;
   std::map<std::string, std::unique_ptr<Viewer>> viewers_;
   DirectViewerStats stats_;
 };

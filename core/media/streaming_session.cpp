@@ -123,6 +123,9 @@ void StreamingSession::on_control(Instant now, const Bytes& data) {
     // keep the username they were made with (RFC 8656 section 5).
     pc_.set_relay_credentials(turn::TurnCredentials{fresh->username, fresh->credential});
     ++stats_.turn_credentials_received;
+    // The direct viewers' next allocations use them too (the freshest the device holds).
+    if (direct_messages_.size() < kMaxDirectMessagesQueued)
+      direct_messages_.push_back(std::move(*message));
   } else if (const auto* report = std::get_if<ReportMessage>(&*message)) {
     ++stats_.reports_received;
     stats_.last_report = *report;

@@ -141,7 +141,8 @@ class StreamingSession {
   void offer_frame(Instant now, EncodedFrame frame);
 
   // Direct-mode messages from the server (direct-offer parts, candidates, close), in order of
-  // arrival, for the agent's direct viewers.
+  // arrival, for the agent's direct viewers; turn-credentials too (applied to this session's
+  // relays already), for the direct viewers' next allocations.
   std::optional<DeviceMessage> poll_direct_message();
   // A control message of the caller's (direct-answer, state): sent when the channel is open.
   void send_control_text(Instant now, const std::string& text) { send_control(now, text); }

@@ -8,6 +8,8 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <deque>
 #include <future>
 #include <map>
 #include <memory>
@@ -20,6 +22,7 @@
 #include "core/dtls/certificate.h"
 #include "core/media/control_message.h"
 #include "core/media/frame_header.h"
+#include "core/stun/stun_message.h"
 #include "device/source_spec.h"
 #include "device/stream_source.h"
 #include "runtime/endpoint_driver.h"
@@ -64,6 +67,11 @@ class TestWhipServer {
   }
 
   std::string url() const { return http_->url(); }
+  // Link headers of the next answers (ICE servers, RFC 8840 section 4.4 style).
+  void set_links(std::vector<std::string> links) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    links_ = std::move(links);
+  }
   runtime::EventLoop& loop() { return *loop_; }
   const dtls::Certificate& certificate() const { return *cert_; }
   std::vector<HttpRequest> requests() const { return http_->requests(); }
@@ -192,6 +200,11 @@ class TestWhipServer {
       r.headers = {{"Content-Type", "application/sdp"},
                    {"Location", "/whip/" + std::to_string(id)},
                    {"ETag", "\"1\""}};
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const auto& link : links_)
+          r.headers.emplace_back("Link", link);
+      }
       return r;
     }
     int id = request.target.rfind("/whip/", 0) == 0 ? std::atoi(request.target.c_str() + 6) : -1;
@@ -238,8 +251,9 @@ class TestWhipServer {
   std::thread thread_;
   std::map<int, std::unique_ptr<Session>> sessions_;  // on the loop thread only
   std::mutex mutex_;
-  std::vector<int> scripted_;  // guarded by mutex_
-  int next_id_ = 1;            // guarded by mutex_
+  std::vector<int> scripted_;       // guarded by mutex_
+  std::vector<std::string> links_;  // guarded by mutex_
+  int next_id_ = 1;                 // guarded by mutex_
   std::unique_ptr<FakeHttpServer> http_;
 };
 
@@ -540,8 +554,9 @@ struct DirectViewerPeer {
     return out;
   }
 
-  // Offers, waits for the device's answer and applies it; false on failure.
-  bool connect() {
+  // Offers, waits for the device's answer and applies it; false on failure. `first_part` adds
+  // fields to the offer's first part (the server's fresh TURN credentials).
+  bool connect(const nlohmann::json& first_part = nlohmann::json::object()) {
     std::string offer = server.on_loop([&] {
       peer::PeerConfig config;
       config.certificate = &server.certificate();
@@ -563,17 +578,20 @@ struct DirectViewerPeer {
     if (offer.empty()) return false;
     // In parts of at most 500 bytes, as the server cuts larger ones.
     size_t parts = (offer.size() + 499) / 500;
-    for (size_t i = 0; i < parts; ++i)
-      if (!server.say(1, nlohmann::json{{"type", "direct-offer"},
-                                        {"id", "viewer1"},
-                                        {"part", i},
-                                        {"parts", parts},
-                                        {"sdp", offer.substr(i * 500, 500)}}
-                             .dump()))
-        return false;
+    for (size_t i = 0; i < parts; ++i) {
+      nlohmann::json part{{"type", "direct-offer"},
+                          {"id", id},
+                          {"part", i},
+                          {"parts", parts},
+                          {"sdp", offer.substr(i * 500, 500)}};
+      if (i == 0) part.update(first_part);
+      if (!server.say(1, part.dump())) return false;
+    }
     std::string answer;
     if (!device.run_until([&] {
-          auto answers = control_of("direct-answer");
+          std::vector<nlohmann::json> answers;
+          for (auto& a : control_of("direct-answer"))
+            if (a["id"] == id) answers.push_back(std::move(a));
           if (answers.empty() || answers.size() < answers.front()["parts"].get<size_t>())
             return false;
           answer.clear();
@@ -611,6 +629,7 @@ struct DirectViewerPeer {
 
   TestWhipServer& server;
   AgentUnderTest& device;
+  std::string id = "viewer1";
   SeededRandom rng{7};
   std::unique_ptr<PeerEndpoint> peer;
   std::unique_ptr<runtime::EndpointDriver> driver;
@@ -648,6 +667,93 @@ TEST(Agent, DirectViewerGetsFramesInOrderWhileTheRelayDoes) {
   // The server says the viewer left: its connection goes.
   ASSERT_TRUE(server.say(1, R"({"type":"direct-close","id":"viewer1"})"));
   ASSERT_TRUE(device.run_until([&] { return device.agent->direct_viewers()->size() == 0; }));
+}
+
+// A TURN server that only notes who allocates (RFC 8656 section 7.2): the first Allocate is
+// challenged (401 with REALM and NONCE), an authenticated one is recorded by its USERNAME and
+// refused with 403, so the gatherer gives the server up at once and the answer does not wait.
+class AllocationRecorder final : public DatagramEndpoint {
+ public:
+  void handle_datagram(Instant, const SocketAddress& local, const SocketAddress& from,
+                       ByteView data) override {
+    auto m = stun::Message::parse(data);
+    if (!m || m->cls() != stun::Class::request || m->method() != stun::Method::allocate) return;
+    auto reply = stun::MessageBuilder::response_to(*m, stun::Class::error_response);
+    if (!m->has_message_integrity()) {
+      reply.add_error_code(401, "Unauthorized").add_realm("cellrtc.test").add_nonce("n");
+    } else {
+      usernames.emplace_back(m->username().value_or(""));
+      reply.add_error_code(403, "Forbidden");
+    }
+    out.push_back(Transmit{local, from, std::move(reply).finish(true)});
+  }
+  void handle_timeout(Instant) override {}
+  std::optional<Transmit> poll_transmit() override {
+    if (out.empty()) return std::nullopt;
+    Transmit t = std::move(out.front());
+    out.pop_front();
+    return t;
+  }
+  std::optional<Instant> next_timeout() const override { return std::nullopt; }
+
+  std::vector<std::string> usernames;  // of every authenticated Allocate, in order
+  std::deque<Transmit> out;
+};
+
+// Credentials reach the device two ways (docs/protocol.md): the turn-credentials push and the
+// direct-offer's fields. A direct viewer's relays use the freshest the device holds: pushed
+// ones serve the next viewer's allocation, offer fields that expire earlier do not replace
+// them, and offer fields that expire later do.
+TEST(Agent, DirectViewersAllocateWithTheFreshestTurnCredentials) {
+  TestWhipServer server;
+  AllocationRecorder turn;
+  std::unique_ptr<runtime::EndpointDriver> turn_driver;
+  auto turn_address = server.on_loop([&] {
+    turn_driver = std::make_unique<runtime::EndpointDriver>(server.loop(), turn);
+    return turn_driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0)).value();
+  });
+  auto recorded = [&] { return server.on_loop([&] { return turn.usernames; }); };
+  auto recorded_count = [&](const std::string& username) {
+    auto all = recorded();
+    return std::count(all.begin(), all.end(), username);
+  };
+  // The WHIP answer's credentials, the oldest of all.
+  server.set_links({"<turn:127.0.0.1:" + std::to_string(turn_address.port()) +
+                    "?transport=udp>; rel=\"ice-server\"; username=\"1800000000:demo\"; "
+                    "credential=\"whip-secret\""});
+  AgentUnderTest device(server.url());
+  ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 3; }))
+      << device.agent->last_error();
+
+  ASSERT_TRUE(server.say(
+      1, media::encode_turn_credentials({"1900000000:demo", "pushed-secret", 1900000000})));
+  ASSERT_TRUE(device.run_until(
+      [&] { return device.agent->session()->stats().turn_credentials_received == 1; }));
+  // The session's own relay allocated with the WHIP answer's.
+  ASSERT_TRUE(device.run_until([&] { return !recorded().empty(); }));
+  EXPECT_EQ(recorded(), std::vector<std::string>{"1800000000:demo"});
+  DirectViewerPeer first(server, device);
+  ASSERT_TRUE(first.connect());
+  EXPECT_EQ(recorded_count("1900000000:demo"), 1);
+  EXPECT_EQ(recorded_count("1800000000:demo"), 1);
+
+  DirectViewerPeer second(server, device);
+  second.id = "viewer2";
+  ASSERT_TRUE(
+      second.connect({{"turn_username", "1899999000:demo"}, {"turn_credential", "older-secret"}}));
+  EXPECT_EQ(recorded_count("1900000000:demo"), 2);
+  EXPECT_EQ(recorded_count("1899999000:demo"), 0);
+
+  DirectViewerPeer third(server, device);
+  third.id = "viewer3";
+  ASSERT_TRUE(
+      third.connect({{"turn_username", "1900000500:demo"}, {"turn_credential", "newer-secret"}}));
+  EXPECT_EQ(recorded_count("1900000500:demo"), 1);
+  EXPECT_EQ(recorded_count("1900000000:demo"), 2);
+  server.on_loop([&] {
+    turn_driver.reset();
+    return 0;
+  });
 }
 
 // The stats line (--json-log) carries the SCTP associations' recovery counters: the relay
