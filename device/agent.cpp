@@ -53,25 +53,6 @@ using whip::url_host;
 
 }  // namespace
 
-const char* to_string(IceTransport transport) {
-  switch (transport) {
-    case IceTransport::udp:
-      return "udp";
-    case IceTransport::tcp:
-      return "tcp";
-    case IceTransport::automatic:
-      return "auto";
-  }
-  return "?";
-}
-
-std::optional<IceTransport> parse_ice_transport(std::string_view text) {
-  if (text == "udp") return IceTransport::udp;
-  if (text == "tcp") return IceTransport::tcp;
-  if (text == "auto") return IceTransport::automatic;
-  return std::nullopt;
-}
-
 // The transport of one session: its sockets and ICE-TCP connections (the driver), feeding the
 // publisher's PeerConnection. Every input is followed by the agent's after_peer_activity.
 class Agent::Connection : public DatagramEndpoint {

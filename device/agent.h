@@ -28,6 +28,7 @@
 #include "core/common/backoff.h"
 #include "core/common/socket_address.h"
 #include "core/media/streaming_session.h"
+#include "core/streamer/ice_transport.h"
 #include "core/streamer/publisher.h"
 #include "device/direct_viewers.h"
 #include "device/frame_source.h"
@@ -41,13 +42,10 @@ namespace cellrtc::device {
 
 enum class LogFormat : uint8_t { text, json };
 
-// Which transports the device's ICE candidates use toward the server (docs/architecture.md,
-// "Transports"): UDP host candidates, an active ICE-TCP candidate (RFC 6544) toward the
-// server's passive ones, or both, with UDP preferred.
-enum class IceTransport : uint8_t { udp, tcp, automatic };
-const char* to_string(IceTransport transport);
-// "udp", "tcp" or "auto".
-std::optional<IceTransport> parse_ice_transport(std::string_view text);
+// Which transports the device's ICE candidates use toward the server: udp, tcp or auto
+// (core/streamer/ice_transport.h, the firmware's setting too).
+using streamer::IceTransport;
+using streamer::parse_ice_transport;
 
 struct AgentConfig {
   WhipClientConfig whip;

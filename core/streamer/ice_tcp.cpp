@@ -4,8 +4,28 @@
 #include <string>
 
 #include "core/ice/candidate.h"
+#include "core/streamer/ice_transport.h"
 
 namespace cellrtc::streamer {
+
+const char* to_string(IceTransport transport) {
+  switch (transport) {
+    case IceTransport::udp:
+      return "udp";
+    case IceTransport::tcp:
+      return "tcp";
+    case IceTransport::automatic:
+      return "auto";
+  }
+  return "?";
+}
+
+std::optional<IceTransport> parse_ice_transport(std::string_view text) {
+  if (text == "udp") return IceTransport::udp;
+  if (text == "tcp") return IceTransport::tcp;
+  if (text == "auto") return IceTransport::automatic;
+  return std::nullopt;
+}
 
 size_t add_active_tcp_candidates(Instant now, peer::PeerConnection& pc,
                                  const std::vector<IpAddress>& addresses) {

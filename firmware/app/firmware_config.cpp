@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "core/common/socket_address.h"
 #include "firmware/app/memory_profile.h"
 #include "modem/a76xx.h"
 
@@ -153,6 +154,18 @@ Result<size_t, ConfigError> count_ca_certificates(std::string_view pem) {
   if (ret != 0 || parsed != blocks)
     return error("ca_pem", "a certificate in it does not parse (damaged base64 or not X.509)");
   return parsed;
+}
+
+std::optional<std::string> transport_warning(const FirmwareConfig& c) {
+  if (c.transport != streamer::IceTransport::tcp) return std::nullopt;
+  auto ep = parse_server_url(c.server_url);
+  if (!ep) return std::nullopt;
+  std::string_view host = ep->host;
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (IpAddress::parse(host)) return std::nullopt;
+  return "transport tcp: the server's name " + ep->host +
+         " is looked up by DNS, which lwIP asks over UDP; give its IP address in server_url "
+         "to send no UDP at all";
 }
 
 Result<void, ConfigError> validate(const FirmwareConfig& c) {

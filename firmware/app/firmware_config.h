@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/common/result.h"
+#include "core/streamer/ice_transport.h"
 #include "firmware/app/camera_pins.h"
 #include "firmware/app/frame_size.h"
 #include "modem/supervisor.h"
@@ -32,6 +34,10 @@ struct FirmwareConfig {
   // relays), as PEM certificates: a private CA, or the server's own self-signed certificate.
   // Empty: the ESP x509 certificate bundle (public CAs) for https.
   std::string ca_pem;
+  // The sessions' paths to the server (core/streamer/ice_transport.h): udp, tcp (ICE-TCP and
+  // TURN over TCP/TLS only: not one UDP socket, for modems whose PPP link drops under UDP
+  // traffic), or auto (both, UDP preferred).
+  streamer::IceTransport transport = streamer::IceTransport::automatic;
 
   std::string apn;
   std::string apn_user;
@@ -65,6 +71,9 @@ Result<void, ConfigError> validate(const FirmwareConfig& config);
 // blocks that all parse, at most kMaxCaPemBytes. Their count, or what is wrong.
 constexpr size_t kMaxCaPemBytes = 16384;
 Result<size_t, ConfigError> count_ca_certificates(std::string_view ca_pem);
+// A setting that works but not as one may expect, for a warning at boot: transport tcp with
+// the server given by name (the name is looked up by DNS, over UDP). nullopt: nothing to say.
+std::optional<std::string> transport_warning(const FirmwareConfig& config);
 // "server_url: ..." for the log.
 std::string describe(const ConfigError& error);
 

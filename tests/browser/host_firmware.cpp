@@ -198,7 +198,7 @@ void HostFirmware::run() {
     streamer::Publisher& publisher = streamer.publisher();
     if (pump_requests(now, publisher, http, http.limits()).responses > 0)
       streamer.note_received(now);
-    sockets.flush(publisher);
+    sockets.flush(now, publisher);
     while (app.poll_event()) {
     }
     while (publisher.poll_event()) {
