@@ -209,8 +209,7 @@ void SessionSockets::send_tcp(const Transmit& t) {
 bool SessionSockets::execute(Instant now, peer::PeerConnection& pc, StreamCommand command) {
   auto find = [&]() -> Connection* {
     for (auto& c : connections_)
-      if (!c->ice_tcp && !c->dead && c->owner == &pc && c->stream == command.stream)
-        return c.get();
+      if (!c->ice_tcp && !c->dead && c->owner == &pc && c->stream == command.stream) return c.get();
     return nullptr;
   };
   switch (command.kind) {

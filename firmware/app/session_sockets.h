@@ -151,13 +151,13 @@ class SessionSockets final : public streamer::PublisherHost {
     int handle = -1;
     const peer::PeerConnection* owner = nullptr;
     bool ice_tcp = false;
-    uint32_t stream = 0;      // TURN: the core's stream id
-    SocketAddress local;      // ICE-TCP: the active candidate (port 9)
-    SocketAddress remote;     // ICE-TCP: the passive candidate; TURN: the server
+    uint32_t stream = 0;   // TURN: the core's stream id
+    SocketAddress local;   // ICE-TCP: the active candidate (port 9)
+    SocketAddress remote;  // ICE-TCP: the passive candidate; TURN: the server
     bool connected = false;
-    bool closing = false;     // TURN: closed by the core once the queue is written
-    bool dead = false;        // failed or closed: removed after the current pass
-    Bytes queue;              // bytes not yet taken by the stack, from queue_head
+    bool closing = false;  // TURN: closed by the core once the queue is written
+    bool dead = false;     // failed or closed: removed after the current pass
+    Bytes queue;           // bytes not yet taken by the stack, from queue_head
     size_t queue_head = 0;
     std::unique_ptr<ice::Rfc4571Framer> framer;  // ICE-TCP
   };

@@ -182,8 +182,7 @@ TEST(SessionStreamsTest, TcpOffersAnActiveCandidateConnectsOncePerPassiveOneAndS
   rig.publish({"198.51.100.1:443", "198.51.100.1:8443"}, {});
   // RFC 6544 section 4.5: the active candidate on port 9; no UDP socket and no UDP candidate.
   EXPECT_NE(rig.offer.find("tcp"), std::string::npos);
-  EXPECT_NE(rig.offer.find("100.64.0.2 9 typ host tcptype active"), std::string::npos)
-      << rig.offer;
+  EXPECT_NE(rig.offer.find("100.64.0.2 9 typ host tcptype active"), std::string::npos) << rig.offer;
   EXPECT_EQ(rig.offer.find(" udp "), std::string::npos) << rig.offer;
   EXPECT_EQ(rig.datagrams.opened, 0);
   ASSERT_EQ(rig.streams.to("198.51.100.1:443").size(), 1u);

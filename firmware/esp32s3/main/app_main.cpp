@@ -37,6 +37,7 @@
 #include "nvs_store_esp.h"
 #include "ppp_netif_esp.h"
 #include "sdkconfig.h"
+#include "tcp_sockets_esp.h"
 #include "udp_sockets_esp.h"
 
 #if CELLRTC_HAS_CA_PEM
@@ -88,6 +89,11 @@ FirmwareConfig config_from_kconfig() {
   c.device_token = CONFIG_CELLRTC_DEVICE_TOKEN;
 #if CELLRTC_HAS_CA_PEM
   c.ca_pem = ::cellrtc_ca_pem_start;
+#endif
+#if CONFIG_CELLRTC_TRANSPORT_UDP
+  c.transport = streamer::IceTransport::udp;
+#elif CONFIG_CELLRTC_TRANSPORT_TCP
+  c.transport = streamer::IceTransport::tcp;
 #endif
   c.apn = CONFIG_CELLRTC_APN;
   c.apn_user = CONFIG_CELLRTC_APN_USER;
@@ -182,8 +188,10 @@ struct Firmware {
   std::optional<dtls::Certificate> certificate;
   whip::WhipLimits limits;
   LwipDatagramSockets udp;
-  SessionSockets sockets{udp};
+  LwipStreamSockets tcp;
+  std::unique_ptr<SessionSockets> sockets;  // made once the configuration is known
   SocketWatcher watcher{queue};
+  uint64_t watched_generation = UINT64_MAX;
   std::unique_ptr<EspRequestRunner> http;
   std::unique_ptr<PublisherStreamer> streamer;
   EspCamera camera{queue};
@@ -218,7 +226,7 @@ void dispatch(Firmware& f, bool& started, LoopEvent& e) {
       app.on_ppp_output(t, e.bytes);
       break;
     case LoopEvent::Kind::netif_up:
-      f.sockets.set_local_addresses({e.address});
+      f.sockets->set_local_addresses({e.address});
       // The wall clock for certificate validity (the WHIP server's HTTPS certificate): the
       // board has no battery-backed clock, so it is 1970 until SNTP answers.
       if (!f.sntp_started) {
@@ -229,7 +237,7 @@ void dispatch(Firmware& f, bool& started, LoopEvent& e) {
       app.on_netif_up(t);
       break;
     case LoopEvent::Kind::netif_down:
-      f.sockets.set_local_addresses({});
+      f.sockets->set_local_addresses({});
       app.on_netif_down(t, e.flag);
       break;
     case LoopEvent::Kind::camera_frame:
@@ -241,7 +249,7 @@ void dispatch(Firmware& f, bool& started, LoopEvent& e) {
     case LoopEvent::Kind::http_done:
       break;  // drive_streamer takes the answers
     case LoopEvent::Kind::sockets_readable:
-      if (f.streamer && f.sockets.read(t, f.streamer->publisher()) > 0)
+      if (f.streamer && f.sockets->read(t, f.streamer->publisher()) > 0)
         f.streamer->note_received(t);
       f.watcher.rearm();
       break;
@@ -249,16 +257,22 @@ void dispatch(Firmware& f, bool& started, LoopEvent& e) {
 }
 
 // After every call into the app: the publisher's requests to the HTTP task and its answers
-// back, its datagrams out, the watcher's socket set, its events to the log.
+// back, its datagrams, TCP messages and stream commands out, the watcher's socket set when it
+// changed, its events and the sockets' lines to the log.
 void drive_streamer(Firmware& f) {
   if (!f.streamer) return;
   const Instant t = now();
   streamer::Publisher& publisher = f.streamer->publisher();
   if (pump_requests(t, publisher, *f.http, f.limits).responses > 0) f.streamer->note_received(t);
-  f.sockets.flush(publisher);
-  f.watcher.set_handles(f.sockets.handles());
+  f.sockets->flush(t, publisher);
+  if (f.sockets->watch_generation() != f.watched_generation) {
+    f.watched_generation = f.sockets->watch_generation();
+    f.watcher.set(f.sockets->watch_set());
+  }
   while (auto event = publisher.poll_event())
     log_publisher_event(*event);
+  while (auto line = f.sockets->poll_log())
+    ESP_LOGI("stream", "%s", line->c_str());
 }
 
 void loop_task(void* arg) {
@@ -307,6 +321,18 @@ extern "C" void app_main(void) {
     return;
   }
 
+  if (auto warning = transport_warning(f->config)) ESP_LOGW(kTag, "config: %s", warning->c_str());
+  {
+    // The sessions' sockets: UDP and TCP on lwIP as the transport setting says; turns:
+    // relays are verified against the configured CA (none: skipped, with a log line).
+    SessionSocketsConfig net;
+    net.transport = f->config.transport;
+    net.relay.ca_pem = f->config.ca_pem;
+    net.relay.ca_setting = "CELLRTC_CA_PEM_FILE";
+    net.resolve = &resolve_ipv4;
+    f->sockets = std::make_unique<SessionSockets>(f->udp, f->tcp, std::move(net));
+  }
+
   esp_err_t err = nvs_flash_init();
   if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
     ESP_ERROR_CHECK(nvs_flash_erase());
@@ -339,7 +365,7 @@ extern "C" void app_main(void) {
     ports.netif = f->netif.get();
   }
   // The streamer: the portable publisher (WHIP, PeerConnection, StreamingSession) on
-  // esp_http_client (its own task) and lwIP UDP sockets bound on the interface's address. The
+  // esp_http_client (its own task) and lwIP UDP and TCP sockets on the interface's address. The
   // DTLS identity is kept in NVS, so its fingerprint survives reboots; the first boot makes it
   // (a few hundred ms for P-256).
   if (const char* nvs_error = f->store.open())
@@ -367,10 +393,11 @@ extern "C" void app_main(void) {
     pc.endpoint = whip::whip_endpoint(f->config.server_url);
     pc.token = f->config.device_token;
     pc.limits = f->limits;
+    pc.report_udp_grace = f->config.transport == streamer::IceTransport::automatic;
     apply_memory_profile(memory_profile(f->config.frame_size), pc);
     // Network gone: the streamer's stop cancels the requests the HTTP task still holds.
     f->streamer = std::make_unique<PublisherStreamer>(std::move(pc), f->rng, *f->certificate,
-                                                      f->sockets, f->http.get());
+                                                      *f->sockets, f->http.get());
     ports.streamer = f->streamer.get();
   }
   f->app = std::make_unique<FirmwareApp>(f->config, ports);

@@ -28,7 +28,7 @@ struct LoopEvent {
     camera_frame,
     camera_failed,
     http_done,         // the HTTP task finished a request (RequestRunner::poll_completed)
-    sockets_readable,  // a session's UDP socket holds datagrams
+    sockets_readable,  // a session's socket is readable, or a connection writable
   };
   Kind kind;
   Bytes bytes;

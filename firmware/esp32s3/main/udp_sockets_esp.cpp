@@ -77,13 +77,13 @@ void LwipDatagramSockets::close(int handle) {
 }
 
 bool SocketWatcher::start() {
-  return lock_ && xTaskCreatePinnedToCore(&SocketWatcher::task, "udp-watch", 3072, this, 5, &task_,
+  return lock_ && xTaskCreatePinnedToCore(&SocketWatcher::task, "sock-watch", 3072, this, 5, &task_,
                                           1) == pdPASS;
 }
 
-void SocketWatcher::set_handles(std::vector<int> handles) {
+void SocketWatcher::set(WatchSet sockets) {
   xSemaphoreTake(lock_, portMAX_DELAY);
-  handles_ = std::move(handles);
+  sockets_ = std::move(sockets);
   xSemaphoreGive(lock_);
 }
 
@@ -95,11 +95,18 @@ void SocketWatcher::task(void* arg) {
   auto* self = static_cast<SocketWatcher*>(arg);
   for (;;) {
     fd_set readable;
+    fd_set writable;
     FD_ZERO(&readable);
+    FD_ZERO(&writable);
     int max_fd = -1;
     xSemaphoreTake(self->lock_, portMAX_DELAY);
-    for (int fd : self->handles_) {
+    for (int fd : self->sockets_.readable) {
       FD_SET(fd, &readable);
+      max_fd = std::max(max_fd, fd);
+    }
+    // A connection completing (or failing) and room for queued bytes show as writable.
+    for (int fd : self->sockets_.writable) {
+      FD_SET(fd, &writable);
       max_fd = std::max(max_fd, fd);
     }
     xSemaphoreGive(self->lock_);
@@ -109,7 +116,7 @@ void SocketWatcher::task(void* arg) {
     }
     timeval tv{0, kSelectMs * 1000};
     // A socket closed by the loop meanwhile makes select() fail (EBADF): look again.
-    if (select(max_fd + 1, &readable, nullptr, nullptr, &tv) <= 0) continue;
+    if (select(max_fd + 1, &readable, &writable, nullptr, &tv) <= 0) continue;
     auto* e = new LoopEvent{};
     e->kind = LoopEvent::Kind::sockets_readable;
     if (self->loop_.post(e)) ulTaskNotifyTake(pdTRUE, pdMS_TO_TICKS(1000));

@@ -1,7 +1,9 @@
 // The publisher's UDP sockets on lwIP (BSD sockets API of ESP-IDF v5.4), and the watcher task
-// whose select() covers them: when one holds datagrams it wakes the loop (sockets_readable) and
-// waits until the loop has read them before it selects again, so the inbox never fills with
-// wake-ups. Only the loop task touches SessionSockets; the watcher sees a copy of the handles.
+// whose select() covers the session's sockets (UDP, and the TCP connections of
+// tcp_sockets_esp.h: readable, and writable while one connects or has bytes queued): when one is
+// ready it wakes the loop (sockets_readable) and waits until the loop has read them before it
+// selects again, so the inbox never fills with wake-ups. Only the loop task touches
+// SessionSockets; the watcher sees a copy of its watch set, given when it changes.
 #pragma once
 
 #include <vector>
@@ -27,7 +29,7 @@ class SocketWatcher {
   explicit SocketWatcher(LoopQueue& loop) : loop_(loop), lock_(xSemaphoreCreateMutex()) {}
   bool start();
   // The loop: the sockets to watch now.
-  void set_handles(std::vector<int> handles);
+  void set(WatchSet sockets);
   // The loop read what was there: select again.
   void rearm();
 
@@ -36,7 +38,7 @@ class SocketWatcher {
 
   LoopQueue& loop_;
   SemaphoreHandle_t lock_;
-  std::vector<int> handles_;  // under lock_
+  WatchSet sockets_;  // under lock_
   TaskHandle_t task_ = nullptr;
 };
 

@@ -1,0 +1,312 @@
+// The firmware's session host (firmware/app/session_sockets.h) end to end: its portable code
+// over POSIX sockets standing in for lwIP (loopback only), with transport tcp, publishes to the
+// real cellrtc-server (--ice-tcp-shared) through PublisherStreamer, as the firmware's loop does;
+// a WHEP viewer of our core over UDP receives its frames in order, and the device opened not one
+// UDP socket: its checks, DTLS and SCTP ran over the ICE-TCP connection to the server's HTTP
+// port (RFC 6544, RFC 4571 framing).
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "core/dtls/certificate.h"
+#include "core/media/frame_header.h"
+#include "device/source_spec.h"
+#include "firmware/app/publisher_streamer.h"
+#include "firmware/app/session_sockets.h"
+#include "process/http_client.h"
+#include "process/server_process.h"
+#include "runtime/clock.h"
+#include "runtime/endpoint_driver.h"
+#include "runtime/event_loop.h"
+#include "runtime/os_random.h"
+#include "runtime/sockaddr.h"
+#include "support/peer_endpoint.h"
+
+namespace cellrtc::process {
+namespace {
+
+constexpr const char* kToken = "firmware-device-token-0123456789";
+
+// transport tcp must never open one: any use is counted and refused.
+class NoDatagrams final : public firmware::DatagramSockets {
+ public:
+  Result<Bound> open(const SocketAddress&) override {
+    ++uses;
+    return Error{Errc::invalid_state, "no UDP in this test"};
+  }
+  Status send(int, const SocketAddress&, ByteView) override {
+    ++uses;
+    return Error{Errc::invalid_state, "no UDP in this test"};
+  }
+  std::optional<Received> receive(int, std::span<uint8_t>) override { return std::nullopt; }
+  void close(int) override {}
+  std::atomic<int> uses{0};
+};
+
+// StreamSockets on POSIX sockets, as lwIP's are used on the device (tcp_sockets_esp.cpp).
+class PosixStreams final : public firmware::StreamSockets {
+ public:
+  Result<int> connect(const SocketAddress& remote) override {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Error{Errc::invalid_state, "socket() failed"};
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    const runtime::SockaddrStorage sa = runtime::to_sockaddr(remote);
+    if (::connect(fd, sa.get(), sa.length) != 0 && errno != EINPROGRESS) {
+      ::close(fd);
+      return Error{Errc::invalid_state, "connect() failed"};
+    }
+    ++connections;
+    return fd;
+  }
+  ConnectState poll_connect(int handle) override {
+    pollfd p{handle, POLLOUT, 0};
+    if (::poll(&p, 1, 0) <= 0) return ConnectState::connecting;
+    int error = 0;
+    socklen_t len = sizeof(error);
+    if (::getsockopt(handle, SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0)
+      return ConnectState::failed;
+    return ConnectState::connected;
+  }
+  Result<size_t> write(int handle, ByteView data) override {
+    const ssize_t n = ::send(handle, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
+    return Error{Errc::invalid_state, "send() failed"};
+  }
+  ReadResult read(int handle, std::span<uint8_t> buffer) override {
+    const ssize_t n = ::recv(handle, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n > 0) return {static_cast<size_t>(n), false};
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return {0, false};
+    return {0, true};
+  }
+  void close(int handle) override { ::close(handle); }
+  std::atomic<int> connections{0};
+};
+
+// The camera: test-pattern JPEGs lent as the driver's buffers are; each returned once.
+class PatternCamera final : public firmware::Camera {
+ public:
+  Status apply(const firmware::CameraSettings&) override { return {}; }
+  void request_frame() override {}
+  void release(uint32_t) override { ++released; }
+  std::atomic<int> released{0};
+};
+
+whip::WhipResult<whip::HttpResponse> perform(uint16_t port, const whip::WhipRequest& r) {
+  const std::string prefix = "http://127.0.0.1:" + std::to_string(port);
+  ClientRequest request;
+  request.method = r.method;
+  request.target = r.url.rfind(prefix, 0) == 0 ? r.url.substr(prefix.size()) : r.url;
+  for (const auto& h : r.headers)
+    request.headers.emplace_back(h.name, h.value);
+  request.body = r.body;
+  request.timeout = std::chrono::milliseconds(5000);
+  ClientResponse got = http_request(port, request);
+  if (got.status == 0) return whip::WhipError{whip::WhipErrorKind::network, 0, got.error};
+  whip::HttpResponse out;
+  out.status = got.status;
+  for (const auto& [name, value] : got.headers)
+    out.headers.push_back({name, value});
+  out.body = got.body;
+  return out;
+}
+
+// The firmware's loop on a thread: the publisher's requests performed (blocking, loopback),
+// camera frames offered while the streamer wants them, the session host read when poll() says
+// its sockets are ready (its watch set) and flushed after every step.
+class FirmwareDevice {
+ public:
+  explicit FirmwareDevice(uint16_t port) : port_(port) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~FirmwareDevice() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  bool wait_streaming(std::chrono::milliseconds limit) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!streaming_ && std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return streaming_;
+  }
+  std::string log() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return log_;
+  }
+  NoDatagrams udp;
+  PosixStreams tcp;
+  PatternCamera camera;
+  std::atomic<uint64_t> tcp_messages_out{0};
+  std::atomic<int> frames_offered{0};
+
+ private:
+  void note(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    log_ += line + "\n";
+  }
+  void run() {
+    runtime::MonotonicClock clock;
+    runtime::OsRandom rng;
+    auto certificate = dtls::Certificate::generate(rng, "cellrtc-device");
+    auto source = device::open_source("testpattern:160x120");
+    if (!certificate || !source) return note("setup failed");
+    firmware::SessionSocketsConfig net;
+    net.transport = streamer::IceTransport::tcp;
+    firmware::SessionSockets sockets(udp, tcp, net);
+    sockets.set_local_addresses({IpAddress::loopback_v4()});
+    streamer::PublisherConfig config;
+    config.endpoint = "http://127.0.0.1:" + std::to_string(port_) + "/whip";
+    config.token = kToken;
+    config.request_timeout = seconds(5);
+    firmware::PublisherStreamer streaming(config, rng, *certificate, sockets);
+    streamer::Publisher& pub = streaming.publisher();
+    const Instant end = clock.now() + seconds(60);
+    uint32_t frame_id = 0;
+    streaming.start(clock.now());
+    while (clock.now() < end) {
+      Instant now = clock.now();
+      streaming.handle_timeout(now);
+      while (auto r = pub.poll_request())
+        pub.handle_response(clock.now(), r->id, perform(port_, r->request));
+      now = clock.now();
+      if (streaming.wants_frame(now)) {
+        device::CaptureSettings settings;
+        settings.wait = Duration(0);
+        settings.quality = streaming.frame_wish().quality;
+        auto frame = (*source)->next(now, settings);
+        if (frame) {
+          firmware::CameraFrame lent{++frame_id, frame->jpeg(), frame->width, frame->height, now};
+          ++frames_offered;
+          streaming.offer_frame(now, firmware::FrameLease(&camera, lent));
+        }
+      }
+      sockets.flush(now, pub);
+      while (auto e = pub.poll_event()) {
+        if (auto* s = std::get_if<streamer::event::StateChanged>(&*e)) {
+          note(std::string("state: ") + streamer::to_string(s->state) + " " + s->detail);
+          if (s->state == streamer::PublisherState::streaming) streaming_ = true;
+        } else if (auto* l = std::get_if<streamer::event::Log>(&*e)) {
+          note(l->kind + ": " + l->text);
+        }
+      }
+      while (auto line = sockets.poll_log())
+        note(*line);
+      tcp_messages_out = sockets.stats().tcp_messages_out;
+      if (stop_) break;
+      // Wait for the sockets, the streamer's next deadline, or 20 ms (the camera, a stop).
+      firmware::WatchSet watch = sockets.watch_set();
+      std::vector<pollfd> fds;
+      for (int fd : watch.readable) {
+        short events = POLLIN;
+        for (int w : watch.writable)
+          if (w == fd) events |= POLLOUT;
+        fds.push_back({fd, events, 0});
+      }
+      int wait_ms = 20;
+      if (auto t = streaming.next_timeout())
+        wait_ms = std::clamp<int>(static_cast<int>((*t - clock.now()).count() / 1000), 0, 20);
+      if (::poll(fds.data(), fds.size(), wait_ms) > 0) sockets.read(clock.now(), pub);
+    }
+    // The session ends with its DELETE.
+    pub.stop(clock.now());
+    for (int i = 0; i < 10 && !pub.done(); ++i) {
+      while (auto r = pub.poll_request())
+        pub.handle_response(clock.now(), r->id, perform(port_, r->request));
+      sockets.flush(clock.now(), pub);
+    }
+    tcp_messages_out = sockets.stats().tcp_messages_out;
+  }
+
+  uint16_t port_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> streaming_{false};
+  std::mutex mutex_;
+  std::string log_;
+};
+
+TEST(FirmwareSession, TcpOnlySessionHostStreamsToTheServerThroughItsSharedHttpPort) {
+  std::string error;
+  auto server =
+      ServerProcess::start({"--device", std::string("cam:") + kToken, "--ice-tcp-shared"}, &error);
+  ASSERT_TRUE(server) << error;
+  FirmwareDevice device(server->http_port());
+  ASSERT_TRUE(device.wait_streaming(std::chrono::seconds(20)))
+      << device.log() << server->log_tail();
+
+  // A viewer over UDP watches it.
+  runtime::OsRandom rng;
+  auto certificate = dtls::Certificate::generate(rng, "cellrtc-test");
+  ASSERT_TRUE(certificate);
+  peer::PeerConfig viewer_config;
+  viewer_config.certificate = &*certificate;
+  testing::PeerEndpoint viewer(viewer_config, rng);
+  auto loop = runtime::EventLoop::create();
+  ASSERT_TRUE(loop);
+  runtime::EndpointDriver driver(**loop, viewer);
+  auto local = driver.add_socket(SocketAddress(IpAddress::loopback_v4(), 0));
+  ASSERT_TRUE(local);
+  Instant now = (*loop)->now();
+  ASSERT_TRUE(viewer.pc.add_host_socket(now, *local));
+  viewer.pc.end_of_local_sockets(now);
+  ASSERT_TRUE(viewer.pc.create_data_channel(
+      now, {.label = "video", .ordered = false, .max_retransmits = 0}));
+  ASSERT_TRUE(viewer.pc.create_data_channel(now, {.label = "control"}));
+  auto offer = viewer.pc.create_offer(now);
+  ASSERT_TRUE(offer);
+  viewer.drain(now);
+  auto watched =
+      http_request(server->http_port(), {.method = "POST",
+                                         .target = "/whep/cam",
+                                         .headers = {{"Content-Type", "application/sdp"}},
+                                         .body = *offer});
+  ASSERT_EQ(watched.status, 201) << watched.body << server->log_tail();
+  ASSERT_TRUE(viewer.pc.set_remote_description((*loop)->now(), watched.body));
+  viewer.drain((*loop)->now());
+  driver.wake();
+
+  std::vector<uint32_t> sequences;
+  auto collect = [&] {
+    for (const auto& m : viewer.messages) {
+      auto it = viewer.open.find(m.id);
+      if (it == viewer.open.end() || it->second != "video") continue;
+      auto f = media::parse_frame(m.data);
+      EXPECT_TRUE(f.ok());
+      if (f) sequences.push_back(f->header.sequence);
+    }
+    viewer.messages.clear();
+    return sequences.size() >= 10 || viewer.failure.has_value();
+  };
+  ASSERT_TRUE((*loop)->run_until(collect, (*loop)->now() + seconds(30)))
+      << (viewer.failure ? *viewer.failure : "timeout") << "\n"
+      << device.log() << server->log_tail();
+  ASSERT_FALSE(viewer.failure) << *viewer.failure;
+  for (size_t i = 1; i < sequences.size(); ++i)
+    EXPECT_GT(sequences[i], sequences[i - 1]) << "at " << i;
+
+  device.stop();
+  std::printf("[ firmware ] %s", device.log().c_str());
+  EXPECT_EQ(device.udp.uses, 0);  // not one UDP socket, not one datagram
+  EXPECT_GE(device.tcp.connections, 1);
+  EXPECT_GT(device.tcp_messages_out, 0u);
+  // Every lent frame went back to the camera once (the streamer copies it into its message).
+  EXPECT_EQ(device.camera.released, device.frames_offered);
+}
+
+}  // namespace
+}  // namespace cellrtc::process
