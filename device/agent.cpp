@@ -59,55 +59,82 @@ class Agent::Connection : public DatagramEndpoint {
  public:
   explicit Connection(Agent& agent) : agent_(agent), driver(*agent.loop_, *this) {}
 
-  peer::PeerConnection* pc() const { return agent_.publisher_->peer(); }
+  // The publisher's current PeerConnection; none once this connection only deallocates.
+  peer::PeerConnection* pc() const { return closing_relays ? nullptr : agent_.publisher_->peer(); }
 
   void handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
                        ByteView data) override {
+    if (closing_relays) {
+      closing_relays->handle_datagram(now, local, from, data);
+      return agent_.after_closing_activity(*this);
+    }
     if (auto* p = pc()) p->handle_datagram(now, local, from, data);
     agent_.after_peer_activity(now);
   }
   // One RFC 4571 message out of an ICE-TCP connection the driver opened (RFC 6544).
   void handle_stream_message(Instant now, const SocketAddress& local, const SocketAddress& from,
                              ByteView data) override {
+    if (closing_relays) return;
     if (auto* p = pc()) p->handle_datagram(now, local, from, data, TransportProtocol::tcp);
     agent_.after_peer_activity(now);
   }
   void handle_timeout(Instant now) override {
+    if (closing_relays) {
+      closing_relays->handle_timeout(now);
+      return agent_.after_closing_activity(*this);
+    }
     if (auto* p = pc()) p->handle_timeout(now);
     agent_.after_peer_activity(now);
   }
   std::optional<Transmit> poll_transmit() override {
+    if (closing_relays) return closing_relays->poll_transmit();
     auto* p = pc();
     return p ? p->poll_transmit() : std::nullopt;
   }
   // TURN over TCP/TLS: the connections to the servers are the driver's, the bytes the core's.
   std::optional<StreamCommand> poll_stream_command() override {
+    if (closing_relays) return closing_relays->poll_stream_command();
     auto* p = pc();
     return p ? p->poll_stream_command() : std::nullopt;
   }
   void handle_stream_connected(Instant now, uint32_t stream) override {
+    if (closing_relays) {
+      closing_relays->handle_stream_connected(now, stream);
+      return agent_.after_closing_activity(*this);
+    }
     if (auto* p = pc()) p->handle_stream_connected(now, stream);
     agent_.after_peer_activity(now);
   }
   void handle_stream_data(Instant now, uint32_t stream, ByteView data) override {
+    if (closing_relays) {
+      closing_relays->handle_stream_data(now, stream, data);
+      return agent_.after_closing_activity(*this);
+    }
     if (auto* p = pc()) p->handle_stream_data(now, stream, data);
     agent_.after_peer_activity(now);
   }
   void handle_stream_closed(Instant now, uint32_t stream) override {
+    if (closing_relays) {
+      closing_relays->handle_stream_closed(now, stream);
+      return agent_.after_closing_activity(*this);
+    }
     if (auto* p = pc()) p->handle_stream_closed(now, stream);
     agent_.after_peer_activity(now);
   }
   // TURN over UDP answered 437: a new local port for that server (RFC 8656 section 7.4).
   std::optional<SocketRequest> poll_socket_request() override {
+    if (closing_relays) return std::nullopt;
     auto* p = pc();
     return p ? p->poll_socket_request() : std::nullopt;
   }
   void handle_socket_bound(Instant now, uint32_t id,
                            const std::optional<SocketAddress>& bound) override {
+    if (closing_relays) return;
     if (auto* p = pc()) p->handle_socket_bound(now, id, bound);
     agent_.after_peer_activity(now);
   }
   std::optional<Instant> next_timeout() const override {
+    if (closing_relays) return closing_relays->next_timeout();
     return earliest(agent_.publisher_->peer_timeout(), agent_.capture_at_);
   }
 
@@ -115,6 +142,10 @@ class Agent::Connection : public DatagramEndpoint {
   std::optional<SocketAddress> turn_socket;  // the UDP socket TURN over UDP goes out of
   // ICE-TCP: the (active local, passive remote) connections asked of the driver.
   streamer::TcpCandidateConnector tcp;
+  // After its session closed: the relays still deallocating (PeerConnection::take_relays),
+  // driven through these sockets until they are done (at most their close_timeout).
+  std::unique_ptr<turn::RelayGatherer> closing_relays;
+  bool dropping = false;           // closing and done: destruction scheduled
   runtime::EndpointDriver driver;  // last: destroyed first, before what it drives
 };
 
@@ -226,6 +257,7 @@ Agent::~Agent() {
     connection_->driver.wake();
     connection_.reset();
   }
+  closing_connections_.clear();
   publisher_.reset();
 }
 
@@ -322,7 +354,27 @@ void Agent::close_session(Instant, peer::PeerConnection& pc) {
   if (!connection_) return;
   connection_->driver.wake();  // what the closed connection still sends
   count_transport(*connection_);
+  // RFC 8656 section 7.2: the relays' deallocations are retransmitted like any request until
+  // their close_timeout; the connection's sockets stay for them after the session is gone.
+  if (auto relays = pc.take_relays()) {
+    connection_->closing_relays = std::move(relays);
+    connection_->driver.wake();
+    closing_connections_.push_back(std::move(connection_));
+  }
   connection_.reset();
+}
+
+void Agent::after_closing_activity(Connection& c) {
+  if (c.dropping || !c.closing_relays->closed()) return;
+  c.dropping = true;
+  // Never inside the connection's own driver callback.
+  Connection* raw = &c;
+  loop_->add_timer(loop_->now(), [this, raw] {
+    closing_connections_.erase(
+        std::remove_if(closing_connections_.begin(), closing_connections_.end(),
+                       [raw](const auto& x) { return x.get() == raw; }),
+        closing_connections_.end());
+  });
 }
 
 void Agent::after_peer_activity(Instant now) {

@@ -131,6 +131,8 @@ class Agent : private streamer::PublisherHost {
   const std::string& last_error() const { return last_error_; }
   const std::optional<media::ModemTelemetry>& modem() const { return modem_; }
   const DirectViewers* direct_viewers() const { return direct_.get(); }
+  // Closed sessions whose TURN deallocations are still in flight (at most close_timeout each).
+  size_t closing_sessions() const { return closing_connections_.size(); }
   runtime::EventLoop& loop() { return *loop_; }
   Instant now() const { return loop_->now(); }
 
@@ -152,6 +154,8 @@ class Agent : private streamer::PublisherHost {
   // After the PeerConnection was fed: ICE-TCP toward new candidates, TURN events, direct-mode
   // messages, then flush.
   void after_peer_activity(Instant now);
+  // After a closed session's relays were fed: the connection goes once they are done.
+  void after_closing_activity(Connection& c);
   // Hands the publisher's requests to the requester (a worker thread: the loop keeps running);
   // their responses come back to on_response on the loop.
   void perform_requests();
@@ -191,6 +195,8 @@ class Agent : private streamer::PublisherHost {
   WhipClient whip_;
   std::unique_ptr<streamer::Publisher> publisher_;  // after rng_, certificate_: uses them
   std::unique_ptr<Connection> connection_;          // the publisher's session's transport
+  // Transports of closed sessions whose TURN deallocations are still in flight.
+  std::vector<std::unique_ptr<Connection>> closing_connections_;
 
   uint16_t native_width_ = 0;  // the source's own frame size, from frames taken at it
   uint16_t native_height_ = 0;

@@ -57,6 +57,7 @@ class DirectViewers::Viewer : public DatagramEndpoint {
     owner_.step(*this, now);
   }
   std::optional<Instant> next_timeout() const override {
+    if (closing) return pc.next_timeout();  // the relays' deallocation only
     auto at = earliest(pc.next_timeout(), session.next_timeout());
     if (!connected && !leaving)
       at = earliest(at, std::optional<Instant>(created + owner_.config_.connect_timeout));
@@ -75,6 +76,8 @@ class DirectViewers::Viewer : public DatagramEndpoint {
   bool connected = false;
   bool told_live = false;
   bool leaving = false;            // removal scheduled
+  bool closing = false;            // closed; its TURN deallocations still in flight
+  bool dropping = false;           // closing and done: destruction scheduled
   runtime::EndpointDriver driver;  // last: destroyed first, before what it drives
 };
 
@@ -167,9 +170,9 @@ void DirectViewers::handle(Instant now, const media::DeviceMessage& message) {
     auto it = viewers_.find(close->id);
     if (it == viewers_.end()) return;
     ++stats_.closed;
-    it->second->pc.close(now);
-    it->second->driver.wake();
+    auto v = std::move(it->second);
     viewers_.erase(it);
+    retire(now, std::move(v));
   }
 }
 
@@ -261,6 +264,10 @@ bool DirectViewers::answer(Viewer& v, Instant now) {
 }
 
 void DirectViewers::step(Viewer& v, Instant now) {
+  if (v.closing) {
+    if (!v.pc.relays() || v.pc.relays()->closed()) drop_later(v);
+    return;
+  }
   if (v.leaving) return;
   while (auto e = v.pc.poll_event()) {
     if (const auto* lc = std::get_if<peer::event::LocalCandidate>(&*e); lc && !lc->candidate)
@@ -304,9 +311,34 @@ void DirectViewers::remove_later(const std::string& id, const std::string& messa
     auto found = viewers_.find(id);
     if (found == viewers_.end()) return;
     ++stats_.closed;
-    found->second->pc.close(loop_.now());
-    found->second->driver.wake();
+    auto v = std::move(found->second);
     viewers_.erase(found);
+    retire(loop_.now(), std::move(v));
+  });
+}
+
+void DirectViewers::retire(Instant now, std::unique_ptr<Viewer> v) {
+  v->pc.close(now);
+  v->driver.wake();
+  // RFC 8656 section 7.2: the viewer's allocations are released with a Refresh of LIFETIME 0,
+  // retransmitted like any request (RFC 8489 section 6.2.1) until the relays' close_timeout:
+  // the viewer's sockets stay until they are done. Without relays it goes now.
+  const turn::RelayGatherer* relays = v->pc.relays();
+  if (!relays || relays->closed()) return;
+  v->leaving = true;
+  v->closing = true;
+  closing_.push_back(std::move(v));
+}
+
+void DirectViewers::drop_later(Viewer& v) {
+  if (v.dropping) return;
+  v.dropping = true;
+  // Never inside the viewer's own driver callback.
+  Viewer* raw = &v;
+  loop_.add_timer(loop_.now(), [this, raw] {
+    closing_.erase(std::remove_if(closing_.begin(), closing_.end(),
+                                  [raw](const auto& c) { return c.get() == raw; }),
+                   closing_.end());
   });
 }
 
@@ -346,11 +378,13 @@ void DirectViewers::offer_frame(Instant now, const media::EncodedFrame& frame) {
 }
 
 void DirectViewers::close_all(Instant now) {
+  // The device stops: the deallocations go out once, and nobody waits for them.
   for (auto& [id, v] : viewers_) {
     v->pc.close(now);
     v->driver.wake();
   }
   viewers_.clear();
+  closing_.clear();
 }
 
 }  // namespace cellrtc::device

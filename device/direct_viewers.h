@@ -118,6 +118,9 @@ class DirectViewers {
   void close_all(Instant now);
 
   size_t size() const { return viewers_.size(); }
+  // Viewers gone whose TURN deallocations are still in flight (each at most the relays'
+  // close_timeout; they count against no limit).
+  size_t closing() const { return closing_.size(); }
   // Viewers whose video channel is open.
   size_t streaming() const;
   // The streaming stats of viewer `id`, while it exists.
@@ -137,6 +140,9 @@ class DirectViewers {
   bool answer(Viewer& v, Instant now);
   // Ends a viewer after telling the server `message` (a direct-state or direct-error).
   void remove_later(const std::string& id, const std::string& message);
+  // Closes a viewer's connection; it stays in closing_ while its relays deallocate.
+  void retire(Instant now, std::unique_ptr<Viewer> v);
+  void drop_later(Viewer& v);
   void note(const std::string& line) const {
     if (log_) log_(line);
   }
@@ -157,6 +163,7 @@ class DirectViewers {
   std::optional<turn::TurnCredentials> fresh_credentials_;
   int64_t fresh_expires_ = 0;
   std::map<std::string, std::unique_ptr<Viewer>> viewers_;
+  std::vector<std::unique_ptr<Viewer>> closing_;  // see closing()
   DirectViewerStats stats_;
 };
 

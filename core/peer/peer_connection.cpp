@@ -314,14 +314,17 @@ void PeerConnection::handle_timeout(Instant now) {
 }
 
 std::optional<Transmit> PeerConnection::poll_transmit() {
-  if (!relays_) return ice_.poll_transmit();
-  while (auto t = ice_.poll_transmit())
-    route_transmit(relay_now_, std::move(*t));
+  if (!relays_ && socket_out_.empty()) return ice_.poll_transmit();
+  if (relays_)
+    while (auto t = ice_.poll_transmit())
+      route_transmit(relay_now_, std::move(*t));
   if (!socket_out_.empty()) {
     Transmit t = std::move(socket_out_.front());
     socket_out_.pop_front();
     return t;
   }
+  // The relays were handed over (take_relays): ICE's own, if any, after what was queued.
+  if (!relays_) return ice_.poll_transmit();
   return relays_->poll_transmit();
 }
 
@@ -341,6 +344,15 @@ void PeerConnection::set_relay_credentials(const turn::TurnCredentials& credenti
   if (!relays_) return;
   for (size_t i = 0; i < relays_->server_count(); ++i)
     relays_->set_credentials(i, credentials);
+}
+
+std::unique_ptr<turn::RelayGatherer> PeerConnection::take_relays() {
+  if (state_ != PeerState::closed || !relays_ || relays_->closed()) return nullptr;
+  // What ICE still had for the sockets leaves with the connection's own poll_transmit; the
+  // relays' transmits are theirs.
+  while (auto t = ice_.poll_transmit())
+    route_transmit(relay_now_, std::move(*t));
+  return std::move(relays_);
 }
 
 std::optional<turn::RelayEvent> PeerConnection::poll_relay_event() {

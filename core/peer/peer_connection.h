@@ -128,6 +128,13 @@ class PeerConnection {
   // GatheringDone. For logs and stats; the connection has already acted on them.
   std::optional<turn::RelayEvent> poll_relay_event();
   const turn::RelayGatherer* relays() const { return relays_.get(); }
+  // After close(): the relays still deallocating (their Refresh with LIFETIME 0 is
+  // retransmitted like any request until close_timeout, RFC 8656 section 7.2), handed over so
+  // that their owner can drive them to the end once this connection is gone (its
+  // handle_datagram/handle_timeout/poll_transmit and stream calls, through the same sockets);
+  // nullptr when there are none or they are done. A connection that lives on after close()
+  // drives them itself.
+  std::unique_ptr<turn::RelayGatherer> take_relays();
   // Fresh credentials (TURN REST, from the signaling server) for every TURN server's next
   // allocation: a reallocation after one died. Live allocations keep theirs (RFC 8656
   // section 5).

@@ -669,23 +669,50 @@ TEST(Agent, DirectViewerGetsFramesInOrderWhileTheRelayDoes) {
   ASSERT_TRUE(device.run_until([&] { return device.agent->direct_viewers()->size() == 0; }));
 }
 
-// A TURN server that only notes who allocates (RFC 8656 section 7.2): the first Allocate is
-// challenged (401 with REALM and NONCE), an authenticated one is recorded by its USERNAME and
-// refused with 403, so the gatherer gives the server up at once and the answer does not wait.
-class AllocationRecorder final : public DatagramEndpoint {
+// A TURN server that notes who allocates (RFC 8656 section 7.2): the first Allocate is
+// challenged (401 with REALM and NONCE); an authenticated one is recorded by its USERNAME and
+// refused with 403 (the gatherer gives the server up at once and the answer does not wait),
+// or granted when `password` is set (a relayed address that relays nothing). Deallocations
+// (Refresh with LIFETIME 0) are recorded by transaction id; the first `lose_deallocations`
+// get no answer.
+class ScriptedTurn final : public DatagramEndpoint {
  public:
   void handle_datagram(Instant, const SocketAddress& local, const SocketAddress& from,
                        ByteView data) override {
     auto m = stun::Message::parse(data);
-    if (!m || m->cls() != stun::Class::request || m->method() != stun::Method::allocate) return;
+    if (!m || m->cls() != stun::Class::request) return;
     auto reply = stun::MessageBuilder::response_to(*m, stun::Class::error_response);
     if (!m->has_message_integrity()) {
-      reply.add_error_code(401, "Unauthorized").add_realm("cellrtc.test").add_nonce("n");
-    } else {
-      usernames.emplace_back(m->username().value_or(""));
-      reply.add_error_code(403, "Forbidden");
+      reply.add_error_code(401, "Unauthorized").add_realm(kRealm).add_nonce("n");
+      out.push_back(Transmit{local, from, std::move(reply).finish(true)});
+      return;
     }
-    out.push_back(Transmit{local, from, std::move(reply).finish(true)});
+    const std::string username(m->username().value_or(""));
+    if (m->method() == stun::Method::allocate) usernames.push_back(username);
+    if (password.empty()) {
+      reply.add_error_code(403, "Forbidden");
+      out.push_back(Transmit{local, from, std::move(reply).finish(true)});
+      return;
+    }
+    auto ok = stun::MessageBuilder::response_to(*m, stun::Class::success_response);
+    if (m->method() == stun::Method::allocate) {
+      ok.add_xor_relayed_address(SocketAddress(IpAddress::loopback_v4(), 9))
+          .add_xor_mapped_address(from)
+          .add_lifetime(600);
+    } else if (m->method() == stun::Method::refresh) {
+      const uint32_t lifetime = m->lifetime().value_or(600);
+      if (lifetime == 0) {
+        deallocations.push_back(m->transaction_id());
+        if (lose_deallocations > 0) {
+          --lose_deallocations;
+          return;
+        }
+      }
+      ok.add_lifetime(lifetime);
+    }
+    out.push_back(Transmit{
+        local, from,
+        std::move(ok).finish_with_integrity(stun::long_term_key(username, kRealm, password))});
   }
   void handle_timeout(Instant) override {}
   std::optional<Transmit> poll_transmit() override {
@@ -696,7 +723,11 @@ class AllocationRecorder final : public DatagramEndpoint {
   }
   std::optional<Instant> next_timeout() const override { return std::nullopt; }
 
-  std::vector<std::string> usernames;  // of every authenticated Allocate, in order
+  static constexpr const char* kRealm = "cellrtc.test";
+  std::string password;  // empty: Allocates refused
+  int lose_deallocations = 0;
+  std::vector<std::string> usernames;              // of every authenticated Allocate, in order
+  std::vector<stun::TransactionId> deallocations;  // every Refresh with LIFETIME 0 received
   std::deque<Transmit> out;
 };
 
@@ -706,7 +737,7 @@ class AllocationRecorder final : public DatagramEndpoint {
 // them, and offer fields that expire later do.
 TEST(Agent, DirectViewersAllocateWithTheFreshestTurnCredentials) {
   TestWhipServer server;
-  AllocationRecorder turn;
+  ScriptedTurn turn;
   std::unique_ptr<runtime::EndpointDriver> turn_driver;
   auto turn_address = server.on_loop([&] {
     turn_driver = std::make_unique<runtime::EndpointDriver>(server.loop(), turn);
@@ -750,6 +781,59 @@ TEST(Agent, DirectViewersAllocateWithTheFreshestTurnCredentials) {
       third.connect({{"turn_username", "1900000500:demo"}, {"turn_credential", "newer-secret"}}));
   EXPECT_EQ(recorded_count("1900000500:demo"), 1);
   EXPECT_EQ(recorded_count("1900000000:demo"), 2);
+  server.on_loop([&] {
+    turn_driver.reset();
+    return 0;
+  });
+}
+
+// A direct viewer that leaves releases its allocation (RFC 8656 section 7.2) after its
+// connection is gone: a lost deallocation is sent again (RFC 8489 section 6.2.1), and one the
+// TURN server never answers is given up after the relays' close_timeout (2 s).
+TEST(Agent, AGoneDirectViewersDeallocationIsRetransmittedAndThenGivenUp) {
+  TestWhipServer server;
+  ScriptedTurn turn;
+  turn.password = "whip-secret";
+  std::unique_ptr<runtime::EndpointDriver> turn_driver;
+  auto turn_address = server.on_loop([&] {
+    turn_driver = std::make_unique<runtime::EndpointDriver>(server.loop(), turn);
+    return turn_driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0)).value();
+  });
+  auto deallocations = [&] { return server.on_loop([&] { return turn.deallocations; }); };
+  server.set_links({"<turn:127.0.0.1:" + std::to_string(turn_address.port()) +
+                    "?transport=udp>; rel=\"ice-server\"; username=\"1800000000:demo\"; "
+                    "credential=\"whip-secret\""});
+  AgentUnderTest device(server.url());
+  ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 3; }))
+      << device.agent->last_error();
+  const DirectViewers& direct = *device.agent->direct_viewers();
+
+  // The first deallocation is lost, its retransmission answered.
+  server.on_loop([&] { return turn.lose_deallocations = 1; });
+  DirectViewerPeer first(server, device);
+  ASSERT_TRUE(first.connect());
+  ASSERT_TRUE(server.say(1, R"({"type":"direct-close","id":"viewer1"})"));
+  ASSERT_TRUE(device.run_until([&] { return direct.size() == 0 && direct.closing() == 1; }));
+  ASSERT_TRUE(device.run_until([&] { return direct.closing() == 0; }));
+  auto sent = deallocations();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0], sent[1]);  // the same request again
+
+  // Never answered: three transmissions (0, 0.5, 1.5 s), then given up at 2 s.
+  server.on_loop([&] { return turn.lose_deallocations = 100; });
+  DirectViewerPeer second(server, device);
+  second.id = "viewer2";
+  ASSERT_TRUE(second.connect());
+  ASSERT_TRUE(server.say(1, R"({"type":"direct-close","id":"viewer2"})"));
+  ASSERT_TRUE(device.run_until([&] { return direct.size() == 0 && direct.closing() == 1; }));
+  ASSERT_TRUE(device.run_until([&] { return direct.closing() == 0; }, seconds(10)));
+  sent = deallocations();
+  ASSERT_EQ(sent.size(), 5u);
+  EXPECT_EQ(sent[2], sent[3]);
+  EXPECT_EQ(sent[3], sent[4]);
+  EXPECT_NE(sent[1], sent[2]);
+  // The session's own allocation was never released meanwhile.
+  EXPECT_EQ(device.agent->closing_sessions(), 0u);
   server.on_loop([&] {
     turn_driver.reset();
     return 0;

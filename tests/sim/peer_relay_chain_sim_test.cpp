@@ -4,7 +4,8 @@
 // its allocations; the device's refresh meets 437 (RFC 8656 section 7.4: no allocation for this
 // 5-tuple), the relayed candidate is withdrawn from ICE, a new allocation is made, its relayed
 // address joins ICE as a new candidate, the lite server learns it from the checks (RFC 8445
-// section 7.3.1.3, peer-reflexive), and the data sent meanwhile arrives, in order.
+// section 7.3.1.3, peer-reflexive), and the data sent meanwhile arrives, in order. Closing then
+// releases the new allocation even when the first deallocation is lost.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -20,6 +21,22 @@ namespace {
 
 using testing::fixed_link;
 using testing::ip;
+
+// Relays handed over by a closed PeerConnection, on its socket.
+class RelaysEndpoint final : public DatagramEndpoint {
+ public:
+  explicit RelaysEndpoint(turn::RelayGatherer& relays) : relays_(relays) {}
+  void handle_datagram(Instant now, const SocketAddress& local, const SocketAddress& from,
+                       ByteView data) override {
+    relays_.handle_datagram(now, local, from, data);
+  }
+  void handle_timeout(Instant now) override { relays_.handle_timeout(now); }
+  std::optional<Transmit> poll_transmit() override { return relays_.poll_transmit(); }
+  std::optional<Instant> next_timeout() const override { return relays_.next_timeout(); }
+
+ private:
+  turn::RelayGatherer& relays_;
+};
 
 std::string text(const datachannel::event::ChannelMessage& m) {
   return std::string(m.data.begin(), m.data.end());
@@ -133,6 +150,25 @@ TEST(PeerRelayChainSim, ALostAllocationIsReplacedAndTheDataFlowsAgainOnTheNewCan
   EXPECT_EQ(device.relay_events.size(), 4u);
   EXPECT_FALSE(device.failure);
   EXPECT_FALSE(server.failure);
+
+  // Closing deallocates (RFC 8656 section 7.2). The first Refresh with LIFETIME 0 is lost; the
+  // connection hands its relays over (take_relays) and whoever holds the socket now drives them:
+  // the same request again after 500 ms (RFC 8489 section 6.2.1), answered, done.
+  turn.lose_deallocations = 1;
+  device.pc.close(net.now());
+  net.wake(device);
+  ASSERT_TRUE(net.run_for(milliseconds(100)).ok());
+  ASSERT_EQ(turn.deallocations.size(), 1u);
+  auto handed = device.pc.take_relays();
+  ASSERT_TRUE(handed);
+  EXPECT_FALSE(device.pc.relays());
+  ASSERT_TRUE(net.unbind(*device_host, turn_socket.port()).ok());
+  RelaysEndpoint closing(*handed);
+  ASSERT_TRUE(net.bind(*device_host, turn_socket.port(), closing).ok());
+  ASSERT_TRUE(net.run_until([&] { return handed->closed(); }, net.now() + seconds(3)));
+  ASSERT_EQ(turn.deallocations.size(), 2u);
+  EXPECT_EQ(turn.deallocations[0], turn.deallocations[1]);
+  EXPECT_EQ(turn.allocations(), 0u);
 }
 
 }  // namespace

@@ -3,8 +3,9 @@
 // deletes), CreatePermission, ChannelBind, Send and Data indications, ChannelData. Relayed
 // addresses come from ports bound up front on the server's host. It can stop answering
 // (`answering = false`: every datagram in either direction is dropped) and forget its
-// allocations (`restart()`), the two ways a real server loses a client's allocation. Expiry
-// of unrefreshed allocations is not modelled: tests end allocations with restart().
+// allocations (`restart()`), the two ways a real server loses a client's allocation, and lose
+// deallocations. Expiry of unrefreshed allocations is not modelled: tests end allocations with
+// restart().
 #pragma once
 
 #include <deque>
@@ -69,7 +70,11 @@ class SimTurnServer final : public DatagramEndpoint {
   }
 
   const SocketAddress& address() const { return listen_; }
+  size_t allocations() const { return allocations_.size(); }
   bool answering = true;
+  // Deallocations (Refresh with LIFETIME 0) received, and how many more to lose unanswered.
+  std::vector<stun::TransactionId> deallocations;
+  int lose_deallocations = 0;
   uint64_t allocations_made = 0;
   uint64_t data_indications = 0;
 
@@ -140,6 +145,11 @@ class SimTurnServer final : public DatagramEndpoint {
       case stun::Method::refresh:
         // RFC 8656 section 7.2: LIFETIME 0 deletes the allocation.
         if (m->lifetime().value_or(lifetime_s_) == 0) {
+          deallocations.push_back(m->transaction_id());
+          if (lose_deallocations > 0) {
+            --lose_deallocations;
+            return;
+          }
           free_ports_.push_back(a.relayed);
           allocations_.erase(it);
           ok.add_lifetime(0);
