@@ -218,5 +218,22 @@ TEST(MemoryProfileTest, BuffersFollowTheLargestFrame) {
   EXPECT_FALSE(frame_size_fits_server(FrameSize::sxga));  // 262144 + header
 }
 
+TEST(FirmwareConfigTest, TransportTcpWithTheServerGivenByNameWarnsOfDns) {
+  FirmwareConfig c;
+  c.server_url = "https://relay.example.net/whip";
+  EXPECT_EQ(c.transport, streamer::IceTransport::automatic);
+  EXPECT_FALSE(transport_warning(c));
+  c.transport = streamer::IceTransport::tcp;
+  auto warning = transport_warning(c);
+  ASSERT_TRUE(warning);
+  EXPECT_NE(warning->find("relay.example.net"), std::string::npos) << *warning;
+  c.server_url = "https://203.0.113.10:8443/whip";
+  EXPECT_FALSE(transport_warning(c));
+  c.server_url = "https://[2001:db8::10]/whip";
+  EXPECT_FALSE(transport_warning(c));
+  EXPECT_EQ(streamer::parse_ice_transport("tcp"), streamer::IceTransport::tcp);
+  EXPECT_FALSE(streamer::parse_ice_transport("TCP"));
+}
+
 }  // namespace
 }  // namespace cellrtc::firmware
