@@ -47,7 +47,8 @@ std::optional<std::string> SessionSockets::open_session(Instant now, peer::PeerC
         why_not = "cannot bind a UDP socket on " + ip.to_string() + ": " + bound.error().reason;
         continue;
       }
-      if (auto s = pc.add_host_socket(now, bound->local); !s) {
+      // Relay only: the socket carries TURN over UDP, and is no candidate of its own.
+      if (auto s = config_.relay_only ? Status{} : pc.add_host_socket(now, bound->local); !s) {
         sockets_.close(bound->handle);
         why_not = std::string("cannot add the host candidate: ") + s.error().reason;
         continue;
@@ -58,6 +59,7 @@ std::optional<std::string> SessionSockets::open_session(Instant now, peer::PeerC
       changed();
     }
   }
+  if (config_.relay_only) return std::nullopt;  // candidates come with the answer's relays
   if (config_.transport != streamer::IceTransport::udp) {
     if (!streams_) {
       why_not = "no TCP sockets for ICE-TCP";

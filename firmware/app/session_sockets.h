@@ -60,6 +60,10 @@ class DatagramSockets {
 
 struct SessionSocketsConfig {
   streamer::IceTransport transport = streamer::IceTransport::automatic;
+  // RTCIceTransportPolicy "relay": no host or ICE-TCP candidate, every path through a TURN
+  // server (networks where only the TURN server is reachable; tests). The transport still
+  // decides whether TURN over UDP may be used.
+  bool relay_only = false;
   // TURN: configured URLs, the turns: CA (FirmwareConfig::ca_pem), static names, clock.
   streamer::RelayPlanConfig relay;
   // Names of TURN servers (lwIP's getaddrinfo on the device); none: only IP literals and

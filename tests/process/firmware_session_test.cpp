@@ -1,9 +1,10 @@
 // The firmware's session host (firmware/app/session_sockets.h) end to end: its portable code
 // over POSIX sockets standing in for lwIP (loopback only), with transport tcp, publishes to the
-// real cellrtc-server (--ice-tcp-shared) through PublisherStreamer, as the firmware's loop does;
-// a WHEP viewer of our core over UDP receives its frames in order, and the device opened not one
-// UDP socket: its checks, DTLS and SCTP ran over the ICE-TCP connection to the server's HTTP
-// port (RFC 6544, RFC 4571 framing).
+// real cellrtc-server through PublisherStreamer, as the firmware's loop does; a WHEP viewer of
+// our core over UDP receives its frames in order, and the device opened not one UDP socket.
+// Two paths: ICE-TCP to the server's HTTP port (--ice-tcp-shared; RFC 6544, RFC 4571 framing),
+// and relay only through coturn over TURN-TCP with the time-limited credentials of the
+// server's WHIP answer (RFC 8656; the device holds no TURN secret).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,6 +27,7 @@
 #include "device/source_spec.h"
 #include "firmware/app/publisher_streamer.h"
 #include "firmware/app/session_sockets.h"
+#include "interop/coturn.h"
 #include "process/http_client.h"
 #include "process/server_process.h"
 #include "runtime/clock.h"
@@ -130,13 +132,21 @@ whip::WhipResult<whip::HttpResponse> perform(uint16_t port, const whip::WhipRequ
 // its sockets are ready (its watch set) and flushed after every step.
 class FirmwareDevice {
  public:
-  explicit FirmwareDevice(uint16_t port) : port_(port) {
+  FirmwareDevice(uint16_t port, firmware::SessionSocketsConfig net) : port_(port), net_(net) {
     thread_ = std::thread([this] { run(); });
   }
   ~FirmwareDevice() { stop(); }
   void stop() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
+  }
+  std::string line_with(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t at = log_.find(text);
+    if (at == std::string::npos) return {};
+    size_t start = log_.rfind('\n', at);
+    start = start == std::string::npos ? 0 : start + 1;
+    return log_.substr(start, log_.find('\n', at) - start);
   }
   bool wait_streaming(std::chrono::milliseconds limit) {
     auto end = std::chrono::steady_clock::now() + limit;
@@ -165,9 +175,7 @@ class FirmwareDevice {
     auto certificate = dtls::Certificate::generate(rng, "cellrtc-device");
     auto source = device::open_source("testpattern:160x120");
     if (!certificate || !source) return note("setup failed");
-    firmware::SessionSocketsConfig net;
-    net.transport = streamer::IceTransport::tcp;
-    firmware::SessionSockets sockets(udp, tcp, net);
+    firmware::SessionSockets sockets(udp, tcp, net_);
     sockets.set_local_addresses({IpAddress::loopback_v4()});
     streamer::PublisherConfig config;
     config.endpoint = "http://127.0.0.1:" + std::to_string(port_) + "/whip";
@@ -233,6 +241,7 @@ class FirmwareDevice {
   }
 
   uint16_t port_;
+  firmware::SessionSocketsConfig net_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> streaming_{false};
@@ -240,16 +249,9 @@ class FirmwareDevice {
   std::string log_;
 };
 
-TEST(FirmwareSession, TcpOnlySessionHostStreamsToTheServerThroughItsSharedHttpPort) {
-  std::string error;
-  auto server =
-      ServerProcess::start({"--device", std::string("cam:") + kToken, "--ice-tcp-shared"}, &error);
-  ASSERT_TRUE(server) << error;
-  FirmwareDevice device(server->http_port());
-  ASSERT_TRUE(device.wait_streaming(std::chrono::seconds(20)))
-      << device.log() << server->log_tail();
-
-  // A viewer over UDP watches it.
+// A WHEP viewer of our core over UDP watches camera "cam" until it has 10 frames; their
+// sequence numbers increase.
+void watch_ten_frames(const ServerProcess& server, FirmwareDevice& device) {
   runtime::OsRandom rng;
   auto certificate = dtls::Certificate::generate(rng, "cellrtc-test");
   ASSERT_TRUE(certificate);
@@ -270,12 +272,11 @@ TEST(FirmwareSession, TcpOnlySessionHostStreamsToTheServerThroughItsSharedHttpPo
   auto offer = viewer.pc.create_offer(now);
   ASSERT_TRUE(offer);
   viewer.drain(now);
-  auto watched =
-      http_request(server->http_port(), {.method = "POST",
-                                         .target = "/whep/cam",
-                                         .headers = {{"Content-Type", "application/sdp"}},
-                                         .body = *offer});
-  ASSERT_EQ(watched.status, 201) << watched.body << server->log_tail();
+  auto watched = http_request(server.http_port(), {.method = "POST",
+                                                   .target = "/whep/cam",
+                                                   .headers = {{"Content-Type", "application/sdp"}},
+                                                   .body = *offer});
+  ASSERT_EQ(watched.status, 201) << watched.body << server.log_tail();
   ASSERT_TRUE(viewer.pc.set_remote_description((*loop)->now(), watched.body));
   viewer.drain((*loop)->now());
   driver.wake();
@@ -294,18 +295,62 @@ TEST(FirmwareSession, TcpOnlySessionHostStreamsToTheServerThroughItsSharedHttpPo
   };
   ASSERT_TRUE((*loop)->run_until(collect, (*loop)->now() + seconds(30)))
       << (viewer.failure ? *viewer.failure : "timeout") << "\n"
-      << device.log() << server->log_tail();
+      << device.log() << server.log_tail();
   ASSERT_FALSE(viewer.failure) << *viewer.failure;
   for (size_t i = 1; i < sequences.size(); ++i)
     EXPECT_GT(sequences[i], sequences[i - 1]) << "at " << i;
+}
 
+// What both paths show: no UDP at all, and every lent frame back to the camera once (the
+// streamer copies it into its message).
+void expect_tcp_only(FirmwareDevice& device) {
   device.stop();
   std::printf("[ firmware ] %s", device.log().c_str());
-  EXPECT_EQ(device.udp.uses, 0);  // not one UDP socket, not one datagram
+  EXPECT_EQ(device.udp.uses, 0);
   EXPECT_GE(device.tcp.connections, 1);
-  EXPECT_GT(device.tcp_messages_out, 0u);
-  // Every lent frame went back to the camera once (the streamer copies it into its message).
   EXPECT_EQ(device.camera.released, device.frames_offered);
+}
+
+TEST(FirmwareSession, TcpOnlySessionHostStreamsToTheServerThroughItsSharedHttpPort) {
+  std::string error;
+  auto server =
+      ServerProcess::start({"--device", std::string("cam:") + kToken, "--ice-tcp-shared"}, &error);
+  ASSERT_TRUE(server) << error;
+  firmware::SessionSocketsConfig net;
+  net.transport = streamer::IceTransport::tcp;
+  FirmwareDevice device(server->http_port(), net);
+  ASSERT_TRUE(device.wait_streaming(std::chrono::seconds(20)))
+      << device.log() << server->log_tail();
+  EXPECT_NE(device.line_with("state: streaming").find("over tcp"), std::string::npos)
+      << device.log();
+  ASSERT_NO_FATAL_FAILURE(watch_ten_frames(*server, device));
+  EXPECT_GT(device.tcp_messages_out, 0u);  // ICE-TCP messages, RFC 4571-framed
+  expect_tcp_only(device);
+}
+
+TEST(FirmwareSession, RelayOnlySessionHostStreamsThroughCoturnOverTurnTcp) {
+  interop::CoturnOptions options;
+  options.allow_loopback_peers = true;  // the server's media port is on 127.0.0.1
+  std::string error;
+  auto coturn = interop::CoturnServer::start(options, &error);
+  ASSERT_TRUE(coturn) << error;
+  const std::string url = "turn:127.0.0.1:" + std::to_string(coturn->port()) + "?transport=tcp";
+  auto server = ServerProcess::start({"--device", std::string("cam:") + kToken, "--turn-secret",
+                                      coturn->static_auth_secret(), "--turn-url", url},
+                                     &error);
+  ASSERT_TRUE(server) << error;
+  firmware::SessionSocketsConfig net;
+  net.transport = streamer::IceTransport::tcp;
+  net.relay_only = true;
+  FirmwareDevice device(server->http_port(), net);
+  ASSERT_TRUE(device.wait_streaming(std::chrono::seconds(20)))
+      << device.log() << server->log_tail() << coturn->log_tail();
+  // The relay was allocated on the server's TURN entry, and is the only candidate there was.
+  EXPECT_NE(device.line_with("relay: allocated").find(" on " + url + " in "), std::string::npos)
+      << device.log();
+  ASSERT_NO_FATAL_FAILURE(watch_ten_frames(*server, device));
+  EXPECT_EQ(device.tcp_messages_out, 0u);  // no ICE-TCP: every byte went through coturn
+  expect_tcp_only(device);
 }
 
 }  // namespace
