@@ -226,7 +226,8 @@ void DirectViewers::on_offer(Instant now, const std::string& id, const std::stri
   v->pc.end_of_local_sockets(now);
   if (auto s = v->pc.set_remote_description(now, sdp); !s)
     return refuse(std::string("unusable offer: ") + s.error().reason);
-  v->answer_due = now + (relaying ? config_.gather_timeout : Duration(0));
+  v->answer_due =
+      now + (relaying ? std::min(config_.gather_timeout, media::kDirectGatherLimit) : Duration(0));
   Viewer& raw = *v;
   viewers_.emplace(id, std::move(v));
   step(raw, now);

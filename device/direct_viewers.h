@@ -58,9 +58,11 @@ struct DirectViewersConfig {
   RelayConfig relay;
   // Where each viewer's socket for TURN over UDP is bound (port 0: the kernel picks).
   SocketAddress turn_bind{IpAddress(), 0};
-  // How long an answer may wait for relayed candidates. The server waits 5 s for the answer
-  // (docs/protocol.md, "Direct mode"), and the answer still has to travel the uplink.
-  Duration gather_timeout = milliseconds(2500);
+  // How long an answer may wait for relayed candidates: the server waits kDirectAnswerWait
+  // (5 s) for the answer (docs/protocol.md, "Direct mode"), and the offer and the answer still
+  // travel the device's link (kDirectAnswerMargin, core/media/control_message.h). Longer
+  // values are cut to media::kDirectGatherLimit.
+  Duration gather_timeout = media::kDirectGatherLimit;
   media::StreamingSessionConfig session;
   // Not connected in this long: given up (direct-state "failed").
   Duration connect_timeout = seconds(30);

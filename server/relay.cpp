@@ -48,8 +48,9 @@ constexpr size_t kMaxPathsPerSession = 8;  // (local, remote) address pairs lear
 constexpr size_t kMaxOutstandingPings = 4;
 constexpr size_t kMaxEvents = 4096;  // WebSocket events not yet polled; the oldest go first
 constexpr int kMaxFlushRounds = 64;
-// Direct mode (docs/protocol.md): how long the device has to answer a forwarded offer.
-constexpr Duration kDirectAnswerTimeout = seconds(5);
+// Direct mode (docs/protocol.md): how long the device has to answer a forwarded offer; the
+// device's gather limit and the way there and back fit in it (core/media/control_message.h).
+constexpr Duration kDirectAnswerTimeout = media::kDirectAnswerWait;
 // Timer keys of direct viewers, next to the session ids in the same queue.
 constexpr std::string_view kDirectTimerPrefix = "direct:";
 

@@ -34,6 +34,17 @@ constexpr size_t kMaxDirectSdpPartBytes = 1536;
 constexpr size_t kMaxDirectSdpParts = 8;
 constexpr size_t kMaxDirectSdpBytes = kMaxDirectSdpPartBytes * kMaxDirectSdpParts;
 constexpr size_t kMaxDirectIdBytes = 64;
+// Direct mode's answer time (docs/protocol.md, "Direct mode"): the server waits
+// kDirectAnswerWait from forwarding a viewer's offer for the device's answer, then gives the
+// viewer to the relay (or 504). The device cannot trickle after its answer, so the answer waits
+// for relayed candidates, at most kDirectGatherLimit from the whole offer's arrival: the rest,
+// kDirectAnswerMargin, is the offer's way down and the answer's way up the device's link. On
+// EDGE (tools/linkem/profiles/edge.toml: 250 ms ± 60 ms each way, 200 kbit/s up) that is
+// about 0.6 s of delay, 0.5 s for up to 12 KB of offer parts down and 0.1 s for a 2-3 KB
+// answer up, with 1.3 s left for queueing behind the video and SCTP retransmissions.
+constexpr Duration kDirectAnswerWait = seconds(5);
+constexpr Duration kDirectAnswerMargin = milliseconds(2500);
+constexpr Duration kDirectGatherLimit = kDirectAnswerWait - kDirectAnswerMargin;
 
 // A parse or decode error: a code, a literal reason, and the byte offset it was found at (for
 // decode errors, the offset is 0 and the reason names the field).

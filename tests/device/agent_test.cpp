@@ -679,6 +679,7 @@ class ScriptedTurn final : public DatagramEndpoint {
  public:
   void handle_datagram(Instant, const SocketAddress& local, const SocketAddress& from,
                        ByteView data) override {
+    if (silent) return;
     auto m = stun::Message::parse(data);
     if (!m || m->cls() != stun::Class::request) return;
     auto reply = stun::MessageBuilder::response_to(*m, stun::Class::error_response);
@@ -725,6 +726,7 @@ class ScriptedTurn final : public DatagramEndpoint {
 
   static constexpr const char* kRealm = "cellrtc.test";
   std::string password;  // empty: Allocates refused
+  bool silent = false;   // answers nothing
   int lose_deallocations = 0;
   std::vector<std::string> usernames;              // of every authenticated Allocate, in order
   std::vector<stun::TransactionId> deallocations;  // every Refresh with LIFETIME 0 received
@@ -834,6 +836,40 @@ TEST(Agent, AGoneDirectViewersDeallocationIsRetransmittedAndThenGivenUp) {
   EXPECT_NE(sent[1], sent[2]);
   // The session's own allocation was never released meanwhile.
   EXPECT_EQ(device.agent->closing_sessions(), 0u);
+  server.on_loop([&] {
+    turn_driver.reset();
+    return 0;
+  });
+}
+
+// A TURN server that never answers does not hold a direct answer past the device's gather
+// limit (media::kDirectGatherLimit), which leaves the rest of the server's kDirectAnswerWait
+// for the way to the server.
+TEST(Agent, ADirectAnswerWaitsForASilentTurnServerOnlyUntilTheGatherLimit) {
+  TestWhipServer server;
+  ScriptedTurn turn;
+  turn.silent = true;
+  std::unique_ptr<runtime::EndpointDriver> turn_driver;
+  auto turn_address = server.on_loop([&] {
+    turn_driver = std::make_unique<runtime::EndpointDriver>(server.loop(), turn);
+    return turn_driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0)).value();
+  });
+  server.set_links({"<turn:127.0.0.1:" + std::to_string(turn_address.port()) +
+                    "?transport=udp>; rel=\"ice-server\"; username=\"1800000000:demo\"; "
+                    "credential=\"whip-secret\""});
+  AgentUnderTest device(server.url());
+  ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 3; }))
+      << device.agent->last_error();
+  DirectViewerPeer viewer(server, device);
+  const Instant offered = device.agent->now();
+  ASSERT_TRUE(viewer.connect());
+  const Duration took = device.agent->now() - offered;
+  const DirectViewerStats& stats = device.agent->direct_viewers()->stats();
+  EXPECT_EQ(stats.answered, 1u);
+  EXPECT_EQ(stats.gather_timeouts, 1u);
+  EXPECT_GE(took, media::kDirectGatherLimit);
+  // Loopback: the answer is at the server with most of the margin left (generous bound).
+  EXPECT_LT(took, media::kDirectAnswerWait);
   server.on_loop([&] {
     turn_driver.reset();
     return 0;

@@ -4,6 +4,7 @@
 // is silent, the relay serves the viewer (direct-then-relay) or the POST fails (direct).
 #include <gtest/gtest.h>
 
+#include "core/media/control_message.h"
 #include "server/turn_credentials.h"
 #include "support/relay_scenario.h"
 
@@ -21,8 +22,10 @@ server::ServerConfig direct_config(server::DeviceMode mode, size_t limit = 2) {
 }
 
 struct DirectFixture {
-  explicit DirectFixture(server::ServerConfig config) : s(std::move(config)) {
-    device = &s.add_client("device", "203.0.113.10");
+  explicit DirectFixture(server::ServerConfig config,
+                         sim::Attachment device_link = fixed_link(milliseconds(20)))
+      : s(std::move(config)) {
+    device = &s.add_client("device", "203.0.113.10", device_link);
     EXPECT_EQ(s.connect(*device, "/whip", "device-token-1").status, 201);
     EXPECT_TRUE(s.run_until_open({device}));
     // The relay's first ping says that it has the device's control channel.
@@ -149,6 +152,53 @@ TEST(RelayDirect, SilentDeviceInDirectModeIs504) {
   EXPECT_EQ(done->response.status, 504);
   ASSERT_TRUE(f.s.net.run_until([&] { return !f.device->control_messages("direct-close").empty(); },
                                 f.s.net.now() + seconds(1)));
+}
+
+// The device's answer may wait for relayed candidates up to media::kDirectGatherLimit after
+// the offer reached it; on an EDGE link (tools/linkem/profiles/edge.toml: 250 ms + up to 60 ms
+// each way, 200/240 kbit/s) it still reaches the server inside its kDirectAnswerWait. The
+// same answer kDirectAnswerMargin later does not: the server has given the viewer up.
+TEST(RelayDirect, AnAnswerSentAtTheDevicesGatherLimitOverEdgeArrivesInTime) {
+  auto edge = [] {
+    sim::LinkConfig up, down;
+    up.rate_bps = 200'000;
+    down.rate_bps = 240'000;
+    up.delay = down.delay = milliseconds(250);
+    up.jitter = down.jitter = milliseconds(60);
+    up.queue_limit_bytes = 50'000;
+    down.queue_limit_bytes = 60'000;
+    return sim::Attachment{up, down};
+  };
+  // A 2.4 KB answer in parts, about what a device with host and relayed candidates sends.
+  const std::string answer =
+      "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n" + std::string(2400, 'a') + "\r\n";
+  auto answer_after = [&](Duration gathering) {
+    DirectFixture f(direct_config(server::DeviceMode::direct), edge());
+    auto& viewer = f.s.add_client("viewer", "192.0.2.10");
+    auto posted = f.post(viewer);
+    EXPECT_NE(posted.deferred, 0u);
+    std::string id;
+    EXPECT_TRUE(f.s.net.run_until([&] { return f.offer_at_device(&id) == f.offer; },
+                                  f.s.net.now() + seconds(5)));
+    EXPECT_TRUE(f.s.net.run_for(gathering).ok());
+    const size_t parts = (answer.size() + 1199) / 1200;
+    for (size_t part = 0; part < parts; ++part)
+      f.s.send_control(*f.device, nlohmann::json{{"type", "direct-answer"},
+                                                 {"id", id},
+                                                 {"part", part},
+                                                 {"parts", parts},
+                                                 {"sdp", answer.substr(part * 1200, 1200)}}
+                                      .dump());
+    auto done = f.wait_deferred(seconds(10));
+    EXPECT_TRUE(done);
+    return done ? done->response : server::HttpResponse{};
+  };
+  auto in_time = answer_after(media::kDirectGatherLimit);
+  EXPECT_EQ(in_time.status, 201);
+  ASSERT_NE(in_time.header("Cellrtc-Path"), nullptr);
+  EXPECT_EQ(*in_time.header("Cellrtc-Path"), "direct");
+  EXPECT_EQ(in_time.body, answer);
+  EXPECT_EQ(answer_after(media::kDirectGatherLimit + media::kDirectAnswerMargin).status, 504);
 }
 
 TEST(RelayDirect, SilentDeviceInDirectThenRelayModeIsServedByTheRelay) {
