@@ -258,6 +258,27 @@ bool SessionSockets::execute(Instant now, peer::PeerConnection& pc, StreamComman
   return false;
 }
 
+// RFC 8656 section 7.4: TURN over UDP answered 437 (allocation mismatch), so that server
+// allocates again from a new local port: a socket on the same address, no candidate of its own
+// (its relayed candidate is what ICE sees).
+void SessionSockets::bind_requested(Instant now, peer::PeerConnection& pc,
+                                    const SocketRequest& request) {
+  if (config_.transport == streamer::IceTransport::tcp) {
+    pc.handle_socket_bound(now, request.id, std::nullopt);
+    return;
+  }
+  auto bound = sockets_.open(SocketAddress(request.like.ip(), 0));
+  if (!bound) {
+    log("warning: cannot bind a UDP socket for TURN on " + request.like.ip().to_string() + ": " +
+        bound.error().reason);
+    pc.handle_socket_bound(now, request.id, std::nullopt);
+    return;
+  }
+  open_.push_back({*bound, &pc});
+  changed();
+  pc.handle_socket_bound(now, request.id, bound->local);
+}
+
 bool SessionSockets::enqueue(Connection& c, ByteView bytes) {
   const size_t pending = c.queue.size() - c.queue_head;
   if (pending + bytes.size() > config_.max_stream_queue) return false;
@@ -317,6 +338,10 @@ void SessionSockets::flush(Instant now, streamer::Publisher& publisher) {
     bool fed = false;
     while (auto command = pc->poll_stream_command())
       fed |= execute(now, *pc, std::move(*command));
+    while (auto request = pc->poll_socket_request()) {
+      bind_requested(now, *pc, *request);
+      fed = true;
+    }
     while (auto t = pc->poll_transmit())
       send(*t);
     if (tcp_.has_news(*pc)) connect_tcp(*pc);

@@ -9,7 +9,8 @@
 //   passive candidates, one connection toward each (streamer::TcpCandidateConnector), its
 //   messages framed by RFC 4571 (core/ice/tcp_framing.h) in both directions.
 // - TURN relays from the WHIP answer's Link ice-servers (streamer::plan_relays): over UDP from
-//   the first host socket, over TCP and TLS on connections the PeerConnection asks for with
+//   the first host socket (after a 437, RFC 8656 section 7.4, from a new socket the core asks
+//   for with a SocketRequest), over TCP and TLS on connections the PeerConnection asks for with
 //   StreamCommands (core/turn frames the stream, core/tls does the TLS).
 // transport tcp never opens a UDP socket. The sockets sit behind DatagramSockets and
 // StreamSockets: lwIP on the device, fakes or POSIX sockets in tests. Writes on a connection
@@ -172,6 +173,7 @@ class SessionSockets final : public streamer::PublisherHost {
   // (a failure reported back).
   bool execute(Instant now, peer::PeerConnection& pc, StreamCommand command);
   void connect_tcp(peer::PeerConnection& pc);
+  void bind_requested(Instant now, peer::PeerConnection& pc, const SocketRequest& request);
   void start_relays(Instant now, peer::PeerConnection& pc, const whip::WhipSession& session);
   void log_relay_events(peer::PeerConnection& pc);
   bool enqueue(Connection& c, ByteView bytes);

@@ -12,6 +12,7 @@
 #include "core/common/random.h"
 #include "core/dtls/certificate.h"
 #include "core/ice/tcp_framing.h"
+#include "core/stun/stun_message.h"
 #include "firmware/app/session_sockets.h"
 
 namespace cellrtc::firmware {
@@ -24,15 +25,29 @@ class FakeDatagrams final : public DatagramSockets {
     Bound b{next_handle++, SocketAddress(local.ip(), static_cast<uint16_t>(40000 + next_handle))};
     return b;
   }
-  Status send(int, const SocketAddress&, ByteView) override {
+  Status send(int handle, const SocketAddress& to, ByteView data) override {
     ++sent;
+    last = {handle, to, Bytes(data.begin(), data.end())};
     return {};
   }
-  std::optional<Received> receive(int, std::span<uint8_t>) override { return std::nullopt; }
+  std::optional<Received> receive(int handle, std::span<uint8_t> buffer) override {
+    if (inbox.empty() || inbox.front().handle != handle) return std::nullopt;
+    Datagram d = std::move(inbox.front());
+    inbox.pop_front();
+    std::copy(d.data.begin(), d.data.end(), buffer.begin());
+    return Received{d.data.size(), d.peer};
+  }
   void close(int) override {}
+  struct Datagram {
+    int handle = -1;
+    SocketAddress peer;
+    Bytes data;
+  };
   int next_handle = 3;
   int opened = 0;
   int sent = 0;
+  Datagram last;
+  std::deque<Datagram> inbox;
 };
 
 class FakeStreams final : public StreamSockets {
@@ -326,6 +341,32 @@ TEST(SessionStreamsTest, TurnsNeedsTheCaAndUdpRelaysUseTheFirstHostSocket) {
   EXPECT_EQ(udp.datagrams.opened, 1);
   EXPECT_TRUE(udp.logged("relay: allocating on turn:198.51.100.30:3478?transport=udp"));
   EXPECT_GE(udp.datagrams.sent, 1);  // the Allocate request
+}
+
+TEST(SessionStreamsTest, A437OverUdpAllocatesAgainFromANewSocket) {
+  Rig rig(streamer::IceTransport::automatic);
+  rig.publish({}, {"<turn:198.51.100.30:3478?transport=udp>; rel=\"ice-server\"; "
+                   "username=\"u\"; credential=\"p\""});
+  ASSERT_EQ(rig.datagrams.opened, 1);
+  const FakeDatagrams::Datagram allocate = rig.datagrams.last;
+  auto request = stun::Message::parse(allocate.data);
+  ASSERT_TRUE(request.ok());
+  ASSERT_EQ(request->method(), stun::Method::allocate);
+  // RFC 8656 section 7.4: 437 Allocation Mismatch.
+  auto mismatch = stun::MessageBuilder::response_to(*request, stun::Class::error_response);
+  mismatch.add_error_code(437, "Allocation Mismatch");
+  rig.datagrams.inbox.push_back({allocate.handle, allocate.peer, std::move(mismatch).finish()});
+  rig.sockets->read(rig.now, *rig.pub);
+  rig.advance(milliseconds(10));
+  // A second socket, and the Allocate again from it.
+  EXPECT_EQ(rig.datagrams.opened, 2);
+  EXPECT_NE(rig.datagrams.last.handle, allocate.handle);
+  auto again = stun::Message::parse(rig.datagrams.last.data);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->method(), stun::Method::allocate);
+  EXPECT_EQ(rig.sockets->handles().size(), 2u);
+  rig.pub->stop(rig.now, streamer::Publisher::StopMode::drop);
+  EXPECT_TRUE(rig.sockets->handles().empty());
 }
 
 }  // namespace
