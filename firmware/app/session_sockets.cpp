@@ -152,22 +152,93 @@ void SessionSockets::close_session(Instant now, peer::PeerConnection& pc) {
     if (command->kind == StreamCommand::Kind::write) execute(now, pc, std::move(*command));
   while (auto t = pc.poll_transmit())
     send(*t);
-  for (auto& c : connections_) {
-    if (c->owner != &pc || c->dead) continue;
-    if (c->connected) {
-      const size_t pending = c->queue.size() - c->queue_head;
-      if (pending > 0) (void)streams_->write(c->handle, ByteView(c->queue).subspan(c->queue_head));
+  for (auto& c : connections_)
+    if (c->owner == &pc) (void)write_queued(now, *c, nullptr);
+  // RFC 8656 section 7.2: the relays' deallocations are retransmitted like any request until
+  // their close_timeout; their sockets and TURN connections stay for them (the agent does
+  // the same), the rest goes now.
+  if (auto relays = pc.take_relays()) {
+    turn::RelayGatherer* g = relays.get();
+    closing_.push_back(std::move(relays));
+    ++stats_.relays_kept_closing;
+    for (auto& c : connections_) {
+      if (c->owner != &pc || c->dead) continue;
+      if (c->ice_tcp) {
+        streams_->close(c->handle);
+        c->dead = true;
+      } else {
+        c->owner = g;
+      }
     }
+    for (auto& sock : open_)
+      if (sock.owner == &pc) sock.owner = g;
+    remove_dead();
+    changed();
+    drive_closing(now);
+    return;
+  }
+  release(&pc);
+}
+
+void SessionSockets::release(const void* owner) {
+  for (auto& c : connections_) {
+    if (c->owner != owner || c->dead) continue;
     streams_->close(c->handle);
     c->dead = true;
   }
   remove_dead();
   std::erase_if(open_, [&](const Socket& s) {
-    if (s.owner != &pc) return false;
+    if (s.owner != owner) return false;
     sockets_.close(s.bound.handle);
     return true;
   });
   changed();
+}
+
+turn::RelayGatherer* SessionSockets::closing_of(const void* owner) const {
+  for (const auto& g : closing_)
+    if (g.get() == owner) return g.get();
+  return nullptr;
+}
+
+void SessionSockets::drive_closing(Instant now) {
+  for (size_t i = 0; i < closing_.size(); ++i) {
+    turn::RelayGatherer& g = *closing_[i];
+    for (int round = 0; round < kFlushRounds; ++round) {
+      bool fed = false;
+      while (auto command = g.poll_stream_command())
+        fed |= execute(now, g, std::move(*command));
+      while (auto t = g.poll_transmit())
+        send(*t);
+      for (size_t k = 0; k < connections_.size(); ++k)
+        if (connections_[k]->owner == &g) fed |= write_queued(now, *connections_[k], nullptr);
+      if (!fed) break;
+    }
+    while (g.poll_event()) {
+    }
+  }
+  remove_dead();
+  for (size_t i = 0; i < closing_.size();) {
+    if (!closing_[i]->closed()) {
+      ++i;
+      continue;
+    }
+    release(closing_[i].get());
+    closing_.erase(closing_.begin() + static_cast<ptrdiff_t>(i));
+  }
+}
+
+std::optional<Instant> SessionSockets::next_timeout() const {
+  std::optional<Instant> next;
+  for (const auto& g : closing_)
+    next = earliest(next, g->next_timeout());
+  return next;
+}
+
+void SessionSockets::handle_timeout(Instant now) {
+  for (const auto& g : closing_)
+    if (auto t = g->next_timeout(); t && *t <= now) g->handle_timeout(now);
+  drive_closing(now);
 }
 
 void SessionSockets::send(const Transmit& t) {
@@ -208,7 +279,8 @@ void SessionSockets::send_tcp(const Transmit& t) {
   ++stats_.tcp_messages_out;
 }
 
-bool SessionSockets::execute(Instant now, peer::PeerConnection& pc, StreamCommand command) {
+template <class Target>
+bool SessionSockets::execute(Instant now, Target& pc, StreamCommand command) {
   auto find = [&]() -> Connection* {
     for (auto& c : connections_)
       if (!c->ice_tcp && !c->dead && c->owner == &pc && c->stream == command.stream) return c.get();
@@ -240,7 +312,8 @@ bool SessionSockets::execute(Instant now, peer::PeerConnection& pc, StreamComman
       if (!c || c->closing) return false;
       if (enqueue(*c, command.data)) return false;
       // A stream cannot lose bytes in its middle: the connection ends, TURN notices.
-      fail(now, *c, &pc, true);
+      fail(now, *c, nullptr, false);
+      pc.handle_stream_closed(now, command.stream);
       return true;
     }
     case StreamCommand::Kind::close: {
@@ -325,7 +398,12 @@ void SessionSockets::fail(Instant now, Connection& c, peer::PeerConnection* pc, 
   changed();
   // An ICE-TCP connection that fails stays closed; the consent checks notice (and an ICE
   // restart opens it again). A TURN stream's end is the TurnClient's to handle.
-  if (!c.ice_tcp && report && pc && c.owner == pc) pc->handle_stream_closed(now, c.stream);
+  if (c.ice_tcp || !report) return;
+  if (pc && c.owner == pc) {
+    pc->handle_stream_closed(now, c.stream);
+  } else if (turn::RelayGatherer* g = closing_of(c.owner)) {
+    g->handle_stream_closed(now, c.stream);
+  }
 }
 
 void SessionSockets::remove_dead() {
@@ -360,9 +438,13 @@ void SessionSockets::flush(Instant now, streamer::Publisher& publisher) {
 size_t SessionSockets::read_connection(Instant now, Connection& c, peer::PeerConnection* pc) {
   size_t inputs = 0;
   const bool ours = pc != nullptr && c.owner == pc;
+  turn::RelayGatherer* closing = ours ? nullptr : closing_of(c.owner);
   for (size_t n = 0; n < kReadBudget && !c.dead; ++n) {
     auto got = streams_->read(c.handle, buffer_);
-    if (got.size > 0 && ours) {
+    if (got.size > 0 && closing) {
+      closing->handle_stream_data(now, c.stream, ByteView(buffer_.data(), got.size));
+      ++inputs;
+    } else if (got.size > 0 && ours) {
       const ByteView data(buffer_.data(), std::min(got.size, buffer_.size()));
       if (!c.ice_tcp) {
         pc->handle_stream_data(now, c.stream, data);
@@ -404,6 +486,11 @@ size_t SessionSockets::read(Instant now, streamer::Publisher& publisher) {
         ++stats_.oversized_dropped;
         continue;
       }
+      if (turn::RelayGatherer* g = closing_of(s.owner)) {
+        g->handle_datagram(now, s.bound.local, got->from, ByteView(buffer_.data(), got->size));
+        ++delivered;
+        continue;
+      }
       peer::PeerConnection* pc = publisher.peer();
       if (pc == nullptr || pc != s.owner) continue;  // a session already gone
       ++stats_.datagrams_in;
@@ -428,7 +515,11 @@ size_t SessionSockets::read(Instant now, streamer::Publisher& publisher) {
       }
       c.connected = true;
       changed();
-      if (!c.ice_tcp && pc && c.owner == pc) pc->handle_stream_connected(now, c.stream);
+      if (!c.ice_tcp && pc && c.owner == pc) {
+        pc->handle_stream_connected(now, c.stream);
+      } else if (turn::RelayGatherer* g = closing_of(c.owner)) {
+        g->handle_stream_connected(now, c.stream);
+      }
     }
     delivered += read_connection(now, c, pc);
   }
@@ -436,6 +527,7 @@ size_t SessionSockets::read(Instant now, streamer::Publisher& publisher) {
   if (delivered > 0) {
     publisher.handle_peer_activity(now);
     flush(now, publisher);
+    drive_closing(now);
   }
   return delivered;
 }

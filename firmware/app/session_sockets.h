@@ -88,6 +88,7 @@ struct SessionSocketsStats {
   uint64_t tcp_messages_dropped = 0;  // the connection's queue was full
   uint64_t turn_streams = 0;          // TURN-over-TCP/TLS connections started
   uint64_t stream_failures = 0;  // connections refused, reset, closed by the far end, overflowed
+  uint64_t relays_kept_closing = 0;  // closed sessions whose relays were still deallocating
 };
 
 // What the platform's select() watches.
@@ -136,6 +137,14 @@ class SessionSockets final : public streamer::PublisherHost {
   // stream reads and state changes).
   size_t read(Instant now, streamer::Publisher& publisher);
 
+  // A closed session's TURN relays still deallocating (PeerConnection::take_relays: their
+  // Refresh with LIFETIME 0 is retransmitted until answered or close_timeout, RFC 8656
+  // section 7.2) keep their sockets and connections until then; the platform calls
+  // handle_timeout when next_timeout passes.
+  std::optional<Instant> next_timeout() const;
+  void handle_timeout(Instant now);
+  size_t closing_relays() const { return closing_.size(); }
+
   // The open sockets' handles (for the platform's select()).
   std::vector<int> handles() const;
   WatchSet watch_set() const;
@@ -149,12 +158,12 @@ class SessionSockets final : public streamer::PublisherHost {
  private:
   struct Socket {
     DatagramSockets::Bound bound;
-    const peer::PeerConnection* owner = nullptr;
+    const void* owner = nullptr;  // the session's PeerConnection, or its closing relays
   };
   // A TCP connection: ICE-TCP toward a passive candidate, or a TURN server's stream.
   struct Connection {
     int handle = -1;
-    const peer::PeerConnection* owner = nullptr;
+    const void* owner = nullptr;  // as Socket::owner
     bool ice_tcp = false;
     uint32_t stream = 0;   // TURN: the core's stream id
     SocketAddress local;   // ICE-TCP: the active candidate (port 9)
@@ -171,7 +180,13 @@ class SessionSockets final : public streamer::PublisherHost {
   void send_tcp(const Transmit& t);
   // Carries out one of the PeerConnection's stream commands; true when it fed the connection
   // (a failure reported back).
-  bool execute(Instant now, peer::PeerConnection& pc, StreamCommand command);
+  template <class Target>
+  bool execute(Instant now, Target& target, StreamCommand command);
+  turn::RelayGatherer* closing_of(const void* owner) const;
+  // Sends what the closing relays have to send; releases those that are done.
+  void drive_closing(Instant now);
+  // Closes the sockets and connections of `owner`.
+  void release(const void* owner);
   void connect_tcp(peer::PeerConnection& pc);
   void bind_requested(Instant now, peer::PeerConnection& pc, const SocketRequest& request);
   void start_relays(Instant now, peer::PeerConnection& pc, const whip::WhipSession& session);
@@ -192,6 +207,7 @@ class SessionSockets final : public streamer::PublisherHost {
   std::vector<IpAddress> addresses_;
   std::vector<Socket> open_;
   std::vector<std::unique_ptr<Connection>> connections_;
+  std::vector<std::unique_ptr<turn::RelayGatherer>> closing_;
   std::optional<SocketAddress> turn_udp_;  // the host socket TURN over UDP goes out of
   streamer::TcpCandidateConnector tcp_;
   std::vector<uint8_t> buffer_ = std::vector<uint8_t>(kReceiveBuffer);

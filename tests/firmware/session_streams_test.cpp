@@ -369,5 +369,77 @@ TEST(SessionStreamsTest, A437OverUdpAllocatesAgainFromANewSocket) {
   EXPECT_TRUE(rig.sockets->handles().empty());
 }
 
+// The first STUN message of TURN-over-TCP bytes (RFC 8656 section 12.5: no outer framing).
+std::optional<stun::Message> first_stun(const Bytes& written) {
+  if (written.size() < 20) return std::nullopt;
+  const size_t size = 20 + (written[2] << 8 | written[3]);
+  if (written.size() < size) return std::nullopt;
+  auto m = stun::Message::parse(ByteView(written.data(), size));
+  if (!m) return std::nullopt;
+  return *m;
+}
+
+// The TURN server's side of one allocation over the fake TCP connection: the (unchallenged)
+// Allocate answered with a relayed address.
+void allocate_over_tcp(Rig& rig, FakeStreams::Conn& conn) {
+  conn.state = StreamSockets::ConnectState::connected;
+  rig.sockets->read(rig.now, *rig.pub);
+  rig.advance(milliseconds(10));
+  auto allocate = first_stun(conn.written);
+  ASSERT_TRUE(allocate);
+  ASSERT_EQ(allocate->method(), stun::Method::allocate);
+  auto ok = stun::MessageBuilder::response_to(*allocate, stun::Class::success_response);
+  ok.add_xor_relayed_address(SocketAddress::parse("198.51.100.30:50000").value());
+  ok.add_xor_mapped_address(SocketAddress::parse("100.64.0.2:40001").value());
+  ok.add_lifetime(600);
+  conn.inbox.push_back(std::move(ok).finish());
+  rig.sockets->read(rig.now, *rig.pub);
+  rig.advance(milliseconds(10));
+  ASSERT_TRUE(rig.logged("relay: allocated 198.51.100.30:50000"));
+  conn.written.clear();
+}
+
+TEST(SessionStreamsTest, AClosedSessionsRelaysKeepTheirConnectionUntilDeallocated) {
+  Rig rig(streamer::IceTransport::tcp);
+  rig.publish({}, {kTurnTcpLink});
+  auto turn = rig.streams.to("198.51.100.30:3478");
+  ASSERT_EQ(turn.size(), 1u);
+  auto& conn = rig.streams.conns.at(turn[0]);
+  ASSERT_NO_FATAL_FAILURE(allocate_over_tcp(rig, conn));
+
+  // RFC 8656 section 7.2: the session ends, a Refresh with LIFETIME 0 goes out and the
+  // connection stays for its answer.
+  rig.pub->stop(rig.now, streamer::Publisher::StopMode::drop);
+  EXPECT_FALSE(conn.closed);
+  EXPECT_EQ(rig.sockets->closing_relays(), 1u);
+  EXPECT_EQ(rig.sockets->stats().relays_kept_closing, 1u);
+  EXPECT_TRUE(rig.sockets->next_timeout());
+  auto refresh = first_stun(conn.written);
+  ASSERT_TRUE(refresh);
+  EXPECT_EQ(refresh->method(), stun::Method::refresh);
+  auto gone = stun::MessageBuilder::response_to(*refresh, stun::Class::success_response);
+  gone.add_lifetime(0);
+  conn.inbox.push_back(std::move(gone).finish());
+  rig.sockets->read(rig.now, *rig.pub);
+  EXPECT_TRUE(conn.closed);
+  EXPECT_EQ(rig.sockets->closing_relays(), 0u);
+  EXPECT_TRUE(rig.sockets->handles().empty());
+
+  // Unanswered, the relays are given up at their close_timeout.
+  Rig silent(streamer::IceTransport::tcp);
+  silent.publish({}, {kTurnTcpLink});
+  auto& quiet = silent.streams.conns.at(silent.streams.to("198.51.100.30:3478").at(0));
+  ASSERT_NO_FATAL_FAILURE(allocate_over_tcp(silent, quiet));
+  silent.pub->stop(silent.now, streamer::Publisher::StopMode::drop);
+  EXPECT_FALSE(quiet.closed);
+  for (int i = 0; i < 30 && silent.sockets->closing_relays() > 0; ++i) {
+    silent.now = silent.now + milliseconds(100);
+    if (auto t = silent.sockets->next_timeout(); t && *t <= silent.now)
+      silent.sockets->handle_timeout(silent.now);
+  }
+  EXPECT_EQ(silent.sockets->closing_relays(), 0u);
+  EXPECT_TRUE(quiet.closed);
+}
+
 }  // namespace
 }  // namespace cellrtc::firmware

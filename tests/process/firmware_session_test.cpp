@@ -163,6 +163,8 @@ class FirmwareDevice {
   PatternCamera camera;
   std::atomic<uint64_t> tcp_messages_out{0};
   std::atomic<int> frames_offered{0};
+  std::atomic<uint64_t> relays_kept_closing{0};
+  std::atomic<size_t> relays_left_closing{0};
 
  private:
   void note(const std::string& line) {
@@ -189,6 +191,7 @@ class FirmwareDevice {
     while (clock.now() < end) {
       Instant now = clock.now();
       streaming.handle_timeout(now);
+      sockets.handle_timeout(now);
       while (auto r = pub.poll_request())
         pub.handle_response(clock.now(), r->id, perform(port_, r->request));
       now = clock.now();
@@ -226,17 +229,29 @@ class FirmwareDevice {
         fds.push_back({fd, events, 0});
       }
       int wait_ms = 20;
-      if (auto t = streaming.next_timeout())
+      if (auto t = earliest(streaming.next_timeout(), sockets.next_timeout()))
         wait_ms = std::clamp<int>(static_cast<int>((*t - clock.now()).count() / 1000), 0, 20);
       if (::poll(fds.data(), fds.size(), wait_ms) > 0) sockets.read(clock.now(), pub);
     }
-    // The session ends with its DELETE.
+    // The session ends with its DELETE; its relays deallocate (answered, or given up after
+    // their close_timeout of 2 s).
     pub.stop(clock.now());
     for (int i = 0; i < 10 && !pub.done(); ++i) {
       while (auto r = pub.poll_request())
         pub.handle_response(clock.now(), r->id, perform(port_, r->request));
       sockets.flush(clock.now(), pub);
     }
+    relays_kept_closing = sockets.stats().relays_kept_closing;
+    const Instant closing_end = clock.now() + seconds(5);
+    while (sockets.closing_relays() > 0 && clock.now() < closing_end) {
+      firmware::WatchSet watch = sockets.watch_set();
+      std::vector<pollfd> fds;
+      for (int fd : watch.readable)
+        fds.push_back({fd, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), 20) > 0) sockets.read(clock.now(), pub);
+      sockets.handle_timeout(clock.now());
+    }
+    relays_left_closing = sockets.closing_relays();
     tcp_messages_out = sockets.stats().tcp_messages_out;
   }
 
@@ -351,6 +366,9 @@ TEST(FirmwareSession, RelayOnlySessionHostStreamsThroughCoturnOverTurnTcp) {
   ASSERT_NO_FATAL_FAILURE(watch_ten_frames(*server, device));
   EXPECT_EQ(device.tcp_messages_out, 0u);  // no ICE-TCP: every byte went through coturn
   expect_tcp_only(device);
+  // The closed session's allocation was deallocated over its TURN connection, kept for it.
+  EXPECT_EQ(device.relays_kept_closing, 1u);
+  EXPECT_EQ(device.relays_left_closing, 0u);
 }
 
 }  // namespace

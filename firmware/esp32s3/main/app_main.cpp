@@ -285,7 +285,8 @@ void loop_task(void* arg) {
   int64_t next_heap_log = esp_timer_get_time() + 60'000'000;
   for (;;) {
     TickType_t wait = pdMS_TO_TICKS(1000);
-    if (auto deadline = f.app->next_timeout()) {
+    // The sockets' own deadline: a closed session's TURN deallocations (their retransmissions).
+    if (auto deadline = earliest(f.app->next_timeout(), f.sockets->next_timeout())) {
       const int64_t us = deadline->us() - esp_timer_get_time();
       wait = us <= 0 ? 0 : std::min<TickType_t>(wait, pdMS_TO_TICKS((us + 999) / 1000));
     }
@@ -294,6 +295,7 @@ void loop_task(void* arg) {
       delete e;
     }
     f.app->handle_timeout(now());
+    f.sockets->handle_timeout(now());
     drive_streamer(f);
     while (auto event = f.app->poll_event())
       log_event(*event);
