@@ -566,6 +566,13 @@ async function oneRun(args, placement, profile, path, pacing, index) {
       const watchFor = how.direct ? 90000 : 30000;
       const watchUntil = Date.now() + watchFor;
       while ((await page.evaluate(() => window.cellrtcViewer.stats().sessions)) < 1) {
+        if (Date.now() > watchUntil && how.direct) {
+          // Direct mode that never connects is a result (each request's timing says why):
+          // the run goes on to its end with the page still asking.
+          log(`the viewer did not connect in ${watchFor / 1000} s: recorded as such`);
+          result.viewer_never_connected = true;
+          break;
+        }
         if (Date.now() > watchUntil) throw new Error(`the viewer did not connect in ${watchFor / 1000} s`);
         await sleep(200);
       }
@@ -888,6 +895,12 @@ function analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords,
       answer_at_viewer_ms: first.answer_at_viewer_ms ?? null,
       device_connected_ms: first.device_connected_ms ?? null,
       first_relayed_candidates: first.relayed_candidates ?? null,
+      // Over all requests: answers sent at the gathering limit, answers without a relayed
+      // candidate (behind two symmetric NATs nothing else can connect), the slowest answer.
+      gather_limit_hits: requests.filter((x) => x.gather_limit_hit).length,
+      answers_without_relay: requests.filter((x) => x.relayed_candidates === 0).length,
+      answer_at_viewer_max_ms: requests.reduce((a, x) => Math.max(a, x.answer_at_viewer_ms ?? 0),
+                                               0) || null,
       first_paint_ms: firstPaint && lastBeforePaint ? round(firstPaint - lastBeforePaint.posted_at)
                                                     : null,
       first_paint_from_first_request_ms: firstPaint && posts.length
@@ -965,7 +978,7 @@ function writeSeries(outDir, tag, r) {
   }
   writeFileSync(dat, `${rows.join('\n')}\n`);
   const png = join(outDir, `${tag}.png`);
-  const title = `${r.profile} / ${r.pacing}: p50 ${r.latency_ms.p50} ms, p95 ${r.latency_ms.p95} ms, ` +
+  const title = `${r.profile}${r.path && r.path !== 'default' ? ` ${r.path}` : ''} / ${r.pacing}: p50 ${r.latency_ms.p50} ms, p95 ${r.latency_ms.p95} ms, ` +
                 `${r.fps} fps`;
   const script = [
     r.small_plot ? 'set terminal png size 760,520 small' : 'set terminal pngcairo size 1000,700 font ",10"',
@@ -1065,6 +1078,9 @@ function medianRun(runs) {
     m.all_answer_at_viewer_ms = runs.map((r) => r.direct?.answer_at_viewer_ms ?? null);
     m.all_direct_timeouts = runs.map((r) => r.direct?.timeouts ?? null);
     m.all_direct_requests = runs.map((r) => r.direct?.requests ?? null);
+    m.all_direct = runs.map((r) => ({ gather_limit_hits: r.direct?.gather_limit_hits ?? null,
+                                      answers_without_relay: r.direct?.answers_without_relay ?? null,
+                                      requests: r.direct?.requests ?? null }));
     m.all_first_relayed = runs.map((r) => r.direct?.first_relayed_candidates ?? null);
     m.all_first_paint_from_first_request_ms =
         runs.map((r) => r.direct?.first_paint_from_first_request_ms ?? null);
@@ -1164,9 +1180,10 @@ function markdown(summary) {
                    'relayed candidates in it (each run) | 1st request to its 201 at the viewer, ms ' +
                    '(each run) | 1st request to the device\'s "connected", ms | first frame ' +
                    'painted from the 1st request, ms (each run) | first frame from the device\'s ' +
-                   'start, ms | 504s (each run) | path on the page | fps | latency p50 / p95 / ' +
+                   'start, ms | 504s (each run) | answers at the 2.5 s gathering limit / without a ' +
+                   'relayed candidate, of all (each run) | path on the page | fps | latency p50 / p95 / ' +
                    'p99, ms | uplink use, relay session + direct | load average (1 min) at each start |',
-               '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+               '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     const all = (list, one) => (list || [one]).map((v) => f(v)).join(', ');
     for (const r of directs) {
       const d = r.direct;
@@ -1181,6 +1198,9 @@ function markdown(summary) {
                  `${f(d.device_connected_ms)} | ` +
                  `${f(d.first_paint_from_first_request_ms)}${each(r.all_first_paint_from_first_request_ms)} | ` +
                  `${f(r.ttff_ms?.from_device_start)} | ${all(r.all_direct_timeouts, d.timeouts)} | ` +
+                 `${(r.all_direct || [d]).map((x) => `${f(x?.gather_limit_hits)} / ` +
+                                                     `${f(x?.answers_without_relay)} of ${f(x?.requests)}`)
+                   .join(', ')} | ` +
                  `${paths} | ${f(r.fps, 1)} | ` +
                  `${f(r.latency_ms?.p50)} / ${f(r.latency_ms?.p95)} / ${f(r.latency_ms?.p99)} | ` +
                  `${r.utilisation_with_direct === null || r.utilisation_with_direct === undefined
@@ -1241,6 +1261,12 @@ async function main() {
         const back = i >= 0 ? states.slice(i + 1).find((st) => st.state === 'streaming') : null;
         x.restart_started_ms = i >= 0 ? round((states[i].t - x.link_back_s) * 1000) : null;
         x.restart_connected_ms = back ? round((back.t - x.link_back_s) * 1000) : null;
+      }
+      // Direct runs written before the answers' counts were kept: from their requests.
+      if (data.direct?.per_request && data.direct.gather_limit_hits === undefined) {
+        const reqs = data.direct.per_request;
+        data.direct.gather_limit_hits = reqs.filter((x) => x.gather_limit_hit).length;
+        data.direct.answers_without_relay = reqs.filter((x) => x.relayed_candidates === 0).length;
       }
       const key = `${data.profile}/${data.path || 'default'}/${data.pacing}`;
       if (!groups.has(key)) {
