@@ -3,8 +3,9 @@
 // real cellrtc-server through PublisherStreamer, as the firmware's loop does; a WHEP viewer of
 // our core over UDP receives its frames in order, and the device opened not one UDP socket.
 // Two paths: ICE-TCP to the server's HTTP port (--ice-tcp-shared; RFC 6544, RFC 4571 framing),
-// and relay only through coturn over TURN-TCP with the time-limited credentials of the
-// server's WHIP answer (RFC 8656; the device holds no TURN secret).
+// and relay only through coturn over TURN-TCP or TURN-TLS with the time-limited credentials of
+// the server's WHIP answer (RFC 8656; the device holds no TURN secret; TLS verified against the
+// configured CA, the name given by the static host list).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,6 +29,7 @@
 #include "firmware/app/publisher_streamer.h"
 #include "firmware/app/session_sockets.h"
 #include "interop/coturn.h"
+#include "interop/turn_driver.h"
 #include "process/http_client.h"
 #include "process/server_process.h"
 #include "runtime/clock.h"
@@ -343,13 +345,25 @@ TEST(FirmwareSession, TcpOnlySessionHostStreamsToTheServerThroughItsSharedHttpPo
   expect_tcp_only(device);
 }
 
-TEST(FirmwareSession, RelayOnlySessionHostStreamsThroughCoturnOverTurnTcp) {
+class FirmwareRelaySession : public ::testing::TestWithParam<turn::TurnTransport> {};
+
+TEST_P(FirmwareRelaySession, RelayOnlySessionHostStreamsThroughCoturn) {
+  const bool tls = GetParam() == turn::TurnTransport::tls;
   interop::CoturnOptions options;
   options.allow_loopback_peers = true;  // the server's media port is on 127.0.0.1
+  auto identity = interop::make_test_tls_identity("turn.cellrtc.test");
+  ASSERT_TRUE(identity);
+  if (tls) {
+    options.tls_cert_pem = identity->cert_pem;
+    options.tls_key_pem = identity->key_pem;
+  }
   std::string error;
   auto coturn = interop::CoturnServer::start(options, &error);
   ASSERT_TRUE(coturn) << error;
-  const std::string url = "turn:127.0.0.1:" + std::to_string(coturn->port()) + "?transport=tcp";
+  const std::string url =
+      tls ? "turns:turn.cellrtc.test:" + std::to_string(coturn->tls_address().port()) +
+                "?transport=tcp"
+          : "turn:127.0.0.1:" + std::to_string(coturn->port()) + "?transport=tcp";
   auto server = ServerProcess::start({"--device", std::string("cam:") + kToken, "--turn-secret",
                                       coturn->static_auth_secret(), "--turn-url", url},
                                      &error);
@@ -357,6 +371,8 @@ TEST(FirmwareSession, RelayOnlySessionHostStreamsThroughCoturnOverTurnTcp) {
   firmware::SessionSocketsConfig net;
   net.transport = streamer::IceTransport::tcp;
   net.relay_only = true;
+  net.relay.ca_pem = identity->cert_pem;  // FirmwareConfig::ca_pem on the device
+  net.relay.hosts = {{"turn.cellrtc.test", IpAddress::loopback_v4()}};
   FirmwareDevice device(server->http_port(), net);
   ASSERT_TRUE(device.wait_streaming(std::chrono::seconds(20)))
       << device.log() << server->log_tail() << coturn->log_tail();
@@ -370,6 +386,10 @@ TEST(FirmwareSession, RelayOnlySessionHostStreamsThroughCoturnOverTurnTcp) {
   EXPECT_EQ(device.relays_kept_closing, 1u);
   EXPECT_EQ(device.relays_left_closing, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, FirmwareRelaySession,
+                         ::testing::Values(turn::TurnTransport::tcp, turn::TurnTransport::tls),
+                         [](const auto& p) { return std::string(turn::to_string(p.param)); });
 
 }  // namespace
 }  // namespace cellrtc::process
