@@ -114,7 +114,8 @@ void SessionSockets::connect_tcp(peer::PeerConnection& pc) {
 
 void SessionSockets::start_relays(Instant now, peer::PeerConnection& pc,
                                   const whip::WhipSession& session) {
-  auto plan = streamer::plan_relays(session.ice_servers, config_.relay, turn_udp_, config_.resolve);
+  auto plan =
+      streamer::plan_relays(session.ice_servers, relay_plan_config(), turn_udp_, config_.resolve);
   for (const auto& note : plan.notes)
     log("relay: skipped " + note);
   if (plan.gatherer.servers.empty()) {
@@ -129,6 +130,12 @@ void SessionSockets::start_relays(Instant now, peer::PeerConnection& pc,
   log("relay: allocating on " + names);
   if (auto s = pc.start_relays(now, std::move(plan.gatherer)); !s)
     log(std::string("relay: cannot start: ") + s.error().reason);
+}
+
+streamer::RelayPlanConfig SessionSockets::relay_plan_config() const {
+  streamer::RelayPlanConfig c = config_.relay;
+  if (config_.unix_time) c.now_unix_s = config_.unix_time();
+  return c;
 }
 
 void SessionSockets::log_relay_events(peer::PeerConnection& pc) {

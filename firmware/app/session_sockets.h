@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -70,6 +71,9 @@ struct SessionSocketsConfig {
   // Names of TURN servers (lwIP's getaddrinfo on the device); none: only IP literals and
   // relay.hosts.
   streamer::HostResolver resolve;
+  // The wall clock (Unix seconds) once the device knows it (SNTP), for the validity dates of
+  // turns: certificates (tls_client.h); nullopt or none: the dates are not checked.
+  std::function<std::optional<int64_t>()> unix_time;
   // Bytes queued for writing per connection; more is dropped (ICE-TCP) or fails it (TURN).
   size_t max_stream_queue = 32 * 1024;
   // Largest RFC 4571 message taken from the server (DTLS records stay near the path MTU).
@@ -154,6 +158,8 @@ class SessionSockets final : public streamer::PublisherHost {
   std::optional<std::string> poll_log();
   const SessionSocketsStats& stats() const { return stats_; }
   const SessionSocketsConfig& config() const { return config_; }
+  // The relay plan's settings for a session starting now (the clock read now).
+  streamer::RelayPlanConfig relay_plan_config() const;
 
  private:
   struct Socket {

@@ -441,5 +441,17 @@ TEST(SessionStreamsTest, AClosedSessionsRelaysKeepTheirConnectionUntilDeallocate
   EXPECT_TRUE(quiet.closed);
 }
 
+TEST(SessionStreamsTest, TurnsCertificateDatesAreCheckedOnceTheClockIsKnown) {
+  FakeDatagrams datagrams;
+  FakeStreams streams;
+  std::optional<int64_t> clock;
+  SessionSocketsConfig c;
+  c.unix_time = [&clock] { return clock; };
+  SessionSockets sockets(datagrams, streams, c);
+  EXPECT_FALSE(sockets.relay_plan_config().now_unix_s);  // before SNTP: not checked
+  clock = 1'800'000'000;
+  EXPECT_EQ(sockets.relay_plan_config().now_unix_s, 1'800'000'000);
+}
+
 }  // namespace
 }  // namespace cellrtc::firmware

@@ -332,6 +332,11 @@ extern "C" void app_main(void) {
     net.relay.ca_pem = f->config.ca_pem;
     net.relay.ca_setting = "CELLRTC_CA_PEM_FILE";
     net.resolve = &resolve_ipv4;
+    // Certificate dates once SNTP has set the clock (before, it reads 1970).
+    net.unix_time = []() -> std::optional<int64_t> {
+      const time_t t = time(nullptr);
+      return t > 1'700'000'000 ? std::optional<int64_t>(t) : std::nullopt;
+    };
     f->sockets = std::make_unique<SessionSockets>(f->udp, f->tcp, std::move(net));
   }
 
