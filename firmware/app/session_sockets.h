@@ -12,11 +12,12 @@
 //   the first host socket (after a 437, RFC 8656 section 7.4, from a new socket the core asks
 //   for with a SocketRequest), over TCP and TLS on connections the PeerConnection asks for with
 //   StreamCommands (core/turn frames the stream, core/tls does the TLS).
-// transport tcp never opens a UDP socket. The sockets sit behind DatagramSockets and
-// StreamSockets: lwIP on the device, fakes or POSIX sockets in tests. Writes on a connection
-// queue up to a bound: an ICE-TCP message that does not fit is dropped (as on a congested path;
-// ICE, DTLS and SCTP recover), a TURN stream that overflows is closed and reported (a stream
-// cannot lose bytes in its middle).
+// A closed session's relays keep their sockets and connections while they deallocate (RFC 8656
+// section 7.2; next_timeout/handle_timeout). transport tcp never opens a UDP socket. The sockets
+// sit behind DatagramSockets and StreamSockets: lwIP on the device, fakes or POSIX sockets in
+// tests. Writes on a connection queue up to a bound: an ICE-TCP message that does not fit is
+// dropped (as on a congested path; ICE, DTLS and SCTP recover), a TURN stream that overflows is
+// closed and reported (a stream cannot lose bytes in its middle).
 #pragma once
 
 #include <cstdint>
