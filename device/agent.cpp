@@ -463,13 +463,16 @@ void Agent::on_response(uint64_t id, const whip::WhipResult<whip::HttpResponse>&
 }
 
 void Agent::drain_requests() {
-  // Each request is bounded by its own timeout; this bounds the wait for them all.
+  // Each request is bounded by its own timeout, and a closed session's TURN deallocations by
+  // their close_timeout (they go on while the DELETE is out, or after); this bounds the wait
+  // for them all.
   Instant deadline = loop_->now() + config_.whip.request_timeout + seconds(1);
+  auto done = [this] { return requester_->in_flight() == 0 && closing_connections_.empty(); };
   for (;;) {
     perform_requests();
-    if (requester_->in_flight() == 0 || loop_->now() >= deadline) return;
+    if (done() || loop_->now() >= deadline) return;
     // Returns early when something stops the loop again (a stop after a late answer).
-    loop_->run_until([this] { return requester_->in_flight() == 0; }, deadline);
+    loop_->run_until(done, deadline);
   }
 }
 

@@ -161,7 +161,7 @@ class Agent : private streamer::PublisherHost {
   void perform_requests();
   void on_response(uint64_t id, const whip::WhipResult<whip::HttpResponse>& response);
   // After the loop stopped: the requests still in flight and what the stop left to send (the
-  // DELETE), each bounded by its timeout.
+  // DELETE, the TURN deallocations), each bounded by its timeout.
   void drain_requests();
   void finish_stop();
   void log_line(const std::string& event, const std::string& text,

@@ -876,6 +876,42 @@ TEST(Agent, ADirectAnswerWaitsForASilentTurnServerOnlyUntilTheGatherLimit) {
   });
 }
 
+// Stopping releases the session's TURN allocation (RFC 8656 section 7.2) before the agent
+// exits: a lost deallocation is sent again (RFC 8489 section 6.2.1) after the DELETE.
+TEST(Agent, OnStopALostDeallocationOfTheSessionIsSentAgainBeforeExit) {
+  TestWhipServer server;
+  ScriptedTurn turn;
+  turn.password = "whip-secret";
+  turn.lose_deallocations = 1;
+  std::unique_ptr<runtime::EndpointDriver> turn_driver;
+  auto turn_address = server.on_loop([&] {
+    turn_driver = std::make_unique<runtime::EndpointDriver>(server.loop(), turn);
+    return turn_driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0)).value();
+  });
+  server.set_links({"<turn:127.0.0.1:" + std::to_string(turn_address.port()) +
+                    "?transport=udp>; rel=\"ice-server\"; username=\"1800000000:demo\"; "
+                    "credential=\"whip-secret\""});
+  AgentUnderTest device(server.url());
+  ASSERT_TRUE(device.run_until([&] {
+    if (server.frames(1).size() < 3) return false;
+    for (const auto& l : device.lines)
+      if (l.find("allocated 127.0.0.1:9 ") != std::string::npos) return true;
+    return false;
+  })) << device.agent->last_error();
+
+  device.agent->stop();
+  EXPECT_EQ(device.agent->run(device.agent->now() + seconds(10)), 0);
+  EXPECT_EQ(server.requests().back().method, "DELETE");
+  EXPECT_EQ(device.agent->closing_sessions(), 0u);
+  auto sent = server.on_loop([&] { return turn.deallocations; });
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0], sent[1]);
+  server.on_loop([&] {
+    turn_driver.reset();
+    return 0;
+  });
+}
+
 // The stats line (--json-log) carries the SCTP associations' recovery counters: the relay
 // session's, and once a direct viewer is connected, the direct viewers' summed.
 TEST(Agent, JsonStatsCarryTheSctpRecoveryCountersOfTheSessionAndTheDirectViewers) {
