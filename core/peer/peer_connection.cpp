@@ -582,7 +582,14 @@ void PeerConnection::set_state(PeerState s) {
 }
 
 void PeerConnection::close(Instant now) {
-  if (state_ == PeerState::closed) return;
+  if (state_ == PeerState::closed) {
+    // Closed by the peer (its close_notify or ABORT): the allocations are still to release.
+    if (relays_ && !relays_->closing()) {
+      pump_relays(now);
+      relays_->close(now);
+    }
+    return;
+  }
   if (sctp_) sctp_->abort(now, "closed");
   pump(now);
   if (dtls_) dtls_->close(now);

@@ -173,6 +173,8 @@ class RelayGatherer {
   size_t server_count() const { return servers_.size(); }
   RelayServerState server_state(size_t index) const;
   bool gathering_done() const { return gathering_done_; }
+  // close() was called (the deallocations may still be in flight).
+  bool closing() const { return closing_; }
   // Every server closed or failed after close().
   bool closed() const;
   // Stream ids are assigned from this value up (the owner may reserve a range).

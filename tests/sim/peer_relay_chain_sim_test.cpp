@@ -154,7 +154,14 @@ TEST(PeerRelayChainSim, ALostAllocationIsReplacedAndTheDataFlowsAgainOnTheNewCan
   // Closing deallocates (RFC 8656 section 7.2). The first Refresh with LIFETIME 0 is lost; the
   // connection hands its relays over (take_relays) and whoever holds the socket now drives them:
   // the same request again after 500 ms (RFC 8489 section 6.2.1), answered, done.
+  // The server ends the call first: its close_notify closes the device's connection, and the
+  // device's close() afterwards still releases the allocation.
   turn.lose_deallocations = 1;
+  server.pc.close(net.now());
+  net.wake(server);
+  ASSERT_TRUE(net.run_until([&] { return device.pc.state() == peer::PeerState::closed; },
+                            net.now() + seconds(2)));
+  EXPECT_TRUE(turn.deallocations.empty());
   device.pc.close(net.now());
   net.wake(device);
   ASSERT_TRUE(net.run_for(milliseconds(100)).ok());
