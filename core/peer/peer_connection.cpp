@@ -348,6 +348,7 @@ void PeerConnection::set_relay_credentials(const turn::TurnCredentials& credenti
 
 std::unique_ptr<turn::RelayGatherer> PeerConnection::take_relays() {
   if (state_ != PeerState::closed || !relays_ || relays_->closed()) return nullptr;
+  if (!relays_->closing()) relays_->close(relay_now_);  // bounded by its close_timeout
   // What ICE still had for the sockets leaves with the connection's own poll_transmit; the
   // relays' transmits are theirs.
   while (auto t = ice_.poll_transmit())
