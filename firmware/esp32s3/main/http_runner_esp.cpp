@@ -73,7 +73,9 @@ HttpFailure failure_of(esp_err_t perform, esp_err_t tls, int tls_flags) {
     case ESP_ERR_ESP_TLS_CANNOT_CREATE_SOCKET:
       return HttpFailure::connect;
     case ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT:
+#ifdef ESP_ERR_ESP_TLS_SERVER_HANDSHAKE_TIMEOUT  // esp-tls of ESP-IDF 5.5 and newer
     case ESP_ERR_ESP_TLS_SERVER_HANDSHAKE_TIMEOUT:
+#endif
       return HttpFailure::timeout;
     case ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED:
       return HttpFailure::tls;
