@@ -396,11 +396,11 @@ extern "C" void app_main(void) {
     ESP_LOGE(kTag, "cannot start the HTTP or socket task (out of memory)");
   } else {
     f->certificate.emplace(std::move(certificate->certificate));
-    streamer::PublisherConfig pc;
-    pc.endpoint = whip::whip_endpoint(f->config.server_url);
+    cellrtc::streamer::PublisherConfig pc;
+    pc.endpoint = cellrtc::whip::whip_endpoint(f->config.server_url);
     pc.token = f->config.device_token;
     pc.limits = f->limits;
-    pc.report_udp_grace = f->config.transport == streamer::IceTransport::automatic;
+    pc.report_udp_grace = f->config.transport == cellrtc::streamer::IceTransport::automatic;
     apply_memory_profile(memory_profile(f->config.frame_size), pc);
     // Network gone: the streamer's stop cancels the requests the HTTP task still holds.
     f->streamer = std::make_unique<PublisherStreamer>(std::move(pc), f->rng, *f->certificate,
