@@ -10,6 +10,7 @@
 #include "core/dtls/certificate.h"
 #include "core/peer/peer_connection.h"
 #include "core/streamer/ice_tcp.h"
+#include "core/streamer/stream_path.h"
 #include "core/whip/whip_url.h"
 #include "runtime/endpoint_driver.h"
 #include "runtime/interfaces.h"
@@ -40,13 +41,6 @@ std::string fixed(double v, int decimals) {
 
 std::string millis(Duration d) {
   return std::to_string(d.count() / 1000) + " ms";
-}
-
-// The transport of the selected candidate pair: "udp", "tcp" (ICE-TCP), or "-" before one.
-std::string selected_transport(const peer::PeerConnection& pc) {
-  const auto& pair = pc.ice().selected_pair();
-  if (!pair) return "-";
-  return pair->local.transport == TransportProtocol::udp ? "udp" : "tcp";
 }
 
 using whip::url_host;
@@ -748,7 +742,7 @@ void Agent::log_timeline(Instant now) {
           ", SCTP " + span(t.dtls_connected, t.sctp_connected) + ", channels " +
           span(t.sctp_connected, p.channels_open) + ", first frame " + span(p.channels_open, now),
       {{"pacing", "\"" + pacing + "\""},
-       {"transport", "\"" + selected_transport(*pc) + "\""},
+       {"transport", "\"" + streamer::selected_path(*pc) + "\""},
        {"session", std::to_string(stats_.sessions)},
        {"started_us", at(p.started)},
        {"post_sent_us", at(p.post_sent)},

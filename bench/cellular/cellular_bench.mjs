@@ -727,9 +727,9 @@ function analyse({ profile, pacing, deviceStartedAt, endAt, frames, lostRecords,
   const ms = (us) => (us === null || us === undefined ? null : us / 1000);
   r.device_started_at = deviceStartedAt;
   r.sessions = device.timeline.length;
-  // The path the first session took: the selected pair's transport ("udp", or "tcp" for
-  // ICE-TCP; a TURN relayed candidate is UDP at the relay whatever reaches the TURN server),
-  // and the TURN allocations (which server, how long the allocation took after the answer).
+  // The path the first session took: the selected pair's path ("udp", "tcp" for ICE-TCP,
+  // "turn-udp", "turn-tcp" or "turn-tls" for a relay by its transport to the TURN server; runs
+  // recorded before the device named relays said "udp" for every relay), and the TURN allocations (which server, how long the allocation took after the answer).
   r.transport = tl ? tl.transport ?? null : null;
   r.relay_allocations = device.relay.map((x) => {
     const m = /^allocated (\S+) on (\S+) in (\d+(?:\.\d+)?) ms/.exec(x.message);
@@ -1114,7 +1114,7 @@ function markdown(summary) {
     for (const r of pathed) {
       const turn = r.relay_allocations?.length ? ` (${f(r.relay_allocations[0].allocation_ms)})` : '';
       const transports = [...new Set(r.all_transports || [r.transport])].map((x) => x ?? '-').join('/');
-      const pair = r.relay_allocations?.length ? `relayed ${transports}` : transports;
+      const pair = r.relay_allocations?.length && !transports.includes('turn-') ? `relayed ${transports}` : transports;
       const loads = (r.all_load_average || [r.load_average]).map((x) => f(x?.start?.[0], 1)).join(', ');
       lines.push(`| ${r.profile} | ${r.pacing} | ${r.runs || 1} | ${pair} | ` +
                  `${f(r.ttff_ms?.from_whip_post)}${each(r.all_ttff_from_post_ms)} | ` +

@@ -5,6 +5,7 @@
 
 #include "core/common/json_text.h"
 #include "core/ice/candidate.h"
+#include "core/streamer/stream_path.h"
 #include "core/whip/ice_fragment.h"
 
 namespace cellrtc::streamer {
@@ -26,13 +27,6 @@ std::string seconds_text(Duration d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(d.count()) / 1e6);
   return buf;
-}
-
-// The transport of the selected candidate pair: "udp", "tcp" (ICE-TCP), or "-" before one.
-std::string selected_transport(const peer::PeerConnection& pc) {
-  const auto& pair = pc.ice().selected_pair();
-  if (!pair) return "-";
-  return pair->local.transport == TransportProtocol::udp ? "udp" : "tcp";
 }
 
 }  // namespace
@@ -589,9 +583,8 @@ void Publisher::step(Instant now) {
     Duration took = state_since_ ? now - *state_since_ : Duration(0);
     setup_deadline_.reset();
     timeline_.channels_open = now;
-    set_state(
-        now, PublisherState::streaming,
-        "channels open " + millis(took) + " after the answer, over " + selected_transport(c.pc));
+    set_state(now, PublisherState::streaming,
+              "channels open " + millis(took) + " after the answer, over " + selected_path(c.pc));
   }
   if (camera_ == CameraMode::pull && c.streaming.capture_due(now)) capture(now);
   c.streaming.handle_timeout(now);

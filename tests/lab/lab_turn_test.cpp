@@ -96,6 +96,10 @@ TEST_F(LabTurnTest, WithUdpBlockedTheDeviceStreamsOverTurnTls) {
   EXPECT_NE(allocated.find(std::string(" on turns:") + kTurnName + ":5349"), std::string::npos)
       << allocated;
   std::printf("[ lab ] %s\n", allocated.c_str());
+  // The state line names the path by the relay's transport to its server, not "udp".
+  auto [streaming_at, streaming] = find_line(log, "state: streaming");
+  ASSERT_GE(streaming_at, 0) << log;
+  EXPECT_NE(streaming.find("over turn-tls"), std::string::npos) << streaming;
 
   std::string error;
   driver_ = ViewerDriver::start(&error, 60s, lab_->exec_prefix("viewer"));

@@ -382,6 +382,10 @@ TEST_P(FirmwareRelaySession, RelayOnlySessionHostStreamsThroughCoturn) {
   // The relay was allocated on the server's TURN entry, and is the only candidate there was.
   EXPECT_NE(device.line_with("relay: allocated").find(" on " + url + " in "), std::string::npos)
       << device.log();
+  // The state line names the path as the viewer page does: the relay and how it is reached.
+  EXPECT_NE(device.line_with("state: streaming").find(tls ? "over turn-tls" : "over turn-tcp"),
+            std::string::npos)
+      << device.log();
   ASSERT_NO_FATAL_FAILURE(watch_ten_frames(*server, device));
   EXPECT_EQ(device.tcp_messages_out, 0u);  // no ICE-TCP: every byte went through coturn
   expect_tcp_only(device);
