@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "core/common/socket_address.h"
+#include "core/turn/ice_server_uri.h"
 #include "firmware/app/memory_profile.h"
 #include "modem/a76xx.h"
 
@@ -168,10 +169,60 @@ std::optional<std::string> transport_warning(const FirmwareConfig& c) {
          "to send no UDP at all";
 }
 
+Result<std::vector<std::string>, ConfigError> parse_turn_urls(std::string_view list, bool has_ca,
+                                                              streamer::IceTransport transport) {
+  if (list.size() > kMaxTurnUrlsBytes) return error("turn_urls", "longer than 1024 bytes");
+  std::vector<std::string> urls;
+  auto trim = [](std::string_view t) {
+    while (!t.empty() && t.front() == ' ')
+      t.remove_prefix(1);
+    while (!t.empty() && t.back() == ' ')
+      t.remove_suffix(1);
+    return t;
+  };
+  if (trim(list).empty()) return urls;
+  size_t start = 0;
+  for (size_t n = 1;; ++n) {
+    const size_t comma = list.find(',', start);
+    const std::string_view entry = trim(
+        list.substr(start, comma == std::string_view::npos ? list.size() - start : comma - start));
+    const std::string name = "entry " + std::to_string(n);
+    if (n > kMaxTurnUrls) return error("turn_urls", "more than 8 entries");
+    if (entry.empty()) return error("turn_urls", name + " is empty");
+    const std::string named = name + " (" + std::string(entry) + "): ";
+    auto uri = turn::parse_ice_server_uri(entry);
+    if (!uri) return error("turn_urls", named + uri.error().reason);
+    if (!uri->is_turn()) return error("turn_urls", named + "not a turn: or turns: URL");
+    if (uri->transport == turn::TurnTransport::tls && !has_ca)
+      return error("turn_urls", named +
+                                    "turns: needs ca_pem (CELLRTC_CA_PEM_FILE) to verify the "
+                                    "TURN server's certificate");
+    if (uri->transport == turn::TurnTransport::udp && transport == streamer::IceTransport::tcp)
+      return error("turn_urls", named +
+                                    "TURN over UDP with transport tcp (no UDP socket): use "
+                                    "?transport=tcp or turns:");
+    urls.emplace_back(entry);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return urls;
+}
+
+streamer::RelayPlanConfig relay_plan_config(const FirmwareConfig& c) {
+  streamer::RelayPlanConfig relay;
+  if (auto urls = parse_turn_urls(c.turn_urls, !c.ca_pem.empty(), c.transport))
+    relay.turn_urls = std::move(*urls);
+  relay.ca_pem = c.ca_pem;
+  relay.ca_setting = "CELLRTC_CA_PEM_FILE";
+  return relay;
+}
+
 Result<void, ConfigError> validate(const FirmwareConfig& c) {
   if (auto ep = parse_server_url(c.server_url); !ep) return ep.error();
   if (!c.ca_pem.empty())
     if (auto n = count_ca_certificates(c.ca_pem); !n) return n.error();
+  if (auto urls = parse_turn_urls(c.turn_urls, !c.ca_pem.empty(), c.transport); !urls)
+    return urls.error();
   if (c.device_token.size() > kMaxTokenBytes) return error("device_token", "longer than 256 bytes");
   if (!c.device_token.empty() && !valid_bearer_token(c.device_token))
     return error("device_token",

@@ -8,9 +8,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/common/result.h"
 #include "core/streamer/ice_transport.h"
+#include "core/streamer/relay_plan.h"
 #include "firmware/app/camera_pins.h"
 #include "firmware/app/frame_size.h"
 #include "modem/supervisor.h"
@@ -38,6 +40,15 @@ struct FirmwareConfig {
   // TURN over TCP/TLS only: not one UDP socket, for modems whose PPP link drops under UDP
   // traffic), or auto (both, UDP preferred).
   streamer::IceTransport transport = streamer::IceTransport::automatic;
+  // RTCIceTransportPolicy "relay" (W3C WebRTC section 4.2.5; the agent's
+  // --ice-transport-policy relay): no host or ICE-TCP candidate, every path through a TURN
+  // relay, for networks where only the TURN server is reachable. The transport still decides
+  // whether TURN over UDP may be used.
+  bool relay_only = false;
+  // More TURN servers, comma separated turn:/turns: URLs (RFC 7065; the agent's --turn-url):
+  // gathered after the ones of the server's answer, with the time-limited credentials the
+  // server gave for its own (no TURN secret on the device). turns: entries need ca_pem.
+  std::string turn_urls;
 
   std::string apn;
   std::string apn_user;
@@ -74,6 +85,17 @@ Result<size_t, ConfigError> count_ca_certificates(std::string_view ca_pem);
 // A setting that works but not as one may expect, for a warning at boot: transport tcp with
 // the server given by name (the name is looked up by DNS, over UDP). nullopt: nothing to say.
 std::optional<std::string> transport_warning(const FirmwareConfig& config);
+// The entries of a turn_urls setting (spaces around each are ignored), each a turn: or turns:
+// URL that core/turn's parser accepts, at most kMaxTurnUrls of them in kMaxTurnUrlsBytes. An
+// error names the entry: "entry 2 (turn:x:0): ...". `has_ca`: ca_pem is set (turns: needs it);
+// `transport`: tcp refuses TURN over UDP (it opens no UDP socket).
+constexpr size_t kMaxTurnUrls = 8;  // turn::RelayGathererConfig::max_servers
+constexpr size_t kMaxTurnUrlsBytes = 1024;
+Result<std::vector<std::string>, ConfigError> parse_turn_urls(std::string_view list, bool has_ca,
+                                                              streamer::IceTransport transport);
+// The sessions' TURN settings for a valid configuration: the configured URLs and the turns: CA,
+// named "CELLRTC_CA_PEM_FILE" (its Kconfig option) in the relay notes.
+streamer::RelayPlanConfig relay_plan_config(const FirmwareConfig& config);
 // "server_url: ..." for the log.
 std::string describe(const ConfigError& error);
 

@@ -237,3 +237,55 @@ TEST(FirmwareConfigTest, TransportTcpWithTheServerGivenByNameWarnsOfDns) {
 
 }  // namespace
 }  // namespace cellrtc::firmware
+
+namespace cellrtc::firmware {
+namespace {
+
+// turn_urls, the firmware's counterpart of the agent's --turn-url: each entry parsed by
+// core/turn's URI parser, an error naming the entry; the sessions get them in order.
+TEST(FirmwareConfigTest, TurnUrlsAreCheckedEntryByEntry) {
+  auto with = [](std::string urls, auto change) {
+    FirmwareConfig c = testing::bench_config();
+    c.turn_urls = std::move(urls);
+    change(c);
+    return error_of(c);
+  };
+  auto plain = [](FirmwareConfig&) {};
+  EXPECT_EQ(with("", plain), "");
+  EXPECT_EQ(with(" ", plain), "");
+  EXPECT_EQ(with("turn:198.51.100.7, turn:turn.example.net:443?transport=tcp", plain), "");
+  EXPECT_EQ(with("turn:198.51.100.7,", plain), "turn_urls: entry 2 is empty");
+  EXPECT_EQ(with("turn:198.51.100.7,,turn:x", plain), "turn_urls: entry 2 is empty");
+  EXPECT_EQ(with("turn:198.51.100.7, stun:198.51.100.7", plain),
+            "turn_urls: entry 2 (stun:198.51.100.7): not a turn: or turns: URL");
+  EXPECT_EQ(with("turn:a:1,http://x", plain).rfind("turn_urls: entry 2 (http://x): ", 0), 0u);
+  EXPECT_EQ(with("turn:bad_host", plain).rfind("turn_urls: entry 1 (turn:bad_host): ", 0), 0u);
+  EXPECT_EQ(with("turn:a:1,turn:a:2,turn:a:3,turn:a:4,turn:a:5,turn:a:6,turn:a:7,turn:a:8,turn:a:9",
+                 plain),
+            "turn_urls: more than 8 entries");
+  EXPECT_EQ(with(std::string(1025, 'a'), plain), "turn_urls: longer than 1024 bytes");
+  // turns: cannot be verified without a CA; TURN over UDP cannot be used under transport tcp.
+  EXPECT_EQ(with("turns:turn.example.net", plain)
+                .rfind("turn_urls: entry 1 (turns:turn.example.net): turns: needs ca_pem", 0),
+            0u);
+  EXPECT_EQ(
+      with("turn:198.51.100.7:3478?transport=tcp,turn:198.51.100.7",
+           [](auto& c) { c.transport = streamer::IceTransport::tcp; })
+          .rfind("turn_urls: entry 2 (turn:198.51.100.7): TURN over UDP with transport tcp", 0),
+      0u);
+}
+
+TEST(FirmwareConfigTest, SessionsGetTheTurnUrlsAndTheCa) {
+  FirmwareConfig c = testing::bench_config();
+  c.turn_urls = " turn:198.51.100.7:3478?transport=tcp ,turn:turn.example.net";
+  c.relay_only = true;
+  ASSERT_EQ(error_of(c), "");
+  streamer::RelayPlanConfig relay = relay_plan_config(c);
+  EXPECT_EQ(relay.turn_urls, (std::vector<std::string>{"turn:198.51.100.7:3478?transport=tcp",
+                                                       "turn:turn.example.net"}));
+  EXPECT_EQ(relay.ca_pem, "");
+  EXPECT_EQ(relay.ca_setting, "CELLRTC_CA_PEM_FILE");
+}
+
+}  // namespace
+}  // namespace cellrtc::firmware

@@ -95,6 +95,10 @@ FirmwareConfig config_from_kconfig() {
 #elif CONFIG_CELLRTC_TRANSPORT_TCP
   c.transport = streamer::IceTransport::tcp;
 #endif
+#if CONFIG_CELLRTC_RELAY_ONLY
+  c.relay_only = true;
+#endif
+  c.turn_urls = CONFIG_CELLRTC_TURN_URLS;
   c.apn = CONFIG_CELLRTC_APN;
   c.apn_user = CONFIG_CELLRTC_APN_USER;
   c.apn_password = CONFIG_CELLRTC_APN_PASSWORD;
@@ -329,8 +333,8 @@ extern "C" void app_main(void) {
     // relays are verified against the configured CA (none: skipped, with a log line).
     SessionSocketsConfig net;
     net.transport = f->config.transport;
-    net.relay.ca_pem = f->config.ca_pem;
-    net.relay.ca_setting = "CELLRTC_CA_PEM_FILE";
+    net.relay_only = f->config.relay_only;
+    net.relay = relay_plan_config(f->config);  // CELLRTC_TURN_URLS and the CA
     net.resolve = &resolve_ipv4;
     // Certificate dates once SNTP has set the clock (before, it reads 1970).
     net.unix_time = []() -> std::optional<int64_t> {
