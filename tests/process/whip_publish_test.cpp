@@ -7,14 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/dtls/certificate.h"
 #include "core/media/frame_header.h"
-#include "core/peer/peer_connection.h"
 #include "process/http_client.h"
+#include "process/loopback_peer.h"
 #include "process/server_process.h"
 #include "runtime/endpoint_driver.h"
 #include "runtime/event_loop.h"
-#include "runtime/os_random.h"
 #include "support/peer_endpoint.h"
 
 namespace cellrtc::process {
@@ -45,33 +43,18 @@ TEST(WhipPublish, DeviceChannelsOpenThroughTheRealServer) {
   ASSERT_TRUE(ws.connect(server->http_port())) << ws.error();
   ASSERT_TRUE(ws.read(10s)) << ws.error();  // the snapshot
 
-  runtime::OsRandom rng;
-  auto certificate = dtls::Certificate::generate(rng, "cellrtc-test-device");
-  ASSERT_TRUE(certificate);
-  peer::PeerConfig config;
-  config.certificate = &*certificate;
-  testing::PeerEndpoint device(config, rng);
-  auto loop = runtime::EventLoop::create();
-  ASSERT_TRUE(loop);
-  runtime::EndpointDriver driver(**loop, device);
-  auto local = driver.add_socket(SocketAddress(IpAddress::loopback_v4(), 0));
-  ASSERT_TRUE(local);
-  Instant now = (*loop)->now();
-  ASSERT_TRUE(device.pc.add_host_socket(now, *local));
-  device.pc.end_of_local_sockets(now);
-  ASSERT_TRUE(device.pc.create_data_channel(
-      now, {.label = "video", .ordered = false, .max_retransmits = 0}));
-  ASSERT_TRUE(device.pc.create_data_channel(now, {.label = "control"}));
-  auto offer = device.pc.create_offer(now);
-  ASSERT_TRUE(offer);
-  device.drain(now);
+  LoopbackPeer peer;
+  ASSERT_NO_FATAL_FAILURE(peer.start("cellrtc-test-device"));
+  testing::PeerEndpoint& device = peer.endpoint();
+  runtime::EventLoop& loop = peer.loop();
+  runtime::EndpointDriver& driver = peer.driver();
 
   auto created = http_request(server->http_port(),
                               {.method = "POST",
                                .target = "/whip",
                                .headers = {{"Content-Type", "application/sdp"},
                                            {"Authorization", "Bearer cam-token-0123456789abcdef"}},
-                               .body = *offer});
+                               .body = peer.offer()});
   ASSERT_EQ(created.status, 201) << created.error << created.body << server->log_tail();
   EXPECT_EQ(created.header("Content-Type"), "application/sdp");
   std::string location = created.header("Location");
@@ -79,13 +62,13 @@ TEST(WhipPublish, DeviceChannelsOpenThroughTheRealServer) {
   // The answer names the server's media port on loopback.
   EXPECT_THAT(created.body, HasSubstr("127.0.0.1 " + std::to_string(server->media_port())));
 
-  now = (*loop)->now();
+  Instant now = loop.now();
   auto set = device.pc.set_remote_description(now, created.body);
   ASSERT_TRUE(set) << set.error().reason;
   device.drain(now);
   driver.wake();
-  bool open = (*loop)->run_until([&] { return device.open.size() == 2 || device.failure; },
-                                 (*loop)->now() + seconds(20));
+  bool open = loop.run_until([&] { return device.open.size() == 2 || device.failure; },
+                             loop.now() + seconds(20));
   ASSERT_TRUE(open && device.open.size() == 2)
       << (device.failure ? *device.failure : "timeout") << "\n"
       << server->log_tail();
@@ -97,14 +80,14 @@ TEST(WhipPublish, DeviceChannelsOpenThroughTheRealServer) {
   }
   ASSERT_TRUE(video);
   const uint8_t jpeg[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x02, 0xFF, 0xD9};
-  now = (*loop)->now();
+  now = loop.now();
   auto frame = media::encode_frame(
       {.sequence = 1, .capture_time_us = 1000, .width = 16, .height = 16, .quality = 50}, jpeg);
   auto sent = device.pc.send(now, *video, frame, true);
   ASSERT_TRUE(sent) << sent.error().reason;
   device.drain(now);
   driver.wake();
-  (*loop)->run_for(milliseconds(300));
+  loop.run_for(milliseconds(300));
 
   auto live = wait_event(ws, [](const nlohmann::json& e) {
     return e.value("type", "") == "device" && e.value("id", "") == "cam" &&
@@ -120,7 +103,7 @@ TEST(WhipPublish, DeviceChannelsOpenThroughTheRealServer) {
 
   auto deleted = http_request(server->http_port(), {.method = "DELETE", .target = location});
   EXPECT_EQ(deleted.status, 200) << deleted.body;
-  (*loop)->run_for(milliseconds(200));
+  loop.run_for(milliseconds(200));
   auto gone = wait_event(ws, [](const nlohmann::json& e) {
     return e.value("type", "") == "device" && e.value("id", "") == "cam" &&
            e.value("state", "") != "live";
