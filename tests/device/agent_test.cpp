@@ -733,6 +733,34 @@ class ScriptedTurn final : public DatagramEndpoint {
   std::deque<Transmit> out;
 };
 
+// Serves `turn` on a loopback socket of the test server's loop; the server names it in the WHIP
+// answer's Link header with the credentials 1800000000:demo / whip-secret. Set `turn`'s options
+// before; its driver leaves, on the loop's thread, when this goes.
+class ScriptedTurnOnServerLoop {
+ public:
+  ScriptedTurnOnServerLoop(TestWhipServer& server, ScriptedTurn& turn) : server_(server) {
+    auto address = server_.on_loop([&] {
+      driver_ = std::make_unique<runtime::EndpointDriver>(server_.loop(), turn);
+      return driver_->add_socket(SocketAddress(IpAddress::loopback_v4(), 0)).value();
+    });
+    server_.set_links({"<turn:127.0.0.1:" + std::to_string(address.port()) +
+                       "?transport=udp>; rel=\"ice-server\"; username=\"1800000000:demo\"; "
+                       "credential=\"whip-secret\""});
+  }
+  ~ScriptedTurnOnServerLoop() {
+    server_.on_loop([&] {
+      driver_.reset();
+      return 0;
+    });
+  }
+  ScriptedTurnOnServerLoop(const ScriptedTurnOnServerLoop&) = delete;
+  ScriptedTurnOnServerLoop& operator=(const ScriptedTurnOnServerLoop&) = delete;
+
+ private:
+  TestWhipServer& server_;
+  std::unique_ptr<runtime::EndpointDriver> driver_;
+};
+
 // Credentials reach the device two ways (docs/protocol.md): the turn-credentials push and the
 // direct-offer's fields. A direct viewer's relays use the freshest the device holds: pushed
 // ones serve the next viewer's allocation, offer fields that expire earlier do not replace
@@ -740,20 +768,13 @@ class ScriptedTurn final : public DatagramEndpoint {
 TEST(Agent, DirectViewersAllocateWithTheFreshestTurnCredentials) {
   TestWhipServer server;
   ScriptedTurn turn;
-  std::unique_ptr<runtime::EndpointDriver> turn_driver;
-  auto turn_address = server.on_loop([&] {
-    turn_driver = std::make_unique<runtime::EndpointDriver>(server.loop(), turn);
-    return turn_driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0)).value();
-  });
+  // The WHIP answer's credentials, the oldest of all.
+  ScriptedTurnOnServerLoop served(server, turn);
   auto recorded = [&] { return server.on_loop([&] { return turn.usernames; }); };
   auto recorded_count = [&](const std::string& username) {
     auto all = recorded();
     return std::count(all.begin(), all.end(), username);
   };
-  // The WHIP answer's credentials, the oldest of all.
-  server.set_links({"<turn:127.0.0.1:" + std::to_string(turn_address.port()) +
-                    "?transport=udp>; rel=\"ice-server\"; username=\"1800000000:demo\"; "
-                    "credential=\"whip-secret\""});
   AgentUnderTest device(server.url());
   ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 3; }))
       << device.agent->last_error();
@@ -783,10 +804,6 @@ TEST(Agent, DirectViewersAllocateWithTheFreshestTurnCredentials) {
       third.connect({{"turn_username", "1900000500:demo"}, {"turn_credential", "newer-secret"}}));
   EXPECT_EQ(recorded_count("1900000500:demo"), 1);
   EXPECT_EQ(recorded_count("1900000000:demo"), 2);
-  server.on_loop([&] {
-    turn_driver.reset();
-    return 0;
-  });
 }
 
 // A direct viewer that leaves releases its allocation (RFC 8656 section 7.2) after its
@@ -796,15 +813,8 @@ TEST(Agent, AGoneDirectViewersDeallocationIsRetransmittedAndThenGivenUp) {
   TestWhipServer server;
   ScriptedTurn turn;
   turn.password = "whip-secret";
-  std::unique_ptr<runtime::EndpointDriver> turn_driver;
-  auto turn_address = server.on_loop([&] {
-    turn_driver = std::make_unique<runtime::EndpointDriver>(server.loop(), turn);
-    return turn_driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0)).value();
-  });
+  ScriptedTurnOnServerLoop served(server, turn);
   auto deallocations = [&] { return server.on_loop([&] { return turn.deallocations; }); };
-  server.set_links({"<turn:127.0.0.1:" + std::to_string(turn_address.port()) +
-                    "?transport=udp>; rel=\"ice-server\"; username=\"1800000000:demo\"; "
-                    "credential=\"whip-secret\""});
   AgentUnderTest device(server.url());
   ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 3; }))
       << device.agent->last_error();
@@ -836,10 +846,6 @@ TEST(Agent, AGoneDirectViewersDeallocationIsRetransmittedAndThenGivenUp) {
   EXPECT_NE(sent[1], sent[2]);
   // The session's own allocation was never released meanwhile.
   EXPECT_EQ(device.agent->closing_sessions(), 0u);
-  server.on_loop([&] {
-    turn_driver.reset();
-    return 0;
-  });
 }
 
 // A TURN server that never answers does not hold a direct answer past the device's gather
@@ -849,14 +855,7 @@ TEST(Agent, ADirectAnswerWaitsForASilentTurnServerOnlyUntilTheGatherLimit) {
   TestWhipServer server;
   ScriptedTurn turn;
   turn.silent = true;
-  std::unique_ptr<runtime::EndpointDriver> turn_driver;
-  auto turn_address = server.on_loop([&] {
-    turn_driver = std::make_unique<runtime::EndpointDriver>(server.loop(), turn);
-    return turn_driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0)).value();
-  });
-  server.set_links({"<turn:127.0.0.1:" + std::to_string(turn_address.port()) +
-                    "?transport=udp>; rel=\"ice-server\"; username=\"1800000000:demo\"; "
-                    "credential=\"whip-secret\""});
+  ScriptedTurnOnServerLoop served(server, turn);
   AgentUnderTest device(server.url());
   ASSERT_TRUE(device.run_until([&] { return server.frames(1).size() >= 3; }))
       << device.agent->last_error();
@@ -870,10 +869,6 @@ TEST(Agent, ADirectAnswerWaitsForASilentTurnServerOnlyUntilTheGatherLimit) {
   EXPECT_GE(took, media::kDirectGatherLimit);
   // Loopback: the answer is at the server with most of the margin left (generous bound).
   EXPECT_LT(took, media::kDirectAnswerWait);
-  server.on_loop([&] {
-    turn_driver.reset();
-    return 0;
-  });
 }
 
 // Stopping releases the session's TURN allocation (RFC 8656 section 7.2) before the agent
@@ -883,14 +878,7 @@ TEST(Agent, OnStopALostDeallocationOfTheSessionIsSentAgainBeforeExit) {
   ScriptedTurn turn;
   turn.password = "whip-secret";
   turn.lose_deallocations = 1;
-  std::unique_ptr<runtime::EndpointDriver> turn_driver;
-  auto turn_address = server.on_loop([&] {
-    turn_driver = std::make_unique<runtime::EndpointDriver>(server.loop(), turn);
-    return turn_driver->add_socket(SocketAddress(IpAddress::loopback_v4(), 0)).value();
-  });
-  server.set_links({"<turn:127.0.0.1:" + std::to_string(turn_address.port()) +
-                    "?transport=udp>; rel=\"ice-server\"; username=\"1800000000:demo\"; "
-                    "credential=\"whip-secret\""});
+  ScriptedTurnOnServerLoop served(server, turn);
   AgentUnderTest device(server.url());
   ASSERT_TRUE(device.run_until([&] {
     if (server.frames(1).size() < 3) return false;
@@ -906,10 +894,6 @@ TEST(Agent, OnStopALostDeallocationOfTheSessionIsSentAgainBeforeExit) {
   auto sent = server.on_loop([&] { return turn.deallocations; });
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[0], sent[1]);
-  server.on_loop([&] {
-    turn_driver.reset();
-    return 0;
-  });
 }
 
 // The stats line (--json-log) carries the SCTP associations' recovery counters: the relay
