@@ -5,9 +5,10 @@
 namespace cellrtc::firmware {
 
 RequestPumpResult pump_requests(Instant now, streamer::Publisher& publisher, RequestRunner& runner,
-                                const whip::WhipLimits& limits) {
+                                const whip::WhipLimits& limits, TurnHostCache* turn_hosts) {
   RequestPumpResult result;
   while (auto done = runner.poll_completed()) {
+    if (turn_hosts) turn_hosts->store(now, done->turn_hosts);
     if (done->outcome.failure == HttpFailure::none && done->outcome.response.status != 0)
       ++result.responses;
     publisher.handle_response(now, done->id,

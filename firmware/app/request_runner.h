@@ -6,10 +6,12 @@
 
 #include <cstddef>
 #include <optional>
+#include <vector>
 
 #include "core/common/time.h"
 #include "core/streamer/publisher.h"
 #include "firmware/app/http_outcome.h"
+#include "firmware/app/turn_host_cache.h"
 
 namespace cellrtc::firmware {
 
@@ -17,6 +19,9 @@ struct CompletedRequest {
   uint64_t id = 0;
   whip::WhipRequest request;
   HttpOutcome outcome;
+  // The TURN names of a WHIP POST's answer, looked up by the worker (lookup_turn_hosts) so
+  // that the loop never waits for DNS.
+  std::vector<TurnHostLookup> turn_hosts = {};
 };
 
 class RequestRunner {
@@ -44,8 +49,10 @@ struct RequestPumpResult {
 // Gives the publisher the answers of finished requests, then submits what it asks for. A
 // request the runner cannot take is answered at once as a network error ("request queue
 // full"), so the publisher's own retry and backoff handle it. Call it outside socket callbacks
-// (handle_response may replace the session).
+// (handle_response may replace the session). `turn_hosts` (or null) takes each answer's TURN
+// name lookups before the publisher gets the answer (whose relays start from them).
 RequestPumpResult pump_requests(Instant now, streamer::Publisher& publisher, RequestRunner& runner,
-                                const whip::WhipLimits& limits = {});
+                                const whip::WhipLimits& limits = {},
+                                TurnHostCache* turn_hosts = nullptr);
 
 }  // namespace cellrtc::firmware

@@ -69,8 +69,8 @@ struct SessionSocketsConfig {
   bool relay_only = false;
   // TURN: configured URLs, the turns: CA (FirmwareConfig::ca_pem), static names, clock.
   streamer::RelayPlanConfig relay;
-  // Names of TURN servers (lwIP's getaddrinfo on the device); none: only IP literals and
-  // relay.hosts.
+  // Names of TURN servers, called on the loop: must not block (on the device a
+  // TurnHostCache's resolver, filled by the HTTP task); none: only IP literals and relay.hosts.
   streamer::HostResolver resolve;
   // The wall clock (Unix seconds) once the device knows it (SNTP), for the validity dates of
   // turns: certificates (tls_client.h); nullopt or none: the dates are not checked.

@@ -151,3 +151,29 @@ TEST(RequestRunnerTest, RequestsInFlightWhenTheNetworkDropsAreCancelled) {
 
 }  // namespace
 }  // namespace cellrtc::firmware
+
+namespace cellrtc::firmware {
+namespace {
+
+// The worker's TURN name lookups ride with the finished request into the loop's cache.
+TEST(RequestRunnerTest, TheAnswersTurnLookupsReachTheCache) {
+  Rig rig;
+  streamer::Publisher pub(rig.config, rig.rng, rig.certificate, rig.host);
+  Instant now = Instant{} + seconds(1);
+  pub.start(now);
+  pump_requests(now, pub, rig.runner);
+  rig.runner.finish(ResponseCollector().finish(503));
+  TurnHostLookup found;
+  found.host = "turn.example.net";
+  found.address = IpAddress::v4(198, 51, 100, 30);
+  rig.runner.done.back().turn_hosts.push_back(found);
+  TurnHostCache cache;
+  EXPECT_FALSE(cache.lookup(now, "turn.example.net"));
+  EXPECT_EQ(pump_requests(now, pub, rig.runner, {}, &cache).answered, 1u);
+  auto cached = cache.lookup(now, "turn.example.net");
+  ASSERT_TRUE(cached) << cached.error();
+  EXPECT_EQ(*cached, IpAddress::v4(198, 51, 100, 30));
+}
+
+}  // namespace
+}  // namespace cellrtc::firmware

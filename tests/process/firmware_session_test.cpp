@@ -28,6 +28,7 @@
 #include "device/source_spec.h"
 #include "firmware/app/publisher_streamer.h"
 #include "firmware/app/session_sockets.h"
+#include "firmware/app/turn_host_cache.h"
 #include "interop/coturn.h"
 #include "interop/turn_driver.h"
 #include "process/frame_watch.h"
@@ -132,7 +133,13 @@ whip::WhipResult<whip::HttpResponse> perform(uint16_t port, const whip::WhipRequ
 // its sockets are ready (its watch set) and flushed after every step.
 class FirmwareDevice {
  public:
-  FirmwareDevice(uint16_t port, firmware::SessionSocketsConfig net) : port_(port), net_(net) {
+  // `turn_hosts` (outlives the device, or null): TURN names are looked up with `lookup` with
+  // each answer before the publisher takes it (on the device the HTTP task does it), and the
+  // session host's resolver answers from the cache.
+  FirmwareDevice(uint16_t port, firmware::SessionSocketsConfig net,
+                 firmware::TurnHostCache* turn_hosts = nullptr,
+                 streamer::HostResolver lookup = nullptr)
+      : port_(port), net_(net), turn_hosts_(turn_hosts), lookup_(std::move(lookup)) {
     thread_ = std::thread([this] { run(); });
   }
   ~FirmwareDevice() { stop(); }
@@ -177,6 +184,13 @@ class FirmwareDevice {
     auto certificate = dtls::Certificate::generate(rng, "cellrtc-device");
     auto source = device::open_source("testpattern:160x120");
     if (!certificate || !source) return note("setup failed");
+    if (turn_hosts_) net_.resolve = turn_hosts_->resolver([&clock] { return clock.now(); });
+    auto answer = [&](const whip::WhipRequest& request) {
+      auto got = perform(port_, request);
+      if (turn_hosts_ && got)
+        turn_hosts_->store(clock.now(), firmware::lookup_turn_hosts(request, *got, {}, lookup_));
+      return got;
+    };
     firmware::SessionSockets sockets(udp, tcp, net_);
     sockets.set_local_addresses({IpAddress::loopback_v4()});
     streamer::PublisherConfig config;
@@ -193,7 +207,7 @@ class FirmwareDevice {
       streaming.handle_timeout(now);
       sockets.handle_timeout(now);
       while (auto r = pub.poll_request())
-        pub.handle_response(clock.now(), r->id, perform(port_, r->request));
+        pub.handle_response(clock.now(), r->id, answer(r->request));
       now = clock.now();
       if (streaming.wants_frame(now)) {
         device::CaptureSettings settings;
@@ -238,7 +252,7 @@ class FirmwareDevice {
     pub.stop(clock.now());
     for (int i = 0; i < 10 && !pub.done(); ++i) {
       while (auto r = pub.poll_request())
-        pub.handle_response(clock.now(), r->id, perform(port_, r->request));
+        pub.handle_response(clock.now(), r->id, answer(r->request));
       sockets.flush(clock.now(), pub);
     }
     relays_kept_closing = sockets.stats().relays_kept_closing;
@@ -257,6 +271,8 @@ class FirmwareDevice {
 
   uint16_t port_;
   firmware::SessionSocketsConfig net_;
+  firmware::TurnHostCache* turn_hosts_;
+  streamer::HostResolver lookup_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> streaming_{false};
@@ -325,10 +341,18 @@ TEST_P(FirmwareRelaySession, RelayOnlySessionHostStreamsThroughCoturn) {
   net.transport = streamer::IceTransport::tcp;
   net.relay_only = true;
   net.relay.ca_pem = identity->cert_pem;  // FirmwareConfig::ca_pem on the device
-  net.relay.hosts = {{"turn.cellrtc.test", IpAddress::loopback_v4()}};
+  // The TURN server's name is looked up with the WHIP answer, off the loop (TurnHostCache), as
+  // on the device; the loop only reads the cache.
+  std::atomic<int> lookups{0};
+  streamer::HostResolver lookup = [&lookups](const std::string& host) {
+    ++lookups;
+    return host == "turn.cellrtc.test" ? Result<IpAddress, std::string>(IpAddress::loopback_v4())
+                                       : Result<IpAddress, std::string>("unknown " + host);
+  };
+  firmware::TurnHostCache turn_hosts;
   // The certificate's dates are checked against the wall clock, as once SNTP has answered.
   net.unix_time = [] { return std::optional<int64_t>(std::time(nullptr)); };
-  FirmwareDevice device(server->http_port(), net);
+  FirmwareDevice device(server->http_port(), net, &turn_hosts, lookup);
   ASSERT_TRUE(device.wait_streaming(std::chrono::seconds(20)))
       << device.log() << server->log_tail() << coturn->log_tail();
   // The relay was allocated on the server's TURN entry, and is the only candidate there was.
@@ -344,6 +368,12 @@ TEST_P(FirmwareRelaySession, RelayOnlySessionHostStreamsThroughCoturn) {
   // The closed session's allocation was deallocated over its TURN connection, kept for it.
   EXPECT_EQ(device.relays_kept_closing, 1u);
   EXPECT_EQ(device.relays_left_closing, 0u);
+  device.stop();
+  // turns: by name: looked up once, with the answer; the session's plan found it in the cache.
+  EXPECT_EQ(lookups, tls ? 1 : 0);
+  EXPECT_EQ(turn_hosts.stats().stored, tls ? 1u : 0u);
+  EXPECT_EQ(turn_hosts.stats().hits, tls ? 1u : 0u);
+  EXPECT_EQ(turn_hosts.stats().misses, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, FirmwareRelaySession,

@@ -28,6 +28,7 @@
 #include "firmware/app/publisher_streamer.h"
 #include "firmware/app/request_runner.h"
 #include "firmware/app/session_sockets.h"
+#include "firmware/app/turn_host_cache.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "http_runner_esp.h"
@@ -193,6 +194,7 @@ struct Firmware {
   whip::WhipLimits limits;
   LwipDatagramSockets udp;
   LwipStreamSockets tcp;
+  TurnHostCache turn_hosts;                 // the HTTP task's lookups, taken by pump_requests
   std::unique_ptr<SessionSockets> sockets;  // made once the configuration is known
   SocketWatcher watcher{queue};
   uint64_t watched_generation = UINT64_MAX;
@@ -267,7 +269,8 @@ void drive_streamer(Firmware& f) {
   if (!f.streamer) return;
   const Instant t = now();
   streamer::Publisher& publisher = f.streamer->publisher();
-  if (pump_requests(t, publisher, *f.http, f.limits).responses > 0) f.streamer->note_received(t);
+  if (pump_requests(t, publisher, *f.http, f.limits, &f.turn_hosts).responses > 0)
+    f.streamer->note_received(t);
   f.sockets->flush(t, publisher);
   if (f.sockets->watch_generation() != f.watched_generation) {
     f.watched_generation = f.sockets->watch_generation();
@@ -335,7 +338,8 @@ extern "C" void app_main(void) {
     net.transport = f->config.transport;
     net.relay_only = f->config.relay_only;
     net.relay = relay_plan_config(f->config);  // CELLRTC_TURN_URLS and the CA
-    net.resolve = &resolve_ipv4;
+    // TURN names: only what the HTTP task looked up with the answer; no lookup on the loop.
+    net.resolve = f->turn_hosts.resolver(&cellrtc::firmware::esp::now);
     // Certificate dates once SNTP has set the clock (before, it reads 1970).
     net.unix_time = []() -> std::optional<int64_t> {
       const time_t t = time(nullptr);
@@ -393,7 +397,8 @@ extern "C" void app_main(void) {
   }
   // The private CA when configured (validate() checked it parses), else the certificate bundle.
   f->http = std::make_unique<EspRequestRunner>(
-      f->queue, f->limits, f->config.ca_pem.empty() ? nullptr : f->config.ca_pem.c_str());
+      f->queue, f->limits, f->config.ca_pem.empty() ? nullptr : f->config.ca_pem.c_str(),
+      relay_plan_config(f->config).turn_urls);
   if (!certificate) {
     ESP_LOGE(kTag, "DTLS certificate: %s", certificate.error().reason);
   } else if (!f->http->start() || !f->watcher.start()) {

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "esp_crt_bundle.h"
 #include "esp_http_client.h"
@@ -9,6 +10,7 @@
 #include "esp_log.h"
 #include "esp_tls.h"
 #include "lwip/sockets.h"
+#include "tcp_sockets_esp.h"
 
 // esp_http_client_get_socket came with ESP-IDF v5.4.4 in the 5.4 series and v5.5.3 in the 5.5
 // series (and is in 6.0).
@@ -93,10 +95,12 @@ HttpFailure failure_of(esp_err_t perform, esp_err_t tls, int tls_flags) {
 
 }  // namespace
 
-EspRequestRunner::EspRequestRunner(LoopQueue& loop, whip::WhipLimits limits, const char* ca_pem)
+EspRequestRunner::EspRequestRunner(LoopQueue& loop, whip::WhipLimits limits, const char* ca_pem,
+                                   std::vector<std::string> turn_urls)
     : loop_(loop),
       limits_(limits),
       ca_pem_(ca_pem),
+      turn_urls_(std::move(turn_urls)),
       todo_(xQueueCreate(kQueueDepth, sizeof(streamer::PendingRequest*))),
       done_(xQueueCreate(kQueueDepth * 2, sizeof(CompletedRequest*))) {}
 
@@ -170,6 +174,10 @@ void EspRequestRunner::task(void* arg) {
     }
     auto* c = new Finished{self->perform(*job), job->generation};
     delete job;
+    // The answer's TURN names, looked up here (getaddrinfo blocks up to lwIP's DNS timeout)
+    // so that the loop never waits for DNS: pump_requests puts them into its TurnHostCache.
+    c->done.turn_hosts = lookup_turn_hosts(c->done.request, c->done.outcome.response,
+                                           self->turn_urls_, &resolve_ipv4);
     if (c->generation != self->generation_.load()) {
       delete c;  // cancelled while performed: no answer, no wake-up
       continue;

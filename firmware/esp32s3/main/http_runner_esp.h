@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "firmware/app/request_runner.h"
 #include "freertos/FreeRTOS.h"
@@ -24,8 +26,10 @@ namespace cellrtc::firmware::esp {
 class EspRequestRunner final : public RequestRunner {
  public:
   // `ca_pem`: the server's CA (PEM, NUL-terminated, outlives the runner), or null for the
-  // ESP x509 certificate bundle.
-  EspRequestRunner(LoopQueue& loop, whip::WhipLimits limits, const char* ca_pem);
+  // ESP x509 certificate bundle. The TURN names of a WHIP answer's Link headers and of
+  // `turn_urls` are looked up on this task, before the loop gets the answer.
+  EspRequestRunner(LoopQueue& loop, whip::WhipLimits limits, const char* ca_pem,
+                   std::vector<std::string> turn_urls);
   // Starts the task (after esp_netif_init).
   bool start();
 
@@ -55,6 +59,7 @@ class EspRequestRunner final : public RequestRunner {
   LoopQueue& loop_;
   whip::WhipLimits limits_;
   const char* ca_pem_;
+  const std::vector<std::string> turn_urls_;
   QueueHandle_t todo_;  // Job*
   QueueHandle_t done_;  // Finished*
   std::atomic<uint32_t> generation_{0};

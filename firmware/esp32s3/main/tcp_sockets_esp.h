@@ -17,8 +17,9 @@ class LwipStreamSockets final : public StreamSockets {
   void close(int handle) override;
 };
 
-// TURN server names through lwIP's resolver (DNS over UDP through the netif's servers);
-// blocks the loop for at most the resolver's own timeout, once per session and server.
+// TURN server names through lwIP's resolver (DNS over UDP through the netif's servers); blocks
+// its caller for at most the resolver's own timeout: called on the HTTP task only
+// (lookup_turn_hosts); the loop reads what it found from its TurnHostCache.
 Result<IpAddress, std::string> resolve_ipv4(const std::string& host);
 
 }  // namespace cellrtc::firmware::esp
