@@ -29,6 +29,7 @@
 #include "runtime/event_loop.h"
 #include "support/fake_http_server.h"
 #include "support/peer_endpoint.h"
+#include "support/queued_endpoint.h"
 #include "test_jpegs.h"
 #include "tools/modem-sim/pty.h"
 #include "tools/modem-sim/sim_modem.h"
@@ -675,7 +676,7 @@ TEST(Agent, DirectViewerGetsFramesInOrderWhileTheRelayDoes) {
 // or granted when `password` is set (a relayed address that relays nothing). Deallocations
 // (Refresh with LIFETIME 0) are recorded by transaction id; the first `lose_deallocations`
 // get no answer.
-class ScriptedTurn final : public DatagramEndpoint {
+class ScriptedTurn final : public cellrtc::testing::QueuedEndpoint {
  public:
   void handle_datagram(Instant, const SocketAddress& local, const SocketAddress& from,
                        ByteView data) override {
@@ -715,14 +716,6 @@ class ScriptedTurn final : public DatagramEndpoint {
         local, from,
         std::move(ok).finish_with_integrity(stun::long_term_key(username, kRealm, password))});
   }
-  void handle_timeout(Instant) override {}
-  std::optional<Transmit> poll_transmit() override {
-    if (out.empty()) return std::nullopt;
-    Transmit t = std::move(out.front());
-    out.pop_front();
-    return t;
-  }
-  std::optional<Instant> next_timeout() const override { return std::nullopt; }
 
   static constexpr const char* kRealm = "cellrtc.test";
   std::string password;  // empty: Allocates refused
@@ -730,7 +723,6 @@ class ScriptedTurn final : public DatagramEndpoint {
   int lose_deallocations = 0;
   std::vector<std::string> usernames;              // of every authenticated Allocate, in order
   std::vector<stun::TransactionId> deallocations;  // every Refresh with LIFETIME 0 received
-  std::deque<Transmit> out;
 };
 
 // Serves `turn` on a loopback socket of the test server's loop; the server names it in the WHIP

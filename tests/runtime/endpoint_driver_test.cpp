@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/queued_endpoint.h"
+
 namespace cellrtc::runtime {
 namespace {
 
@@ -24,24 +26,13 @@ bool can_bind_v6_loopback() {
 }
 
 // Answers every datagram with "pong:<payload>" from the socket it arrived on.
-class Echo final : public DatagramEndpoint {
+class Echo final : public cellrtc::testing::QueuedEndpoint {
  public:
   void handle_datagram(Instant, const SocketAddress& local, const SocketAddress& from,
                        ByteView data) override {
     std::string reply = "pong:" + std::string(as_chars(data));
-    out_.push_back(Transmit{local, from, Bytes(reply.begin(), reply.end())});
+    out.push_back(Transmit{local, from, Bytes(reply.begin(), reply.end())});
   }
-  void handle_timeout(Instant) override {}
-  std::optional<Transmit> poll_transmit() override {
-    if (out_.empty()) return std::nullopt;
-    Transmit t = std::move(out_.front());
-    out_.pop_front();
-    return t;
-  }
-  std::optional<Instant> next_timeout() const override { return std::nullopt; }
-
- private:
-  std::deque<Transmit> out_;
 };
 
 // Sends "ping <n>" and the next one only when the matching pong arrives, up to `count`.
@@ -212,18 +203,9 @@ TEST(EndpointDriver, TimeoutsDriveTheEndpoint) {
 }
 
 // An endpoint whose output the test queues directly, as an application write would.
-class Outbox final : public DatagramEndpoint {
+class Outbox final : public cellrtc::testing::QueuedEndpoint {
  public:
   void handle_datagram(Instant, const SocketAddress&, const SocketAddress&, ByteView) override {}
-  void handle_timeout(Instant) override {}
-  std::optional<Transmit> poll_transmit() override {
-    if (out.empty()) return std::nullopt;
-    Transmit t = std::move(out.front());
-    out.pop_front();
-    return t;
-  }
-  std::optional<Instant> next_timeout() const override { return std::nullopt; }
-  std::deque<Transmit> out;
 };
 
 TEST(EndpointDriver, WakeSendsWhatWasQueuedAndCountsUnroutableTransmits) {
@@ -308,7 +290,7 @@ TEST(EndpointDriver, BoundsTheDatagramsReadPerWakeup) {
 
 // Asks for a new UDP port when a datagram arrives on its first socket (as TURN does after a
 // 437, RFC 8656 section 7.4), then pings the sender from the new port.
-class PortChanger final : public DatagramEndpoint {
+class PortChanger final : public cellrtc::testing::QueuedEndpoint {
  public:
   void handle_datagram(Instant, const SocketAddress& local, const SocketAddress& from,
                        ByteView data) override {
@@ -332,18 +314,9 @@ class PortChanger final : public DatagramEndpoint {
     second = bound;
     if (bound) out.push_back(Transmit{*bound, *peer, Bytes{'h', 'i'}});
   }
-  void handle_timeout(Instant) override {}
-  std::optional<Transmit> poll_transmit() override {
-    if (out.empty()) return std::nullopt;
-    Transmit t = std::move(out.front());
-    out.pop_front();
-    return t;
-  }
-  std::optional<Instant> next_timeout() const override { return std::nullopt; }
 
   std::optional<SocketAddress> first, second, peer;
   std::deque<SocketRequest> requests;
-  std::deque<Transmit> out;
   std::vector<std::pair<SocketAddress, std::string>> replies;
 };
 

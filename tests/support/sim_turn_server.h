@@ -19,10 +19,11 @@
 #include "core/stun/channel_data.h"
 #include "core/stun/stun_message.h"
 #include "sim/network.h"
+#include "support/queued_endpoint.h"
 
 namespace cellrtc::testing {
 
-class SimTurnServer final : public DatagramEndpoint {
+class SimTurnServer final : public QueuedEndpoint {
  public:
   // Binds the listening port and `relay_ports` relayed ports on `host`.
   SimTurnServer(sim::Network& net, sim::NodeId host, std::string username, std::string password,
@@ -53,14 +54,6 @@ class SimTurnServer final : public DatagramEndpoint {
       return;
     }
   }
-  void handle_timeout(Instant) override {}
-  std::optional<Transmit> poll_transmit() override {
-    if (out_.empty()) return std::nullopt;
-    Transmit t = std::move(out_.front());
-    out_.pop_front();
-    return t;
-  }
-  std::optional<Instant> next_timeout() const override { return std::nullopt; }
 
   // The server lost every allocation (a restart): their relayed ports are free again.
   void restart() {
@@ -88,11 +81,11 @@ class SimTurnServer final : public DatagramEndpoint {
   Md5Digest key() const { return stun::long_term_key(username_, realm_, password_); }
 
   void reply(const SocketAddress& client, Bytes bytes) {
-    out_.push_back(Transmit{listen_, client, std::move(bytes)});
+    out.push_back(Transmit{listen_, client, std::move(bytes)});
   }
   void relay(const Allocation& a, const SocketAddress& peer, ByteView data) {
     if (a.permissions.count(peer.ip()))
-      out_.push_back(Transmit{a.relayed, peer, Bytes(data.begin(), data.end())});
+      out.push_back(Transmit{a.relayed, peer, Bytes(data.begin(), data.end())});
   }
 
   void from_client(const SocketAddress& client, ByteView data) {
@@ -183,7 +176,6 @@ class SimTurnServer final : public DatagramEndpoint {
   SocketAddress listen_;
   std::deque<SocketAddress> free_ports_;
   std::map<SocketAddress, Allocation> allocations_;
-  std::deque<Transmit> out_;
 };
 
 }  // namespace cellrtc::testing
