@@ -92,6 +92,13 @@ class RelayGathererTest : public ::testing::Test {
     s.password = "pw-" + s.username;
     return s;
   }
+  // A server whose first `times` authenticated Allocates get `error` (437, 486).
+  ScriptedTurnServer make_refusing_server(uint8_t last, uint16_t error, int times) {
+    ScriptedTurnServer s = make_server(last);
+    s.allocate_error = error;
+    s.allocate_errors = times;
+    return s;
+  }
   RelayServer entry(const ScriptedTurnServer& s, std::string_view uri) {
     auto parsed = parse_ice_server_uri(uri);
     EXPECT_TRUE(parsed.ok());
@@ -142,6 +149,17 @@ class RelayGathererTest : public ::testing::Test {
       exchange(g);
     }
     now = until;
+  }
+  // The ServerFailed that `e` is, of server `server` and with `reason` in its reason; null (a
+  // test failure) when `e` is not one.
+  static const event::ServerFailed* failure_of(const RelayEvent& e, size_t server,
+                                               std::string_view reason) {
+    auto* f = std::get_if<event::ServerFailed>(&e);
+    EXPECT_NE(f, nullptr);
+    if (f == nullptr) return nullptr;
+    EXPECT_EQ(f->server, server);
+    EXPECT_NE(f->reason.find(reason), std::string::npos) << f->reason;
+    return f;
   }
   std::vector<RelayEvent> events(RelayGatherer& g) {
     std::vector<RelayEvent> out;
@@ -352,10 +370,8 @@ TEST_F(RelayGathererTest, TcpServersGoThroughStreamCommandsAndARefusedOneFailsAl
   exchange(g);
   auto ev = events(g);
   ASSERT_EQ(ev.size(), 3u);
-  auto* f = std::get_if<event::ServerFailed>(&ev[0]);
+  const event::ServerFailed* f = failure_of(ev[0], 0u, "cannot connect");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(f->server, 0u);
-  EXPECT_NE(f->reason.find("cannot connect"), std::string::npos) << f->reason;
   auto* c = std::get_if<event::RelayedCandidate>(&ev[1]);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->server, 1u);
@@ -393,9 +409,7 @@ TEST_F(RelayGathererTest, TcpServersGoThroughStreamCommandsAndARefusedOneFailsAl
 }
 
 TEST_F(RelayGathererTest, QuotaReachedGivesUpThatServerAtOnceAndOnlyIt) {
-  auto full = make_server(7);
-  full.allocate_error = 486;
-  full.allocate_errors = 100;
+  auto full = make_refusing_server(7, 486, 100);
   auto good = make_server(8);
   servers = {&full, &good};
   RelayGathererConfig config;
@@ -408,10 +422,8 @@ TEST_F(RelayGathererTest, QuotaReachedGivesUpThatServerAtOnceAndOnlyIt) {
   // gathering does not wait for it (nor for allocation_timeout).
   auto ev = events(g);
   ASSERT_EQ(ev.size(), 3u);
-  auto* f = std::get_if<event::ServerFailed>(&ev[0]);
+  auto* f = failure_of(ev[0], 0u, "486");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(f->server, 0u);
-  EXPECT_NE(f->reason.find("486"), std::string::npos) << f->reason;
   EXPECT_FALSE(f->relayed);
   auto* c = std::get_if<event::RelayedCandidate>(&ev[1]);
   ASSERT_NE(c, nullptr);
@@ -424,9 +436,7 @@ TEST_F(RelayGathererTest, QuotaReachedGivesUpThatServerAtOnceAndOnlyIt) {
 }
 
 TEST_F(RelayGathererTest, AllocationMismatchOverTcpAllocatesAgainOnANewConnection) {
-  auto s = make_server(9);
-  s.allocate_error = 437;
-  s.allocate_errors = 1;
+  auto s = make_refusing_server(9, 437, 1);
   servers = {&s};
   RelayGathererConfig config;
   config.servers = {entry(s, "turn:198.51.100.9?transport=tcp")};
@@ -455,9 +465,7 @@ TEST_F(RelayGathererTest, AllocationMismatchOverTcpAllocatesAgainOnANewConnectio
 }
 
 TEST_F(RelayGathererTest, AllocationMismatchOverUdpAllocatesAgainFromANewLocalPort) {
-  auto s = make_server(13);
-  s.allocate_error = 437;
-  s.allocate_errors = 1;
+  auto s = make_refusing_server(13, 437, 1);
   servers = {&s};
   RelayGathererConfig config;
   config.servers = {entry(s, "turn:198.51.100.13?transport=udp")};
@@ -505,12 +513,8 @@ TEST_F(RelayGathererTest, AllocationMismatchOverUdpAllocatesAgainFromANewLocalPo
 }
 
 TEST_F(RelayGathererTest, AllocationMismatchIsRetriedABoundedNumberOfTimes) {
-  auto tcp = make_server(10);
-  tcp.allocate_error = 437;
-  tcp.allocate_errors = 100;
-  auto udp = make_server(11);
-  udp.allocate_error = 437;
-  udp.allocate_errors = 100;
+  auto tcp = make_refusing_server(10, 437, 100);
+  auto udp = make_refusing_server(11, 437, 100);
   servers = {&tcp, &udp};
   RelayGathererConfig config;
   config.servers = {entry(tcp, "turn:198.51.100.10?transport=tcp"),
@@ -531,10 +535,7 @@ TEST_F(RelayGathererTest, AllocationMismatchIsRetriedABoundedNumberOfTimes) {
   EXPECT_EQ(socket_requests.size(), 2u);
   auto first = events(g);
   ASSERT_EQ(first.size(), 1u);
-  auto* fu = std::get_if<event::ServerFailed>(&first[0]);
-  ASSERT_NE(fu, nullptr);
-  EXPECT_EQ(fu->server, 1u);
-  EXPECT_NE(fu->reason.find("allocation-mismatch (437)"), std::string::npos) << fu->reason;
+  ASSERT_TRUE(failure_of(first[0], 1u, "allocation-mismatch (437)"));
   // TCP: the first connection and two more, then given up.
   for (size_t i = 0; i < 3; ++i) {
     ASSERT_EQ(pending_connects.size(), i + 1);
@@ -545,17 +546,12 @@ TEST_F(RelayGathererTest, AllocationMismatchIsRetriedABoundedNumberOfTimes) {
   EXPECT_EQ(closed_streams.size(), 3u);
   auto ev = events(g);
   ASSERT_EQ(ev.size(), 2u);
-  auto* ft = std::get_if<event::ServerFailed>(&ev[0]);
-  ASSERT_NE(ft, nullptr);
-  EXPECT_EQ(ft->server, 0u);
-  EXPECT_NE(ft->reason.find("allocation-mismatch (437)"), std::string::npos) << ft->reason;
+  ASSERT_TRUE(failure_of(ev[0], 0u, "allocation-mismatch (437)"));
   EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(ev[1]));
 }
 
 TEST_F(RelayGathererTest, AMismatchWithoutANewPortFailsThatServerAlone) {
-  auto bad = make_server(14);
-  bad.allocate_error = 437;
-  bad.allocate_errors = 1;
+  auto bad = make_refusing_server(14, 437, 1);
   auto good = make_server(15);
   servers = {&bad, &good};
   RelayGathererConfig config;
@@ -573,10 +569,7 @@ TEST_F(RelayGathererTest, AMismatchWithoutANewPortFailsThatServerAlone) {
   exchange(g);
   ev = events(g);
   ASSERT_EQ(ev.size(), 2u);
-  auto* f = std::get_if<event::ServerFailed>(&ev[0]);
-  ASSERT_NE(f, nullptr);
-  EXPECT_EQ(f->server, 0u);
-  EXPECT_NE(f->reason.find("no new local port"), std::string::npos) << f->reason;
+  ASSERT_TRUE(failure_of(ev[0], 0u, "no new local port"));
   EXPECT_TRUE(std::holds_alternative<event::GatheringDone>(ev[1]));
   EXPECT_EQ(g.server_state(1), RelayServerState::allocated);
   // A late or unknown answer changes nothing.
