@@ -92,6 +92,13 @@ class RelayGathererTest : public ::testing::Test {
     s.password = "pw-" + s.username;
     return s;
   }
+  // A gatherer's configuration for `servers` with its UDP socket at kUdpLocal.
+  static RelayGathererConfig udp_config(std::vector<RelayServer> servers) {
+    RelayGathererConfig config;
+    config.servers = std::move(servers);
+    config.udp_local = kUdpLocal;
+    return config;
+  }
   // A server whose first `times` authenticated Allocates get `error` (437, 486).
   ScriptedTurnServer make_refusing_server(uint8_t last, uint16_t error, int times) {
     ScriptedTurnServer s = make_server(last);
@@ -186,9 +193,8 @@ TEST_F(RelayGathererTest, ADeadFirstServerDoesNotDelayTheSecondsCandidate) {
   dead.alive = false;
   auto good = make_server(2);
   servers = {&dead, &good};
-  RelayGathererConfig config;
-  config.servers = {entry(dead, "turn:198.51.100.1"), entry(good, "turn:198.51.100.2")};
-  config.udp_local = kUdpLocal;
+  RelayGathererConfig config =
+      udp_config({entry(dead, "turn:198.51.100.1"), entry(good, "turn:198.51.100.2")});
   config.allocation_timeout = seconds(8);
   RelayGatherer g(config, rng);
   ASSERT_TRUE(g.start(now).ok());
@@ -226,9 +232,7 @@ TEST_F(RelayGathererTest, RefreshesTheAllocationBeforeItExpires) {
   auto s = make_server(3);
   s.lifetime = 120;
   servers = {&s};
-  RelayGathererConfig config;
-  config.servers = {entry(s, "turn:198.51.100.3?transport=udp")};
-  config.udp_local = kUdpLocal;
+  RelayGathererConfig config = udp_config({entry(s, "turn:198.51.100.3?transport=udp")});
   RelayGatherer g(config, rng);
   ASSERT_TRUE(g.start(now).ok());
   exchange(g);
@@ -259,9 +263,8 @@ TEST_F(RelayGathererTest, ALostDeallocationIsRetransmittedUntilTheCloseTimeout) 
   auto s = make_server(16);
   auto dead = make_server(17);
   servers = {&s, &dead};
-  RelayGathererConfig config;
-  config.servers = {entry(s, "turn:198.51.100.16"), entry(dead, "turn:198.51.100.17")};
-  config.udp_local = kUdpLocal;
+  RelayGathererConfig config =
+      udp_config({entry(s, "turn:198.51.100.16"), entry(dead, "turn:198.51.100.17")});
   config.close_timeout = seconds(2);
   RelayGatherer g(config, rng);
   ASSERT_TRUE(g.start(now).ok());
@@ -305,9 +308,7 @@ TEST_F(RelayGathererTest, EachSessionUsesTheCredentialsItWasGiven) {
   // Session 1 with the credentials of the first WHIP answer.
   auto s = make_server(4, "1700000600:cam1");
   servers = {&s};
-  RelayGathererConfig first;
-  first.servers = {entry(s, "turn:198.51.100.4")};
-  first.udp_local = kUdpLocal;
+  RelayGathererConfig first = udp_config({entry(s, "turn:198.51.100.4")});
   {
     RelayGatherer g(first, rng);
     ASSERT_TRUE(g.start(now).ok());
@@ -336,9 +337,7 @@ TEST_F(RelayGathererTest, EachSessionUsesTheCredentialsItWasGiven) {
     EXPECT_NE(f->reason.find("expired"), std::string::npos) << f->reason;
   }
   s.requests.clear();
-  RelayGathererConfig second;
-  second.servers = {entry(s, "turn:198.51.100.4")};
-  second.udp_local = kUdpLocal;
+  RelayGathererConfig second = udp_config({entry(s, "turn:198.51.100.4")});
   RelayGatherer g(second, rng);
   ASSERT_TRUE(g.start(now).ok());
   exchange(g);
@@ -412,9 +411,8 @@ TEST_F(RelayGathererTest, QuotaReachedGivesUpThatServerAtOnceAndOnlyIt) {
   auto full = make_refusing_server(7, 486, 100);
   auto good = make_server(8);
   servers = {&full, &good};
-  RelayGathererConfig config;
-  config.servers = {entry(full, "turn:198.51.100.7"), entry(good, "turn:198.51.100.8")};
-  config.udp_local = kUdpLocal;
+  RelayGathererConfig config =
+      udp_config({entry(full, "turn:198.51.100.7"), entry(good, "turn:198.51.100.8")});
   RelayGatherer g(config, rng);
   ASSERT_TRUE(g.start(now).ok());
   exchange(g);
@@ -467,9 +465,7 @@ TEST_F(RelayGathererTest, AllocationMismatchOverTcpAllocatesAgainOnANewConnectio
 TEST_F(RelayGathererTest, AllocationMismatchOverUdpAllocatesAgainFromANewLocalPort) {
   auto s = make_refusing_server(13, 437, 1);
   servers = {&s};
-  RelayGathererConfig config;
-  config.servers = {entry(s, "turn:198.51.100.13?transport=udp")};
-  config.udp_local = kUdpLocal;
+  RelayGathererConfig config = udp_config({entry(s, "turn:198.51.100.13?transport=udp")});
   RelayGatherer g(config, rng);
   ASSERT_TRUE(g.start(now).ok());
   exchange(g);
@@ -516,10 +512,8 @@ TEST_F(RelayGathererTest, AllocationMismatchIsRetriedABoundedNumberOfTimes) {
   auto tcp = make_refusing_server(10, 437, 100);
   auto udp = make_refusing_server(11, 437, 100);
   servers = {&tcp, &udp};
-  RelayGathererConfig config;
-  config.servers = {entry(tcp, "turn:198.51.100.10?transport=tcp"),
-                    entry(udp, "turn:198.51.100.11?transport=udp")};
-  config.udp_local = kUdpLocal;
+  RelayGathererConfig config = udp_config({entry(tcp, "turn:198.51.100.10?transport=tcp"),
+                                           entry(udp, "turn:198.51.100.11?transport=udp")});
   config.max_mismatch_retries = 2;
   RelayGatherer g(config, rng);
   ASSERT_TRUE(g.start(now).ok());
@@ -554,9 +548,8 @@ TEST_F(RelayGathererTest, AMismatchWithoutANewPortFailsThatServerAlone) {
   auto bad = make_refusing_server(14, 437, 1);
   auto good = make_server(15);
   servers = {&bad, &good};
-  RelayGathererConfig config;
-  config.servers = {entry(bad, "turn:198.51.100.14"), entry(good, "turn:198.51.100.15")};
-  config.udp_local = kUdpLocal;
+  RelayGathererConfig config =
+      udp_config({entry(bad, "turn:198.51.100.14"), entry(good, "turn:198.51.100.15")});
   RelayGatherer g(config, rng);
   ASSERT_TRUE(g.start(now).ok());
   exchange(g);
