@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <limits>
 #include <map>
 #include <set>
 #include <utility>
@@ -37,6 +38,12 @@ using nlohmann::json;
 // docs/protocol.md, "Control channel".
 constexpr Duration kPingInterval = seconds(5);
 constexpr Duration kReportInterval = seconds(1);
+// Demand (docs/protocol.md, "demand"): the relay viewer count goes to the device at once when the
+// control channel opens and when the first viewer arrives (someone waits for live frames); a
+// fall to none only after it has lasted kDemandIdleDelay (a page reloading leaves and comes back
+// within it); other changes at most once per kDemandMinInterval.
+constexpr Duration kDemandIdleDelay = seconds(2);
+constexpr Duration kDemandMinInterval = seconds(1);
 // docs/protocol.md, "WebSocket events": stats every 2 s per online device.
 constexpr Duration kStatsInterval = seconds(2);
 // A session whose peer never completes ICE, DTLS and SCTP in this time is removed.
@@ -136,6 +143,12 @@ struct Device {
   std::optional<Instant> next_ping;
   // Fresh TURN credentials for the publishing session, before the last ones expire.
   std::optional<Instant> next_turn_credentials;
+  // Demand (docs/protocol.md): what the publishing session was told last (absent: nothing yet
+  // on this session, or its control channel is not open), when, and when `viewers` changed.
+  bool demand_ready = false;
+  std::optional<size_t> demand_sent;
+  Instant demand_sent_at;
+  Instant viewers_changed;
   // Receiver report interval (docs/protocol.md).
   std::optional<Instant> next_report;
   Instant interval_start;
@@ -164,6 +177,7 @@ struct Counters {
   uint64_t sessions_publish = 0;
   uint64_t sessions_view = 0;
   uint64_t turn_credentials_pushed = 0;  // turn-credentials messages to devices
+  uint64_t demand_sent = 0;              // demand messages to devices
   uint64_t packets_unknown = 0;
   uint64_t control_invalid = 0;
   uint64_t direct_answered = 0;  // direct viewers the device answered
@@ -494,7 +508,10 @@ struct Relay::Impl {
     if (dit == devices.end()) return;
     Device& dev = dit->second;
     if (s.kind == SessionKind::view) {
-      std::erase(dev.viewers, s.id);
+      if (std::erase(dev.viewers, s.id) > 0) {
+        dev.viewers_changed = now;
+        send_demand_if_due(now, dev);
+      }
     } else if (dev.publisher == s.id) {
       device_lost(now, dev, deliberate);
     }
@@ -519,6 +536,8 @@ struct Relay::Impl {
     dev.pings.clear();
     dev.next_ping.reset();
     dev.next_turn_credentials.reset();
+    dev.demand_ready = false;
+    dev.demand_sent.reset();
     dev.next_report.reset();
     dev.next_stats.reset();
     dev.last_seq.reset();
@@ -610,7 +629,13 @@ struct Relay::Impl {
       on_channel_message(now, s, std::move(*m));
     } else if (auto* c = std::get_if<dc::ChannelClosed>(&e)) {
       if (s.video == c->id) s.video_open = false;
-      if (s.control == c->id) s.control_open = false;
+      if (s.control == c->id) {
+        s.control_open = false;
+        // No demand without a control channel to carry it.
+        if (auto dit = devices.find(s.device);
+            dit != devices.end() && s.kind == SessionKind::publish && dit->second.publisher == s.id)
+          dit->second.demand_ready = false;
+      }
     }
     // LocalCandidate: the answer carried every candidate. BufferedAmountLow: service() pumps
     // the viewer after the events.
@@ -654,6 +679,9 @@ struct Relay::Impl {
         // The WHIP answer's TURN credentials last turn.ttl: new ones at 3/4 of it, and so on.
         if (!config.turn.secret.empty() && !config.turn.urls.empty())
           dev.next_turn_credentials = now + config.turn.ttl * 3 / 4;
+        dev.demand_ready = true;
+        dev.demand_sent.reset();
+        send_demand_if_due(now, dev);
       }
     } else {
       (void)s.pc->close_channel(now, o.id);
@@ -786,6 +814,35 @@ struct Relay::Impl {
   }
 
   // ------------------------------------------------------------------------------------------
+  // Demand (docs/protocol.md, "demand"): the device's relay viewers, counted from their WHEP 201
+  // until they leave or their session ends. Direct viewers are the device's own connections.
+
+  std::optional<Instant> demand_due(const Device& dev) const {
+    if (!dev.demand_ready) return std::nullopt;
+    size_t viewers = dev.viewers.size();
+    if (dev.demand_sent == viewers) return std::nullopt;
+    if (!dev.demand_sent || *dev.demand_sent == 0) return dev.viewers_changed;  // at once
+    if (viewers == 0)
+      return std::max(dev.viewers_changed + kDemandIdleDelay,
+                      dev.demand_sent_at + kDemandMinInterval);
+    return dev.demand_sent_at + kDemandMinInterval;
+  }
+
+  void send_demand_if_due(Instant now, Device& dev) {
+    auto due = demand_due(dev);
+    if (!due || *due > now) return;
+    Session* pub = dev.publisher.empty() ? nullptr : find_session(dev.publisher);
+    if (!pub || !pub->control_open) return;
+    size_t viewers = dev.viewers.size();
+    send_control(now, *pub,
+                 media::encode_demand({static_cast<uint32_t>(
+                     std::min<size_t>(viewers, std::numeric_limits<uint32_t>::max()))}));
+    dev.demand_sent = viewers;
+    dev.demand_sent_at = now;
+    ++counters.demand_sent;
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Timers
 
   void device_timers(Instant now, Device& dev) {
@@ -796,6 +853,7 @@ struct Relay::Impl {
     }
     Session* pub = dev.publisher.empty() ? nullptr : find_session(dev.publisher);
     if (!pub) return;
+    send_demand_if_due(now, dev);
     if (dev.next_ping && now >= *dev.next_ping) {
       dev.next_ping = now + kPingInterval;
       if (dev.pings.size() >= kMaxOutstandingPings) dev.pings.pop_front();
@@ -856,6 +914,7 @@ struct Relay::Impl {
     if (!dev.publisher.empty()) {
       t = earliest(t, dev.next_ping);
       t = earliest(t, dev.next_turn_credentials);
+      t = earliest(t, demand_due(dev));
       t = earliest(t, dev.next_report);
       t = earliest(t, dev.next_stats);
     }
@@ -1044,6 +1103,8 @@ struct Relay::Impl {
     if (!created) return created.error();
     Session* s = created.value().first;
     dev.viewers.push_back(s->id);
+    dev.viewers_changed = now;
+    send_demand_if_due(now, dev);
     HttpResponse r = std::move(created.value().second);
     r.set_header("Location", "/whep/" + device + "/" + s->id);
     r.set_header("Cellrtc-Path", "relay");
@@ -1451,6 +1512,13 @@ struct Relay::Impl {
     metric("cellrtc_control_invalid_total", "counter",
            "Control messages that were not JSON objects with a type (ignored).",
            counters.control_invalid);
+    size_t idle = 0;
+    for (const auto& [id, d] : devices)
+      if (d.demand_ready && d.demand_sent == 0u) ++idle;
+    metric("cellrtc_devices_idle", "gauge",
+           "Devices told that no relay viewer watches (they send idle frames only).", idle);
+    metric("cellrtc_demand_sent_total", "counter", "Demand messages sent to devices.",
+           counters.demand_sent);
     metric("cellrtc_direct_viewers", "gauge", "Direct-mode viewers now (answered or waiting).",
            directs.size());
     metric("cellrtc_direct_answered_total", "counter", "Direct-mode offers the device answered.",

@@ -524,6 +524,18 @@ ControlResult<DeviceMessage> decode_device_message(const ControlObject& o) {
     c.expires = static_cast<int64_t>(expires->number);
     return DeviceMessage{std::move(c)};
   }
+  if (t == "demand") {
+    // Absent or null is an error, not 0: a device must not go idle on a message it misread.
+    DemandMessage d;
+    const ControlValue* viewers = o.find("viewers");
+    if (!viewers || !viewers->is_number())
+      return field_error("demand.viewers must be a whole number");
+    if (auto s = read_whole(o, "viewers", 4294967295.0, d.viewers,
+                            "demand.viewers must be a whole number");
+        !s)
+      return s.error();
+    return DeviceMessage{d};
+  }
   return DeviceMessage{UnknownMessage{t}};
 }
 
@@ -773,6 +785,10 @@ std::string encode_turn_credentials(const TurnCredentialsMessage& c) {
       .string("credential", c.credential)
       .number("expires", static_cast<double>(c.expires));
   return std::move(w).finish();
+}
+
+std::string encode_demand(const DemandMessage& d) {
+  return std::move(Writer().string("type", "demand").number("viewers", d.viewers)).finish();
 }
 
 std::string encode_snapshot() {

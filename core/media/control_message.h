@@ -143,9 +143,16 @@ struct TurnCredentialsMessage {
   int64_t expires = 0;  // unix seconds
 };
 
+// Server -> device: how many relay viewers watch the device's stream now (docs/protocol.md,
+// "demand"). With none, the device sends only an idle frame now and then; a device that never
+// gets one (an older server) keeps its full rate.
+struct DemandMessage {
+  uint32_t viewers = 0;
+};
+
 using DeviceMessage = std::variant<PingMessage, SetMessage, SnapshotMessage, ReportMessage,
                                    DirectOfferPart, DirectCandidateMessage, DirectCloseMessage,
-                                   TurnCredentialsMessage, UnknownMessage>;
+                                   TurnCredentialsMessage, DemandMessage, UnknownMessage>;
 
 // Joins one offer's parts in order (one offer at a time: the server sends an offer's parts
 // together); an error ends the offer. The whole SDP once the last part is in.
@@ -204,6 +211,7 @@ std::string encode_set(const SetMessage& set);
 std::string encode_snapshot();
 std::string encode_report(const ReportMessage& report);
 std::string encode_turn_credentials(const TurnCredentialsMessage& credentials);
+std::string encode_demand(const DemandMessage& demand);
 
 // Direct mode, device -> server: the answer for viewer `id` in parts (empty when the SDP is over
 // kMaxDirectSdpBytes), the state of its connection ("connected", "failed", "closed"), a

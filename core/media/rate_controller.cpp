@@ -166,6 +166,13 @@ void RateController::on_link_sample(Instant now, const LinkSample& s) {
   retarget();
 }
 
+void RateController::resume(Instant now) {
+  last_update_ = now;
+  rate_window_.clear();
+  buffer_window_.clear();
+  hold_increase_until_.reset();
+}
+
 void RateController::on_receiver_report(Instant now, Duration capture_to_arrival) {
   if (capture_to_arrival > config_.max_arrival_latency) {
     hold_increase_until_ = now + config_.late_report_hold;

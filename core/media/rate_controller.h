@@ -95,6 +95,11 @@ class RateController {
   // From the receiver: how long after capture a frame arrived.
   void on_receiver_report(Instant now, Duration capture_to_arrival);
 
+  // Sending resumes after a pause in which no samples came (no viewer, docs/protocol.md
+  // "demand"): the bitrate and the path's minimum RTT stay, the pause does not count as time
+  // to increase in, and what the transport delivered or held before it is forgotten.
+  void resume(Instant now);
+
   const RateTarget& target() const { return target_; }
   const RateControllerStats& stats() const { return stats_; }
 

@@ -15,6 +15,10 @@ T min_limit(T a, T b) {
   return std::min(a, b);
 }
 
+// With no capture at all while idle (idle_interval 0), how often next_capture() wakes its caller
+// anyway: a demand message is an input and recomputes it at once, so this only bounds the wait.
+constexpr Duration kNoCaptureRecheck = seconds(60);
+
 double seconds_between(Instant from, Instant to) {
   return std::chrono::duration<double>(to - from).count();
 }
@@ -129,9 +133,31 @@ void StreamingSession::on_control(Instant now, const Bytes& data) {
   } else if (const auto* report = std::get_if<ReportMessage>(&*message)) {
     ++stats_.reports_received;
     stats_.last_report = *report;
-    if (report->latency_ms) controller_.on_receiver_report(now, milliseconds(*report->latency_ms));
+    // An idle frame's latency says nothing about the rate the link carries (see on_demand).
+    if (report->latency_ms && !idle())
+      controller_.on_receiver_report(now, milliseconds(*report->latency_ms));
+  } else if (const auto* demand = std::get_if<DemandMessage>(&*message)) {
+    on_demand(now, demand->viewers);
   }
   // Unknown types: ignored (docs/protocol.md).
+}
+
+void StreamingSession::on_demand(Instant now, uint32_t viewers) {
+  bool was_idle = idle();
+  viewers_ = viewers;
+  ++stats_.demand_received;
+  if (!was_idle && idle()) ++stats_.idle_periods;
+  if (was_idle && !idle()) {
+    // A viewer arrived: the next frame at once, not when the idle interval ends.
+    capture_slot_.reset();
+    // The rate controller learned nothing while idle (sample_link): an idle frame every few
+    // seconds would read as a slow path and drive the bitrate to the floor, then every viewer
+    // who arrives would wait for it to climb back. It resumes from the estimate it had, which
+    // is the best one there is (a path that got worse shows it within a round trip, and the
+    // controller backs off as it always does).
+    controller_.resume(now);
+    last_sample_.reset();
+  }
 }
 
 std::optional<DeviceMessage> StreamingSession::poll_direct_message() {
@@ -154,6 +180,7 @@ double StreamingSession::target_fps() const {
 int StreamingSession::target_quality() const {
   int q = min_limit(fixed() ? config_.fixed.quality : controller_.target().quality,
                     config_.max_quality);
+  if (idle()) q = min_limit(q, config_.idle_quality);
   return std::clamp(min_limit(q, limits_.quality), 1, 100);
 }
 
@@ -185,11 +212,13 @@ CaptureRequest StreamingSession::capture_request() const {
 
 Instant StreamingSession::next_capture(Instant now) const {
   if (snapshot_asked_ && !snapshot_pending_) return now;
+  if (idle() && config_.idle_interval <= Duration(0)) return now + kNoCaptureRecheck;
   if (!capture_slot_) return now;
   return std::max(*capture_slot_ + capture_interval(), now);
 }
 
 Duration StreamingSession::capture_interval() const {
+  if (idle() && config_.idle_interval > Duration(0)) return config_.idle_interval;
   return Duration(static_cast<int64_t>(1e6 / std::max(target_fps(), 0.1)));
 }
 
@@ -249,8 +278,11 @@ void StreamingSession::sample_link(Instant now) {
     srtt_ = *sctp.srtt;
     have_srtt_ = true;
   }
-  controller_.on_link_sample(now,
-                             LinkSample{sctp.delivery_rate_bps, sctp.srtt, sctp.buffered_amount});
+  // Not while idle: what an idle frame every few seconds is delivered at is our own rate, not
+  // the path's (on_demand).
+  if (!idle())
+    controller_.on_link_sample(now,
+                               LinkSample{sctp.delivery_rate_bps, sctp.srtt, sctp.buffered_amount});
   last_sample_ = now;
 }
 
@@ -265,6 +297,7 @@ void StreamingSession::try_send(Instant now) {
     ++stats_.frames_sent;
     stats_.bytes_sent += size;
     if (snapshot_pending_) ++stats_.snapshots_sent;
+    if (idle()) ++stats_.frames_sent_idle;
   } else {
     ++stats_.send_failures;
   }
@@ -281,6 +314,7 @@ void StreamingSession::try_send_fixed(Instant now) {
     ++stats_.frames_sent;
     stats_.bytes_sent += size;
     if (snapshot_pending_) ++stats_.snapshots_sent;
+    if (idle()) ++stats_.frames_sent_idle;
     snapshot_pending_ = false;
   } else {
     fixed_sender_.refused(now);  // tried again after the back-off, never given up

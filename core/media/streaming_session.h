@@ -60,6 +60,13 @@ struct StreamingSessionConfig {
   int snapshot_quality = 92;
   // A snapshot not sent within this long is given up (the channel never opened, say).
   Duration snapshot_timeout = seconds(10);
+  // Demand (docs/protocol.md, "demand"): while the server says no relay viewer watches, one
+  // frame every idle_interval (0 = none at all) at idle_quality at most, so that a viewer who
+  // arrives sees a recent picture at once and the NAT mapping and SCTP state stay warm; the
+  // adaptive rate again as soon as one does. Without a demand message (an older server, a
+  // direct viewer's session) the session sends at its full rate.
+  Duration idle_interval = seconds(5);
+  int idle_quality = 30;
   // The first frame's sequence number: a session that replaces another goes on where it
   // stopped, so viewers that stayed through the reconnect see one stream.
   uint32_t first_sequence = 0;
@@ -109,6 +116,9 @@ struct StreamingStats {
   uint64_t turn_credentials_received = 0;  // turn-credentials messages applied
   uint64_t control_errors = 0;             // control messages that did not parse
   uint64_t commands_applied = 0;
+  uint64_t demand_received = 0;   // demand messages applied
+  uint64_t idle_periods = 0;      // times demand fell to 0 viewers
+  uint64_t frames_sent_idle = 0;  // frames sent while idle
   // From the newest receiver report.
   std::optional<ReportMessage> last_report;
 };
@@ -157,6 +167,11 @@ class StreamingSession {
   // One of the two channels closed after it had opened: the session is over.
   bool channel_lost() const { return channel_lost_; }
 
+  // The relay viewers of the last demand message, absent when none came (full rate).
+  std::optional<uint32_t> viewers() const { return viewers_; }
+  // No relay viewer: only idle frames (StreamingSessionConfig::idle_interval).
+  bool idle() const { return viewers_ && *viewers_ == 0; }
+
   const RateTarget& rate_target() const { return controller_.target(); }
   double target_fps() const;
   int target_quality() const;
@@ -170,6 +185,7 @@ class StreamingSession {
 
  private:
   void on_control(Instant now, const Bytes& data);
+  void on_demand(Instant now, uint32_t viewers);
   void send_control(Instant now, const std::string& text);
   void sample_link(Instant now);
   void try_send(Instant now);
@@ -184,6 +200,7 @@ class StreamingSession {
   FixedPacingSender fixed_sender_;
   ViewerLimits limits_;
   StreamingStats stats_;
+  std::optional<uint32_t> viewers_;  // from the server's demand messages
   std::optional<ModemTelemetry> modem_;
   std::optional<DeviceHealth> device_;
 

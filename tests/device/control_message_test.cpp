@@ -69,6 +69,24 @@ TEST(ControlMessage, TurnCredentialsRoundTripAndAreChecked) {
     EXPECT_FALSE(decode_device_message(bad).ok()) << bad;
 }
 
+TEST(ControlMessage, DemandRoundTripsAndIsChecked) {
+  for (uint32_t n : {0u, 1u, 4294967295u}) {
+    auto decoded = decode_device_message(encode_demand({n}));
+    ASSERT_TRUE(decoded.ok()) << n;
+    EXPECT_EQ(std::get<DemandMessage>(*decoded).viewers, n);
+  }
+  EXPECT_EQ(encode_demand({3}), R"({"type":"demand","viewers":3})");
+  for (const char* bad : {
+           R"({"type":"demand"})",
+           R"({"type":"demand","viewers":null})",
+           R"({"type":"demand","viewers":"1"})",
+           R"({"type":"demand","viewers":-1})",
+           R"({"type":"demand","viewers":1.5})",
+           R"({"type":"demand","viewers":4294967296})",
+       })
+    EXPECT_FALSE(decode_device_message(bad).ok()) << bad;
+}
+
 TEST(ControlMessage, IgnoresUnknownTypesAndFields) {
   auto unknown = decode_device_message(R"({"type":"state","state":"live","extra":[]})");
   // Arrays are refused by the syntax (control messages have none).

@@ -419,6 +419,111 @@ TEST(FixedPacingSender, TriesAgainAfterTheBackOffAndANewFrameAtOnce) {
 
 // One camera for several sessions: the frame must do for each, so the larger size (0, the
 // source's own, beats any), the higher quality, and a snapshot when one asks.
+// Frames the server received that were captured at or after `from`.
+size_t frames_captured_since(const std::vector<media::ParsedFrame>& frames, Instant from) {
+  return static_cast<size_t>(std::count_if(frames.begin(), frames.end(), [&](const auto& f) {
+    return f.header.capture_time_us >= static_cast<uint64_t>(from.us());
+  }));
+}
+
+TEST(StreamingSession, WithoutDemandItSendsAtFullRate) {
+  // A server that predates demand never sends it: the session never idles.
+  SessionScenario s(11);
+  ASSERT_TRUE(s.connect());
+  ASSERT_TRUE(s.net.run_for(seconds(10)).ok());
+  EXPECT_FALSE(s.device->session.viewers().has_value());
+  EXPECT_FALSE(s.device->session.idle());
+  EXPECT_GT(s.frames().size(), 40u);
+}
+
+TEST(StreamingSession, IdlesWithNoViewerAndResumesAtOnce) {
+  SessionScenario s(12);
+  ASSERT_TRUE(s.connect());
+  ASSERT_TRUE(s.net.run_for(seconds(5)).ok());
+  uint64_t bitrate = s.device->session.rate_target().bitrate_bps;
+  int quality = s.device->session.target_quality();
+  ASSERT_GT(quality, 30);
+
+  s.server_says(media::encode_demand({0}));
+  ASSERT_TRUE(s.net.run_for(seconds(1)).ok());
+  EXPECT_TRUE(s.device->session.idle());
+  // 30 s idle: one frame every 5 s (the default idle_interval), at the idle quality.
+  size_t idle_mark = s.server->messages.size();
+  Instant idle_from = s.net.now();
+  ASSERT_TRUE(s.net.run_for(seconds(30)).ok());
+  auto idle_frames = s.frames(idle_mark);
+  EXPECT_GE(frames_captured_since(idle_frames, idle_from), 5u);
+  EXPECT_LE(frames_captured_since(idle_frames, idle_from), 7u);
+  for (const auto& f : idle_frames) {
+    if (f.header.capture_time_us >= static_cast<uint64_t>(idle_from.us())) {
+      EXPECT_LE(f.header.quality, 30);
+    }
+  }
+  // The controller learned nothing from the idle frames: its estimate is the one it had.
+  EXPECT_EQ(s.device->session.rate_target().bitrate_bps, bitrate);
+  EXPECT_EQ(s.device->session.stats().idle_periods, 1u);
+  EXPECT_GE(s.device->session.stats().frames_sent_idle, 5u);
+  // Telemetry and pings go on while idle.
+  size_t telemetry = 0;
+  for (const auto& o : s.control(idle_mark))
+    if (SessionScenario::type_of(o) == "telemetry") ++telemetry;
+  EXPECT_GE(telemetry, 14u);
+
+  // A viewer: the next frame is captured as soon as the message arrives (one way, 45 ms), not
+  // at the end of the idle interval, and the full rate and quality are back.
+  size_t mark = s.server->messages.size();
+  Instant asked = s.net.now();
+  s.server_says(media::encode_demand({1}));
+  ASSERT_TRUE(s.net.run_for(seconds(3)).ok());
+  EXPECT_FALSE(s.device->session.idle());
+  auto live = s.frames(mark);
+  ASSERT_FALSE(live.empty());
+  uint64_t first = live.front().header.capture_time_us;
+  for (const auto& f : live)
+    first = std::min(first, f.header.capture_time_us);
+  EXPECT_LT(first, static_cast<uint64_t>((asked + milliseconds(300)).us()));
+  // The adaptive rate, not one frame per idle interval: here the controller also steps the
+  // picture up to 640x480 (its resolution hold ran out), about 5 fps.
+  EXPECT_GT(live.size(), 9u);
+  EXPECT_EQ(s.device->session.target_quality(),
+            s.device->session.rate_controller().target().quality);
+  EXPECT_GE(s.device->session.rate_target().bitrate_bps, bitrate * 85 / 100);
+  EXPECT_EQ(s.device->session.stats().demand_received, 2u);
+}
+
+TEST(StreamingSession, SnapshotsWorkWhileIdleAndIdleIntervalZeroSendsNothing) {
+  media::StreamingSessionConfig config;
+  config.idle_interval = Duration(0);
+  SessionScenario s(13, config);
+  ASSERT_TRUE(s.connect());
+  ASSERT_TRUE(s.net.run_for(seconds(2)).ok());
+  s.server_says(media::encode_demand({0}));
+  ASSERT_TRUE(s.net.run_for(seconds(1)).ok());
+  size_t mark = s.server->messages.size();
+  Instant from = s.net.now();
+  ASSERT_TRUE(s.net.run_for(seconds(20)).ok());
+  EXPECT_EQ(frames_captured_since(s.frames(mark), from), 0u);
+
+  s.server_says(media::encode_snapshot());
+  ASSERT_TRUE(s.net.run_for(seconds(2)).ok());
+  auto frames = s.frames(mark);
+  ASSERT_EQ(frames_captured_since(frames, from), 1u);
+  EXPECT_NE(frames.back().header.flags & media::frame_flags::kSnapshot, 0);
+  EXPECT_EQ(frames.back().header.quality, 92);  // the snapshot quality, not the idle one
+  EXPECT_EQ(s.device->session.stats().snapshots_sent, 1u);
+  // Still idle after the snapshot.
+  ASSERT_TRUE(s.net.run_for(seconds(10)).ok());
+  EXPECT_EQ(frames_captured_since(s.frames(mark), from), 1u);
+
+  // More viewers (a second demand above 0) is not a resume twice; 0 again is a second period.
+  s.server_says(media::encode_demand({2}));
+  ASSERT_TRUE(s.net.run_for(seconds(2)).ok());
+  EXPECT_GT(frames_captured_since(s.frames(mark), from), 5u);
+  s.server_says(media::encode_demand({0}));
+  ASSERT_TRUE(s.net.run_for(seconds(1)).ok());
+  EXPECT_EQ(s.device->session.stats().idle_periods, 2u);
+}
+
 TEST(StreamingSession, WidestCaptureSatisfiesBothRequests) {
   media::CaptureRequest small{.quality = 30, .width = 320, .height = 240, .snapshot = false};
   media::CaptureRequest large{.quality = 20, .width = 640, .height = 180, .snapshot = true};

@@ -449,6 +449,90 @@ TEST(RelayCall, NoTurnCredentialsPushedWithoutATurnSecret) {
   EXPECT_TRUE(device.control_messages("turn-credentials").empty());
 }
 
+std::vector<int> demands(const RelayClient& device) {
+  std::vector<int> out;
+  for (const auto& m : device.control_messages("demand"))
+    out.push_back(m.value("viewers", -1));
+  return out;
+}
+
+bool has_metric(server::Relay& relay, const std::string& line) {
+  std::string metrics;
+  relay.write_metrics(metrics);
+  return metrics.find(line + "\n") != std::string::npos;
+}
+
+TEST(RelayCall, DemandTellsTheDeviceItsRelayViewersDebounced) {
+  RelayScenario s(relay_test_config());
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device}));
+  // When the control channel opens: nobody watches.
+  ASSERT_TRUE(s.net.run_until([&] { return !demands(device).empty(); }, s.net.now() + seconds(1)));
+  EXPECT_EQ(demands(device), (std::vector<int>{0}));
+  EXPECT_TRUE(has_metric(s.relay->relay, "cellrtc_devices_idle 1"));
+
+  // The first viewer, counted from its 201: at once.
+  auto& a = s.add_client("a", "192.0.2.10");
+  ASSERT_EQ(s.connect(a, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(
+      s.net.run_until([&] { return demands(device).size() == 2; }, s.net.now() + seconds(1)));
+  EXPECT_EQ(demands(device), (std::vector<int>{0, 1}));
+  EXPECT_TRUE(has_metric(s.relay->relay, "cellrtc_devices_idle 0"));
+  // A second one right after: within the minimum interval, so one message a second later.
+  auto& b = s.add_client("b", "192.0.2.11");
+  ASSERT_EQ(s.connect(b, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&a, &b}));
+  (void)s.net.run_for(seconds(2));
+  EXPECT_EQ(demands(device), (std::vector<int>{0, 1, 2}));
+
+  // Both leave within half a second: 1 at once (the last message is older than the minimum
+  // interval), then 0 only once none has watched for 2 s.
+  EXPECT_EQ(s.request("DELETE", b.location).status, 200);
+  (void)s.net.run_for(milliseconds(500));
+  EXPECT_EQ(s.request("DELETE", a.location).status, 200);
+  (void)s.net.run_for(milliseconds(1400));
+  EXPECT_EQ(demands(device), (std::vector<int>{0, 1, 2, 1}));
+  (void)s.net.run_for(seconds(2));
+  EXPECT_EQ(demands(device), (std::vector<int>{0, 1, 2, 1, 0}));
+  EXPECT_TRUE(has_metric(s.relay->relay, "cellrtc_devices_idle 1"));
+
+  // A page that reloads (leaves and comes back within 2 s) does not idle the device.
+  auto& c = s.add_client("c", "192.0.2.12");
+  ASSERT_EQ(s.connect(c, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&c}));
+  EXPECT_EQ(demands(device), (std::vector<int>{0, 1, 2, 1, 0, 1}));
+  EXPECT_EQ(s.request("DELETE", c.location).status, 200);
+  (void)s.net.run_for(milliseconds(500));
+  auto& d = s.add_client("d", "192.0.2.13");
+  ASSERT_EQ(s.connect(d, "/whep/cam1", "").status, 201);
+  (void)s.net.run_for(seconds(5));
+  EXPECT_EQ(demands(device), (std::vector<int>{0, 1, 2, 1, 0, 1}));
+  EXPECT_TRUE(has_metric(s.relay->relay, "cellrtc_demand_sent_total 6"));
+  // The device's core reads it.
+  auto decoded = media::decode_device_message(device.control_messages("demand").back().dump());
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(std::get<media::DemandMessage>(*decoded).viewers, 1u);
+}
+
+TEST(RelayCall, DemandStartsAgainOnANewPublishingSession) {
+  // A device that publishes again (a new WHIP session) is told the viewers that stayed.
+  RelayScenario s(relay_test_config());
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  auto& viewer = s.add_client("viewer", "192.0.2.10");
+  ASSERT_EQ(s.connect(viewer, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &viewer}));
+  (void)s.net.run_for(seconds(1));
+  EXPECT_EQ(demands(device).back(), 1);
+  EXPECT_EQ(s.request("DELETE", device.location).status, 200);
+  auto& again = s.add_client("again", "203.0.113.11");
+  ASSERT_EQ(s.connect(again, "/whip", "device-token-1").status, 201);
+  ASSERT_TRUE(s.run_until_open({&again}));
+  ASSERT_TRUE(s.net.run_until([&] { return !demands(again).empty(); }, s.net.now() + seconds(1)));
+  EXPECT_EQ(demands(again), (std::vector<int>{1}));
+}
+
 TEST(RelayCall, ViewerControlRefusedWhenDisabled) {
   auto config = relay_test_config();
   config.relay.viewer_control = false;
