@@ -60,7 +60,10 @@ struct RelaySettings {
   size_t max_viewers = 512;                // viewing sessions at once, all devices
   size_t max_viewers_per_device = 64;
   size_t max_sdp_bytes = 32 * 1024;
-  bool viewer_control = true;       // forward viewer commands (set, snapshot) to devices
+  bool viewer_control = true;  // forward viewer commands (set, snapshot) to devices
+  // Tell devices how many relay viewers watch (docs/protocol.md, "demand"): with none they send
+  // only an idle frame now and then. Off: they always send at full rate.
+  bool demand = true;
   bool viewers_need_token = false;  // "token": WHEP needs the device's viewer_token
   // ICE-TCP (RFC 6544): passive TCP candidates next to the UDP one. A dedicated port bound on
   // udp_addresses (0: none), and/or the HTTP(S) listener's port, which then tells framed

@@ -679,7 +679,7 @@ struct Relay::Impl {
         // The WHIP answer's TURN credentials last turn.ttl: new ones at 3/4 of it, and so on.
         if (!config.turn.secret.empty() && !config.turn.urls.empty())
           dev.next_turn_credentials = now + config.turn.ttl * 3 / 4;
-        dev.demand_ready = true;
+        dev.demand_ready = config.relay.demand;
         dev.demand_sent.reset();
         send_demand_if_due(now, dev);
       }

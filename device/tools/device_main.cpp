@@ -46,6 +46,9 @@ const char* usage() {
          "                    retransmission; fixed: the original design, for comparisons:\n"
          "                    --fps (default 10) and --quality (default 40) fixed, every frame\n"
          "                    on a reliable ordered channel, nothing dropped for the link\n"
+         "  --idle-interval S while the server says no relay viewer watches (docs/protocol.md,\n"
+         "                    \"demand\"), one frame every S seconds at a modest quality:\n"
+         "                    0..3600, default 5, 0 = none until a viewer comes\n"
          "  --ca-file FILE    trust the CAs in this PEM file for https (instead of the system's)\n"
          "                    and for turns: TURN servers\n"
          "  --ice-transport-policy all|relay\n"
@@ -77,6 +80,7 @@ const char* usage() {
          "                    within 2 s, consent expires after 30 s without an answer)\n"
          "  --config FILE     key = value settings in TOML: server, token, source, width,\n"
          "                    height, fps, quality, pacing, transport, keepalive_interval,\n"
+         "                    idle_interval,\n"
          "                    ca_file, modem, bind (string or array), ice_transport_policy,\n"
          "                    turn_urls (array), direct_viewers,\n"
          "                    quiet, json_log; command-line options override the file\n"
@@ -103,6 +107,7 @@ struct Options {
   std::string pacing = "adaptive";
   std::string transport = "auto";
   double keepalive_interval = 15;
+  double idle_interval = 5;
   long direct_viewers = 4;
   std::string ca_file;
   std::string modem;
@@ -203,6 +208,11 @@ std::optional<std::string> load_config_file(const std::string& path, Options& o)
         error = where + " must be a number of seconds from 1 to 25";
       else
         o.keepalive_interval = *node.value<double>();
+    } else if (k == "idle_interval") {
+      if (!node.is_number() || *node.value<double>() < 0 || *node.value<double>() > 3600)
+        error = where + " must be a number of seconds from 0 to 3600";
+      else
+        o.idle_interval = *node.value<double>();
     } else if (k == "fps") {
       if (!node.is_number() || *node.value<double>() < 0 || *node.value<double>() > 1000)
         error = where + " must be a number from 0 to 1000";
@@ -326,6 +336,12 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o) {
       if (!n)
         return "--keepalive-interval must be a number of seconds from 1 to 25, not \"" + v + "\"";
       o.keepalive_interval = *n;
+    } else if (a == "--idle-interval") {
+      if (auto e = need(v)) return e;
+      auto n = parse_double(v, 0, 3600);
+      if (!n)
+        return "--idle-interval must be a number of seconds from 0 to 3600, not \"" + v + "\"";
+      o.idle_interval = *n;
     } else if (a == "--fps") {
       if (auto e = need(v)) return e;
       auto n = parse_double(v, 0, 1000);
@@ -425,6 +441,7 @@ int main(int argc, char** argv) {
   config.whip.ca_file = options.ca_file;
   config.session.max_fps = options.fps;
   config.session.max_quality = options.quality;
+  config.session.idle_interval = Duration(static_cast<int64_t>(options.idle_interval * 1e6));
   if (options.fps > 0) {
     // The rate controller's frame rates stay ordered (min <= preferred <= max).
     auto& rate = config.session.rate;

@@ -533,6 +533,22 @@ TEST(RelayCall, DemandStartsAgainOnANewPublishingSession) {
   EXPECT_EQ(demands(again), (std::vector<int>{1}));
 }
 
+TEST(RelayCall, NoDemandWhenDisabled) {
+  auto config = relay_test_config();
+  config.relay.demand = false;
+  RelayScenario s(config);
+  auto& device = s.add_client("device", "203.0.113.10");
+  ASSERT_EQ(s.connect(device, "/whip", "device-token-1").status, 201);
+  auto& viewer = s.add_client("viewer", "192.0.2.10");
+  ASSERT_EQ(s.connect(viewer, "/whep/cam1", "").status, 201);
+  ASSERT_TRUE(s.run_until_open({&device, &viewer}));
+  EXPECT_EQ(s.request("DELETE", viewer.location).status, 200);
+  (void)s.net.run_for(seconds(6));
+  EXPECT_FALSE(device.control_messages("ping").empty());  // the control channel works
+  EXPECT_TRUE(demands(device).empty());
+  EXPECT_TRUE(has_metric(s.relay->relay, "cellrtc_devices_idle 0"));
+}
+
 TEST(RelayCall, ViewerControlRefusedWhenDisabled) {
   auto config = relay_test_config();
   config.relay.viewer_control = false;

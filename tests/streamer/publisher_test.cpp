@@ -28,6 +28,14 @@ using whip::WhipResult;
 using Script = std::function<std::optional<std::optional<WhipResult<HttpResponse>>>(
     const WhipRequest& request)>;
 
+// These tests publish with no viewer and count the frames the device sends: a relay that told
+// the device nobody watches (docs/protocol.md, "demand") would leave it one frame in 5 s.
+server::ServerConfig full_rate_relay() {
+  server::ServerConfig config = testing::relay_test_config();
+  config.relay.demand = false;
+  return config;
+}
+
 // The device: a host on the simulated internet whose sockets and HTTP the test provides.
 class SimDevice : public PublisherHost, public DatagramEndpoint {
  public:
@@ -226,7 +234,7 @@ Script first(WhipRequestKind kind, int n, std::optional<WhipResult<HttpResponse>
 }
 
 TEST(Publisher, PublishesStreamsAndDeletesOnStop) {
-  RelayScenario s(testing::relay_test_config());
+  RelayScenario s(full_rate_relay());
   SimDevice d(s, quick_config());
   d.start();
   ASSERT_TRUE(d.run_until([&] { return d.publisher->stats().frames_sent >= 10; }, seconds(20)))
@@ -258,7 +266,7 @@ TEST(Publisher, PublishesStreamsAndDeletesOnStop) {
 }
 
 TEST(Publisher, ServerErrorsTimeoutsAndGarbageBackOffWithGrowingWaits) {
-  RelayScenario s(testing::relay_test_config());
+  RelayScenario s(full_rate_relay());
   SimDevice d(s, quick_config());
   int posts = 0;
   d.script = [&](const WhipRequest& r) -> std::optional<std::optional<WhipResult<HttpResponse>>> {
@@ -296,7 +304,7 @@ TEST(Publisher, ServerErrorsTimeoutsAndGarbageBackOffWithGrowingWaits) {
 }
 
 TEST(Publisher, BackoffReasonsAreOneLine) {
-  RelayScenario s(testing::relay_test_config());
+  RelayScenario s(full_rate_relay());
   SimDevice d(s, quick_config());
   d.script = first(WhipRequestKind::publish, 1,
                    response(503, R"({"type":"about:blank","detail":"relay full"})"));
@@ -307,7 +315,7 @@ TEST(Publisher, BackoffReasonsAreOneLine) {
 }
 
 TEST(Publisher, UnauthorizedStopsForGood) {
-  RelayScenario s(testing::relay_test_config());
+  RelayScenario s(full_rate_relay());
   auto config = quick_config();
   config.token = "wrong";
   SimDevice d(s, config);
@@ -322,7 +330,7 @@ TEST(Publisher, UnauthorizedStopsForGood) {
 }
 
 TEST(Publisher, NoLocalAddressBacksOffUntilThereIsOne) {
-  RelayScenario s(testing::relay_test_config());
+  RelayScenario s(full_rate_relay());
   SimDevice d(s, quick_config());
   d.refuse_sockets = true;
   d.start();
@@ -336,7 +344,7 @@ TEST(Publisher, NoLocalAddressBacksOffUntilThereIsOne) {
 // A radio outage while streaming: ICE loses consent, the publisher restarts ICE by PATCH on the
 // same session, and streams again on it once the link is back.
 TEST(Publisher, IceRestartByPatchResumesTheSameSession) {
-  RelayScenario s(testing::relay_test_config());
+  RelayScenario s(full_rate_relay());
   SimDevice d(s, quick_config());
   d.start();
   ASSERT_TRUE(d.run_until([&] { return d.publisher->stats().frames_sent >= 5; }, seconds(20)));
@@ -362,7 +370,7 @@ TEST(Publisher, IceRestartByPatchResumesTheSameSession) {
 // The server forgot the session (restarted): the restart's PATCH gets 404, nothing is
 // DELETEd, and a new session is published after a backoff.
 TEST(Publisher, IceRestartAnswered404StartsANewSession) {
-  RelayScenario s(testing::relay_test_config());
+  RelayScenario s(full_rate_relay());
   SimDevice d(s, quick_config());
   d.script = first(WhipRequestKind::ice_restart, 1, response(404, "no such session"));
   d.start();
@@ -385,7 +393,7 @@ TEST(Publisher, IceRestartAnswered404StartsANewSession) {
 // Streaming for stable_after resets the backoff: after two failed attempts, a long stream,
 // then a failure, the wait is the initial one again.
 TEST(Publisher, BackoffGrowsThenResetsAfterStableStreaming) {
-  RelayScenario s(testing::relay_test_config());
+  RelayScenario s(full_rate_relay());
   auto config = quick_config();
   config.ice_restart = false;  // a lost connection goes straight to a new session
   SimDevice d(s, config);
@@ -405,7 +413,7 @@ TEST(Publisher, BackoffGrowsThenResetsAfterStableStreaming) {
 
 // Frame sequence numbers go on across sessions.
 TEST(Publisher, SequenceNumbersGoOnAcrossSessions) {
-  RelayScenario s(testing::relay_test_config());
+  RelayScenario s(full_rate_relay());
   auto config = quick_config();
   config.ice_restart = false;
   SimDevice d(s, config);
@@ -422,7 +430,7 @@ TEST(Publisher, SequenceNumbersGoOnAcrossSessions) {
 // A firmware whose network went away drops the session at once, and publishes anew when the
 // network is back.
 TEST(Publisher, StopsWhenTheNetworkGoesAndStartsAgain) {
-  RelayScenario s(testing::relay_test_config());
+  RelayScenario s(full_rate_relay());
   SimDevice d(s, quick_config());
   d.start();
   ASSERT_TRUE(d.run_until([&] { return d.publisher->stats().frames_sent >= 5; }, seconds(20)));
