@@ -10,16 +10,11 @@
 #include <sstream>
 #include <thread>
 
-#include "core/dtls/certificate.h"
-#include "core/media/frame_header.h"
 #include "device/agent.h"
 #include "device/source_spec.h"
+#include "process/frame_watch.h"
 #include "process/http_client.h"
 #include "process/server_process.h"
-#include "runtime/endpoint_driver.h"
-#include "runtime/event_loop.h"
-#include "runtime/os_random.h"
-#include "support/peer_endpoint.h"
 
 namespace cellrtc::process {
 namespace {
@@ -91,53 +86,8 @@ TEST(DeviceDemand, NoFramesWithoutAViewerAndLiveFramesWhenOneArrives) {
   EXPECT_EQ(metric(port, "cellrtc_frames_in_total"), idle_frames);
 
   // A viewer: live frames again, in order.
-  runtime::OsRandom rng;
-  auto certificate = dtls::Certificate::generate(rng, "cellrtc-test");
-  ASSERT_TRUE(certificate);
-  peer::PeerConfig viewer_config;
-  viewer_config.certificate = &*certificate;
-  testing::PeerEndpoint viewer(viewer_config, rng);
-  auto loop = runtime::EventLoop::create();
-  ASSERT_TRUE(loop);
-  runtime::EndpointDriver driver(**loop, viewer);
-  auto local = driver.add_socket(SocketAddress(IpAddress::loopback_v4(), 0));
-  ASSERT_TRUE(local);
-  Instant now = (*loop)->now();
-  ASSERT_TRUE(viewer.pc.add_host_socket(now, *local));
-  viewer.pc.end_of_local_sockets(now);
-  ASSERT_TRUE(viewer.pc.create_data_channel(
-      now, {.label = "video", .ordered = false, .max_retransmits = 0}));
-  ASSERT_TRUE(viewer.pc.create_data_channel(now, {.label = "control"}));
-  auto offer = viewer.pc.create_offer(now);
-  ASSERT_TRUE(offer);
-  viewer.drain(now);
-  auto watched = http_request(port, {.method = "POST",
-                                     .target = "/whep/cam",
-                                     .headers = {{"Content-Type", "application/sdp"}},
-                                     .body = *offer});
-  ASSERT_EQ(watched.status, 201) << watched.body << server->log_tail();
-  ASSERT_TRUE(viewer.pc.set_remote_description((*loop)->now(), watched.body));
-  viewer.drain((*loop)->now());
-  driver.wake();
-
-  std::vector<uint32_t> sequences;
-  auto collect = [&] {
-    for (const auto& m : viewer.messages) {
-      auto it = viewer.open.find(m.id);
-      if (it == viewer.open.end() || it->second != "video") continue;
-      auto f = media::parse_frame(m.data);
-      EXPECT_TRUE(f.ok());
-      if (f) sequences.push_back(f->header.sequence);
-    }
-    viewer.messages.clear();
-    return sequences.size() >= 10 || viewer.failure.has_value();
-  };
-  ASSERT_TRUE((*loop)->run_until(collect, (*loop)->now() + seconds(30)))
-      << (viewer.failure ? *viewer.failure : "timeout") << "\n"
-      << server->log_tail();
-  ASSERT_FALSE(viewer.failure) << *viewer.failure;
-  for (size_t i = 1; i < sequences.size(); ++i)
-    EXPECT_GT(sequences[i], sequences[i - 1]) << "at " << i;
+  ASSERT_NO_FATAL_FAILURE(
+      watch_frames_in_order(port, "cam", 10, [&] { return server->log_tail(); }));
   EXPECT_GE(metric(port, "cellrtc_frames_in_total"), idle_frames + 9);
   EXPECT_EQ(metric(port, "cellrtc_devices_idle"), 0);
 }
